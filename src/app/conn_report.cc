@@ -1,0 +1,103 @@
+// Socket reports shared by listen and connect (see conn_report.h).
+#include "app/conn_report.h"
+
+#include <fmt/format.h>
+
+#include "core/tcpinfo.h"
+
+namespace sp::app {
+namespace {
+
+Json address_json(const Endpoint& ep) {
+  Json j;
+  j["address"] = format_host(ep);
+  if (ep.family() != AF_UNIX) j["port"] = endpoint_port(ep);
+  return j;
+}
+
+std::string address_text(const Endpoint& ep) {
+  if (ep.family() == AF_UNIX) return format_host(ep);
+  return fmt::format("{} {}", format_host(ep), endpoint_port(ep));
+}
+
+}  // namespace
+
+void report_listening(Reporter& rep, const Listener& l) {
+  BufferSizes b = effective_buffers(l.fd.get());
+  Json j = address_json(l.local);
+  j["protocol"] = l.local.family() == AF_UNIX ? "unix" : transport_name(l.transport);
+  std::string details;
+  if (l.transport != Transport::Udp) {
+    j["backlog"] = Json{{"requested", l.backlog_requested}, {"effective", l.backlog_effective}};
+    details = fmt::format("backlog {}", l.backlog_effective);
+    if (l.backlog_effective != l.backlog_requested) details += fmt::format(" (requested {})", l.backlog_requested);
+    details += ", ";
+  }
+  j["sndbuf"] = b.sndbuf;
+  j["rcvbuf"] = b.rcvbuf;
+  details += fmt::format("sndbuf {}, rcvbuf {}", b.sndbuf, b.rcvbuf);
+  rep.event("listening", j, fmt::format("Listening on {} ({}, {})", address_text(l.local), j["protocol"].get<std::string>(), details));
+}
+
+void report_accepted(Reporter& rep, int listen_fd, const ConnectionReport& c) {
+  // The accepted socket is not at hand for servers; its buffers equal the
+  // listener's unless autotuning grew them, so report the listener's view.
+  BufferSizes b = effective_buffers(listen_fd);
+  Json j = Json{{"id", c.id}};
+  j["peer"] = address_json(c.peer);
+  j["sndbuf"] = b.sndbuf;
+  j["rcvbuf"] = b.rcvbuf;
+  std::string queue;
+  if (auto q = listener_queue(listen_fd)) {
+    j["accept_queue"] = Json{{"depth", q->depth}, {"max", q->max}};
+    queue = fmt::format(", accept queue {}/{}", q->depth, q->max);
+  }
+  rep.event("accepted", j,
+            fmt::format("Connection from {} (sndbuf {}, rcvbuf {}{})", address_text(c.peer), b.sndbuf, b.rcvbuf, queue));
+}
+
+void report_connected(Reporter& rep, int fd, const Endpoint& peer, Transport t) {
+  BufferSizes b = effective_buffers(fd);
+  Endpoint local = local_endpoint(fd);
+  Json j = address_json(peer);
+  j["protocol"] = peer.family() == AF_UNIX ? "unix" : transport_name(t);
+  if (local.family() != AF_UNIX) j["local"] = address_json(local);
+  j["sndbuf"] = b.sndbuf;
+  j["rcvbuf"] = b.rcvbuf;
+  rep.event("connected", j,
+            fmt::format("Connected to {} ({}, sndbuf {}, rcvbuf {})", address_text(peer),
+                        j["protocol"].get<std::string>(), b.sndbuf, b.rcvbuf), 1);
+}
+
+void report_closed(Reporter& rep, const ConnectionReport& c) {
+  Json j = Json{{"id", c.id}};
+  j["peer"] = address_json(c.peer);
+  j["bytes_in"] = c.bytes_in;
+  j["bytes_out"] = c.bytes_out;
+  j["seconds"] = c.seconds;
+  if (!c.error.empty()) j["error"] = c.error;
+  std::string tcp;
+  if (c.has_tcp_info) {
+    j["tcp_info"] = tcp_info_json(c.tcp_info);
+    tcp = ", " + tcp_info_summary(c.tcp_info);
+  }
+  rep.event("closed", j,
+            fmt::format("Closed {}: {} in, {} out, {}{}{}", address_text(c.peer), c.bytes_in, c.bytes_out,
+                        human_duration(c.seconds), tcp, c.error.empty() ? "" : " (" + c.error + ")"),
+            1);
+}
+
+void finish_connection(Reporter& rep, int fd, ConnectionReport& c, const RelayStats& stats,
+                       std::chrono::steady_clock::time_point started, const Status& st) {
+  c.bytes_in = stats.bytes_received;
+  c.bytes_out = stats.bytes_sent;
+  c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (auto ti = get_tcp_info(fd); ti.ok()) {
+    c.has_tcp_info = true;
+    c.tcp_info = *ti;
+  }
+  if (!st) c.error = st.error().message;
+  report_closed(rep, c);
+}
+
+}  // namespace sp::app

@@ -1,0 +1,186 @@
+// `sockprobe listen [HOST] PORT`: nc -l with reports. Binds, says
+// "Listening on ADDRESS PORT" (the line scripts wait for), then relays one
+// connection to stdin/stdout (-k: one after another), or serves many at once
+// with --echo / --discard.
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "app/common.h"
+#include "app/conn_report.h"
+#include "core/relay.h"
+#include "core/serve.h"
+#include "core/signals.h"
+#include "core/sock.h"
+
+namespace sp::app {
+namespace {
+
+struct ListenFlags {
+  std::vector<std::string> args;  // [HOST] PORT
+  SocketFlags sock;
+  std::string backlog, max_conns, idle_timeout;
+  bool keep_open = false, echo = false, discard = false;
+  bool close_on_eof = false, keep_sending = false;
+  std::vector<std::string> allow, deny;
+};
+
+// Splits [HOST] PORT; port 0 lets the kernel choose.
+Status host_port(const std::vector<std::string>& args, bool unix_given, std::string* host, uint16_t* port) {
+  if (unix_given) {
+    if (!args.empty()) return usage_error("listen: --unix takes no HOST or PORT");
+    return {};
+  }
+  if (args.empty()) return usage_error("listen: missing PORT (use 0 to let the kernel choose)");
+  if (args.size() > 2) return usage_error(fmt::format("listen: unexpected argument '{}'", args[2]));
+  auto p = parse_port(args.back(), true);
+  if (!p.ok()) return usage_error(fmt::format("listen: PORT: {}", p.error().message));
+  *port = *p;
+  if (args.size() == 2) *host = args[0];
+  return {};
+}
+
+// UDP has no accept: the first datagram's sender becomes the peer (as in
+// nc -u -l), the socket is connected to it, and the relay starts.
+Status relay_udp(Reporter& rep, const Listener& l, bool close_on_eof, bool keep_sending, Duration idle) {
+  int fd = l.fd.get();
+  for (;;) {
+    pollfd p[2] = {{fd, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}};
+    int n = ::poll(p, interrupt_fd() >= 0 ? 2 : 1, -1);
+    if (interrupted()) return interrupted_error();
+    if (n > 0) break;
+    if (errno != EINTR) return system_error(fmt::format("poll: {}", errno_text(errno)));
+  }
+  ConnectionReport rc;
+  rc.id = 1;
+  rc.peer.len = sizeof rc.peer.addr;
+  char probe;
+  if (::recvfrom(fd, &probe, 1, MSG_PEEK, rc.peer.sa(), &rc.peer.len) < 0) {
+    return system_error(fmt::format("recvfrom: {}", errno_text(errno)));
+  }
+  if (rc.peer.len > 0 && ::connect(fd, rc.peer.sa(), rc.peer.len) != 0) {
+    return system_error(fmt::format("connect to {} (udp): {}", format_endpoint(rc.peer), errno_text(errno)));
+  }
+  report_accepted(rep, fd, rc);
+  RelayOptions ro;
+  ro.datagram = true;
+  ro.close_on_eof = close_on_eof;
+  ro.keep_sending = keep_sending;
+  ro.idle_timeout = idle;
+  RelayStats stats;
+  auto started = std::chrono::steady_clock::now();
+  Status st = readwrite(fd, STDIN_FILENO, STDOUT_FILENO, ro, &stats);
+  finish_connection(rep, fd, rc, stats, started, st);
+  return st;
+}
+
+Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
+  std::string host;
+  uint16_t port = 0;
+  if (auto s = host_port(f.args, !f.sock.unix_path.empty(), &host, &port); !s) return s;
+  auto cfg = socket_config(f.sock, g);
+  if (!cfg.ok()) return cfg.take_error();
+  auto backlog = count_flag("--backlog", f.backlog, 0, INT32_MAX);
+  if (!backlog.ok()) return backlog.take_error();
+  auto max_conns = count_flag("--max-conns", f.max_conns, 1, 1000000);
+  if (!max_conns.ok()) return max_conns.take_error();
+  auto idle = duration_flag("--idle-timeout", f.idle_timeout);
+  if (!idle.ok()) return idle.take_error();
+  auto allow = cidr_flags("--allow", f.allow);
+  if (!allow.ok()) return allow.take_error();
+  auto deny = cidr_flags("--deny", f.deny);
+  if (!deny.ok()) return deny.take_error();
+  if (f.echo && f.discard) return usage_error("--echo and --discard exclude each other");
+  bool serving = f.echo || f.discard;
+  if (serving && cfg->transport == Transport::Udp) return usage_error("--echo/--discard serve TCP and Unix stream sockets only");
+  if (max_conns->has_value() && !serving) return usage_error("--max-conns goes with --echo or --discard");
+
+  int bl = backlog->has_value() ? static_cast<int>(**backlog) : -1;
+  auto listener = f.sock.unix_path.empty() ? local_listen(host, port, *cfg, bl)
+                                            : unix_listen(f.sock.unix_path, *cfg, bl);
+  if (!listener.ok()) return listener.take_error();
+
+  // Relay mode reports on stderr: stdout carries the peer's bytes.
+  Reporter rep = make_reporter(g, serving ? stdout : stderr);
+  report_listening(rep, *listener);
+
+  AcceptHooks accept_hooks;
+  accept_hooks.on_backoff = [&](int err, std::chrono::milliseconds d) {
+    rep.warning(fmt::format("accept: {}; retrying in {}ms (backing off up to 1s)", errno_text(err), d.count()));
+  };
+  accept_hooks.on_refused = [&](const Endpoint& peer) {
+    rep.event("refused", Json{{"peer", format_host(peer)}, {"port", endpoint_port(peer)}},
+              fmt::format("Refused connection from {} (--allow/--deny)", format_endpoint(peer)), -1);
+  };
+
+  if (serving) {
+    ServeOptions so;
+    so.mode = f.echo ? ServeOptions::Mode::Echo : ServeOptions::Mode::Discard;
+    so.keep_open = true;  // a server keeps serving; -k is implied
+    if (max_conns->has_value()) so.max_conns = static_cast<size_t>(**max_conns);
+    if (idle->has_value()) so.idle_timeout = **idle;
+    so.allow = *allow;
+    so.deny = *deny;
+    ServeHooks hooks;
+    static_cast<AcceptHooks&>(hooks) = accept_hooks;
+    int lfd = listener->fd.get();
+    hooks.on_accept = [&](const ConnectionReport& c) { report_accepted(rep, lfd, c); };
+    hooks.on_close = [&](const ConnectionReport& c) { report_closed(rep, c); };
+    return serve(listener->fd.get(), so, hooks);
+  }
+
+  if (cfg->transport == Transport::Udp) return relay_udp(rep, *listener, f.close_on_eof, f.keep_sending,
+                                                         idle->value_or(Duration(0)));
+
+  // Relay mode: one connection at a time on stdin/stdout.
+  AcceptBackoff backoff;
+  bool stdin_open = true;
+  uint64_t next_id = 1;
+  for (;;) {
+    Endpoint peer;
+    auto conn = accept_allowed(listener->fd.get(), *allow, *deny, &backoff, accept_hooks, &peer);
+    if (!conn.ok()) return conn.take_error();
+    ConnectionReport rc;
+    rc.id = next_id++;
+    rc.peer = peer;
+    report_accepted(rep, listener->fd.get(), rc);
+    RelayOptions ro;
+    ro.close_on_eof = f.close_on_eof;
+    ro.keep_sending = f.keep_sending;
+    if (idle->has_value()) ro.idle_timeout = **idle;
+    RelayStats stats;
+    auto started = std::chrono::steady_clock::now();
+    Status st = readwrite(conn->get(), stdin_open ? STDIN_FILENO : -1, STDOUT_FILENO, ro, &stats);
+    finish_connection(rep, conn->get(), rc, stats, started, st);
+    if (!st) return st;
+    if (!f.keep_open) return {};
+    // stdin is consumed by the first connection that reads it to EOF.
+    stdin_open = false;
+  }
+}
+
+}  // namespace
+
+Command add_listen(CLI::App& app, const GlobalOptions& g) {
+  auto f = std::make_shared<ListenFlags>();
+  CLI::App* sub = app.add_subcommand("listen", "Accept connections; relay stdin/stdout, or serve --echo/--discard");
+  sub->add_option("args", f->args, "[HOST] PORT (0: the kernel picks a port)")->type_name("[HOST] PORT");
+  add_socket_flags(sub, &f->sock, kFlagUdp | kFlagUnix | kFlagBuffers);
+  sub->add_option("-b,--backlog", f->backlog, "listen() backlog (default: net.core.somaxconn)")->type_name("N");
+  sub->add_flag("-k,--keep-open", f->keep_open, "Keep accepting after a connection closes");
+  sub->add_flag("--echo", f->echo, "Echo server: send every byte back, many clients at once");
+  sub->add_flag("--discard", f->discard, "Sink: read and drop, many clients at once");
+  sub->add_option("--max-conns", f->max_conns, "With --echo/--discard: connections served at once")->type_name("N");
+  sub->add_option("--allow", f->allow, "Accept only peers in CIDR (repeatable)")->type_name("CIDR");
+  sub->add_option("--deny", f->deny, "Refuse peers in CIDR (repeatable; wins over --allow)")->type_name("CIDR");
+  sub->add_option("--idle-timeout", f->idle_timeout, "Close after DURATION with no data")->type_name("DURATION");
+  sub->add_flag("--close-on-eof", f->close_on_eof, "Close at once on stdin EOF instead of half-closing");
+  sub->add_flag("--keep-sending", f->keep_sending, "After the peer's EOF, keep sending stdin until its EOF");
+  return {sub, [f, &g] { return run_listen(*f, g); }};
+}
+
+}  // namespace sp::app

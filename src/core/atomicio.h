@@ -1,0 +1,23 @@
+// The one place where partial writes and EINTR are handled (after OpenBSD
+// nc's atomicio). Used on non-blocking fds too: it stops at EAGAIN and says
+// how much it moved, so callers poll and call again.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+
+namespace sp {
+
+// Writes up to len bytes, retrying on EINTR and continuing after short
+// writes. Returns bytes written (may be < len on EAGAIN); -1 with errno set
+// on error when nothing could be written.
+ssize_t write_some(int fd, const void* buf, size_t len);
+
+// Writes all len bytes to a blocking fd. Returns false with errno on error.
+bool write_all(int fd, const void* buf, size_t len);
+
+// read() retried on EINTR.
+ssize_t read_some(int fd, void* buf, size_t len);
+
+}  // namespace sp

@@ -1,0 +1,46 @@
+#include "core/procfs.h"
+
+#include <doctest/doctest.h>
+
+using namespace sp;
+
+TEST_CASE("parse_int_list") {
+  CHECK(*parse_int_list("4096\t131072  6291456\n") == std::vector<int64_t>{4096, 131072, 6291456});
+  CHECK(*parse_int_list("1\n") == std::vector<int64_t>{1});
+  CHECK_FALSE(parse_int_list("12 abc").has_value());
+}
+
+TEST_CASE("parse_counter_pairs parses by name, tolerating reordered and extra fields") {
+  const char* text =
+      "TcpExt: SyncookiesSent SyncookiesRecv ListenOverflows ListenDrops NewField\n"
+      "TcpExt: 1 2 15 16 99\n"
+      "IpExt: InNoRoutes InOctets\n"
+      "IpExt: 0 123456\n"
+      "Broken: A B\n";  // header with no value line
+  auto t = parse_counter_pairs(text);
+  CHECK(t["TcpExt"]["ListenOverflows"] == 15);
+  CHECK(t["TcpExt"]["ListenDrops"] == 16);
+  CHECK(t["TcpExt"]["NewField"] == 99);
+  CHECK(t["IpExt"]["InOctets"] == 123456);
+  CHECK(t.count("Broken") == 0);
+}
+
+TEST_CASE("parse_name_value_lines") {
+  auto m = parse_name_value_lines("Udp6InDatagrams 5\nUdp6RcvbufErrors 2\nbogus line here\n");
+  CHECK(m["Udp6RcvbufErrors"] == 2);
+  CHECK(m["Udp6InDatagrams"] == 5);
+  CHECK(m.count("bogus") == 0);
+}
+
+TEST_CASE("ProcFs reads the real sysctls") {
+  ProcFs proc;
+  auto somax = proc.sysctl_int("net.core.somaxconn");
+  REQUIRE(somax.ok());
+  CHECK(*somax > 0);
+  auto rmem = proc.sysctl_ints("net.ipv4.tcp_rmem");
+  REQUIRE(rmem.ok());
+  CHECK(rmem->size() == 3);
+  auto missing = proc.sysctl_int("net.core.no_such_thing");
+  CHECK_FALSE(missing.ok());
+  CHECK(missing.error().message.find("no_such_thing") != std::string::npos);
+}

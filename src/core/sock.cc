@@ -1,0 +1,303 @@
+// Socket steps: listen, accept, connect (see sock.h).
+#include "core/sock.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "core/procfs.h"
+#include "core/signals.h"
+#include "core/tcpinfo.h"
+
+namespace sp {
+namespace {
+
+int socktype(Transport t) { return t == Transport::Udp ? SOCK_DGRAM : SOCK_STREAM; }
+
+Result<Fd> make_socket(int family, Transport t) {
+  int fd = ::socket(family, socktype(t) | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return system_error(fmt::format("socket ({} {}): {}", family == AF_INET6 ? "IPv6" : family == AF_UNIX ? "Unix" : "IPv4",
+                                    transport_name(t), errno_text(errno)));
+  }
+  return Fd(fd);
+}
+
+Status set_int_opt(int fd, int level, int name, int value, const char* what) {
+  if (setsockopt(fd, level, name, &value, sizeof value) != 0) {
+    return system_error(fmt::format("setsockopt {}: {}", what, errno_text(errno)));
+  }
+  return {};
+}
+
+Status bind_source(int fd, int family, const SocketConfig& cfg) {
+  if (cfg.source_host.empty() && !cfg.source_port) return {};
+  auto eps = resolve(cfg.source_host, cfg.source_port.value_or(0), cfg.transport, family, true);
+  if (!eps.ok()) return eps.take_error();
+  for (const Endpoint& ep : *eps) {
+    if (ep.family() != family) continue;
+    if (cfg.source_port) (void)set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
+    if (::bind(fd, ep.sa(), ep.len) == 0) return {};
+    return system_error(fmt::format("bind source {}: {}", format_endpoint(ep), errno_text(errno)));
+  }
+  return system_error(fmt::format("bind source {}: no address of the target's family",
+                                  cfg.source_host.empty() ? "(any)" : cfg.source_host));
+}
+
+using Clock = std::chrono::steady_clock;
+
+int poll_timeout_ms(Clock::time_point deadline, bool limited) {
+  if (!limited) return -1;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  if (left <= 0) return 0;
+  return static_cast<int>(std::min<long long>(left, 1000 * 1000));
+}
+
+}  // namespace
+
+BufferSizes effective_buffers(int fd) {
+  BufferSizes b;
+  socklen_t len = sizeof b.sndbuf;
+  getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &b.sndbuf, &len);
+  len = sizeof b.rcvbuf;
+  getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &b.rcvbuf, &len);
+  return b;
+}
+
+Status apply_buffers(int fd, const SocketConfig& cfg) {
+  auto clamp = [](uint64_t v) { return static_cast<int>(std::min<uint64_t>(v, INT32_MAX)); };
+  if (cfg.sndbuf) {
+    if (auto s = set_int_opt(fd, SOL_SOCKET, SO_SNDBUF, clamp(*cfg.sndbuf), "SO_SNDBUF"); !s) return s;
+  }
+  if (cfg.rcvbuf) {
+    if (auto s = set_int_opt(fd, SOL_SOCKET, SO_RCVBUF, clamp(*cfg.rcvbuf), "SO_RCVBUF"); !s) return s;
+  }
+  return {};
+}
+
+Listener::~Listener() {
+  if (!unlink_path.empty()) ::unlink(unlink_path.c_str());
+}
+
+int default_backlog() {
+  auto v = ProcFs().sysctl_int("net.core.somaxconn");
+  if (v.ok() && *v > 0 && *v <= INT32_MAX) return static_cast<int>(*v);
+  return SOMAXCONN;
+}
+
+static int effective_backlog(const Listener& l) {
+  if (l.transport == Transport::Tcp) {
+    if (auto q = listener_queue(l.fd.get())) return static_cast<int>(q->max);
+  }
+  return std::min(l.backlog_requested, default_backlog());
+}
+
+Result<Listener> local_listen(const std::string& host, uint16_t port, const SocketConfig& cfg,
+                              int backlog) {
+  std::vector<Endpoint> candidates;
+  bool dual_stack = false;
+  if (host.empty()) {
+    // Every address: dual-stack "::" unless -4; IPv4 wildcard as fallback.
+    if (cfg.family != AF_INET) {
+      auto v6 = resolve("::", port, cfg.transport, AF_INET6, true);
+      if (v6.ok()) candidates.push_back(v6->front());
+      dual_stack = cfg.family == AF_UNSPEC;
+    }
+    if (cfg.family != AF_INET6) {
+      auto v4 = resolve("0.0.0.0", port, cfg.transport, AF_INET, true);
+      if (v4.ok()) candidates.push_back(v4->front());
+    }
+  } else {
+    auto eps = resolve(host, port, cfg.transport, cfg.family, true);
+    if (!eps.ok()) return eps.take_error();
+    candidates = *eps;
+  }
+  std::string target = fmt::format("{} port {} ({})", host.empty() ? "*" : host, port, transport_name(cfg.transport));
+  Error last = system_error(fmt::format("listen on {}: no usable address", target));
+  for (const Endpoint& ep : candidates) {
+    auto sock = make_socket(ep.family(), cfg.transport);
+    if (!sock.ok()) {
+      last = sock.take_error();
+      continue;
+    }
+    int fd = sock->get();
+    if (cfg.transport == Transport::Tcp) (void)set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
+    if (ep.family() == AF_INET6) (void)set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual_stack ? 0 : 1, "IPV6_V6ONLY");
+    if (auto s = apply_buffers(fd, cfg); !s) return s.error();
+    if (::bind(fd, ep.sa(), ep.len) != 0) {
+      last = system_error(fmt::format("bind {}: {}", format_endpoint(ep), errno_text(errno)));
+      continue;
+    }
+    Listener l;
+    l.transport = cfg.transport;
+    l.backlog_requested = backlog < 0 ? default_backlog() : backlog;
+    if (cfg.transport == Transport::Tcp && ::listen(fd, l.backlog_requested) != 0) {
+      last = system_error(fmt::format("listen {}: {}", format_endpoint(ep), errno_text(errno)));
+      continue;
+    }
+    l.fd = std::move(*sock);
+    l.local = local_endpoint(l.fd.get());
+    l.backlog_effective = cfg.transport == Transport::Tcp ? effective_backlog(l) : 0;
+    return l;
+  }
+  return last;
+}
+
+Result<Listener> unix_listen(const std::string& path, const SocketConfig& cfg, int backlog) {
+  auto ep = unix_endpoint(path);
+  if (!ep.ok()) return ep.take_error();
+  auto sock = make_socket(AF_UNIX, cfg.transport);
+  if (!sock.ok()) return sock.take_error();
+  int fd = sock->get();
+  if (auto s = apply_buffers(fd, cfg); !s) return s.error();
+  bool abstract = path[0] == '@';
+  if (::bind(fd, ep->sa(), ep->len) != 0) {
+    int err = errno;
+    // A socket file left behind by a dead listener: replace it, as most
+    // servers do. A live listener, or a non-socket file, is an error.
+    struct stat st;
+    bool stale = false;
+    if (err == EADDRINUSE && !abstract && ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+      Fd probe(::socket(AF_UNIX, socktype(cfg.transport) | SOCK_CLOEXEC, 0));
+      stale = probe.valid() && ::connect(probe.get(), ep->sa(), ep->len) != 0 && errno == ECONNREFUSED;
+    }
+    if (!stale || ::unlink(path.c_str()) != 0 || ::bind(fd, ep->sa(), ep->len) != 0) {
+      return system_error(fmt::format("bind {}: {}", path, errno_text(stale ? errno : err)));
+    }
+  }
+  Listener l;
+  l.transport = cfg.transport;
+  if (!abstract) l.unlink_path = path;
+  l.backlog_requested = backlog < 0 ? default_backlog() : backlog;
+  if (cfg.transport != Transport::Udp && ::listen(fd, l.backlog_requested) != 0) {
+    return system_error(fmt::format("listen {}: {}", path, errno_text(errno)));
+  }
+  l.fd = std::move(*sock);
+  l.local = *ep;
+  l.backlog_effective = cfg.transport != Transport::Udp ? effective_backlog(l) : 0;
+  return l;
+}
+
+Result<Accepted> accept_one(int listen_fd, int* err_no) {
+  Accepted a;
+  a.peer.len = sizeof a.peer.addr;
+  int fd = ::accept4(listen_fd, a.peer.sa(), &a.peer.len, SOCK_CLOEXEC);
+  if (fd < 0) {
+    *err_no = errno;
+    return system_error(fmt::format("accept: {}", errno_text(errno)));
+  }
+  *err_no = 0;
+  a.fd.reset(fd);
+  return a;
+}
+
+std::optional<QueueFill> listener_queue(int listen_fd) {
+  auto info = get_tcp_info(listen_fd);
+  if (!info.ok()) return std::nullopt;
+  return QueueFill{info->raw.unacked, info->raw.sacked};
+}
+
+std::string connect_target(const std::string& host, uint16_t port, Transport t) {
+  if (t == Transport::Unix) return fmt::format("connect to {} (unix)", host);
+  return fmt::format("connect to {} port {} ({})", host, port, transport_name(t));
+}
+
+Status timeout_connect(int fd, const Endpoint& to, Duration timeout, const std::string& target) {
+  int flags = fcntl(fd, F_GETFL);
+  fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  if (::connect(fd, to.sa(), to.len) == 0) return {};
+  if (errno != EINPROGRESS && errno != EAGAIN) {
+    return system_error(fmt::format("{}: {}", target, errno_text(errno)));
+  }
+  bool limited = timeout.count() > 0;
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    pollfd pfd[2] = {{fd, POLLOUT, 0}, {interrupt_fd(), POLLIN, 0}};
+    int n = ::poll(pfd, interrupt_fd() >= 0 ? 2 : 1, poll_timeout_ms(deadline, limited));
+    if (interrupted()) return interrupted_error();
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return system_error(fmt::format("{}: poll: {}", target, errno_text(errno)));
+    }
+    if (n == 0) {
+      return timeout_error(fmt::format("{}: timed out after {}", target,
+                                       human_duration(std::chrono::duration<double>(timeout).count())));
+    }
+    if (pfd[0].revents != 0) break;
+  }
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err != 0) return system_error(fmt::format("{}: {}", target, errno_text(err)));
+  return {};
+}
+
+Result<Connection> remote_connect(const std::string& host, uint16_t port, const SocketConfig& cfg,
+                                  Duration timeout) {
+  std::string target = connect_target(host, port, cfg.transport);
+  auto eps = resolve(host, port, cfg.transport, cfg.family, false);
+  if (!eps.ok()) return system_error(fmt::format("{}: {}", target, eps.error().message));
+  auto deadline = Clock::now() + timeout;
+  bool limited = timeout.count() > 0;
+  Connection c;
+  Error last = system_error(target + ": no address");
+  for (const Endpoint& ep : *eps) {
+    Duration left = timeout;
+    if (limited) {
+      left = std::chrono::duration_cast<Duration>(deadline - Clock::now());
+      if (left.count() <= 0) break;
+    }
+    auto sock = make_socket(ep.family(), cfg.transport);
+    if (!sock.ok()) {
+      last = sock.take_error();
+      c.failures.push_back(fmt::format("{}: {}", format_host(ep), last.message));
+      continue;
+    }
+    if (auto s = apply_buffers(sock->get(), cfg); !s) return s.error();
+    if (auto s = bind_source(sock->get(), ep.family(), cfg); !s) {
+      last = s.error();
+      c.failures.push_back(fmt::format("{}: {}", format_host(ep), last.message));
+      continue;
+    }
+    std::string one = eps->size() > 1 ? fmt::format("{} ({})", target, format_host(ep)) : target;
+    Status st = timeout_connect(sock->get(), ep, left, one);
+    if (st.ok()) {
+      c.fd = std::move(*sock);
+      c.peer = ep;
+      return c;
+    }
+    last = st.error();
+    if (last.kind == ErrorKind::Interrupted) return last;
+    c.failures.push_back(last.message);
+  }
+  if (limited && Clock::now() >= deadline && last.kind != ErrorKind::Timeout) {
+    return timeout_error(fmt::format("{}: timed out after {}", target,
+                                     human_duration(std::chrono::duration<double>(timeout).count())));
+  }
+  return last;
+}
+
+Result<Connection> unix_connect(const std::string& path, const SocketConfig& cfg, Duration timeout) {
+  auto ep = unix_endpoint(path);
+  if (!ep.ok()) return ep.take_error();
+  auto sock = make_socket(AF_UNIX, cfg.transport);
+  if (!sock.ok()) return sock.take_error();
+  if (auto s = apply_buffers(sock->get(), cfg); !s) return s.error();
+  Status st = timeout_connect(sock->get(), *ep, timeout, connect_target(path, 0, Transport::Unix));
+  if (!st) return st.error();
+  Connection c;
+  c.fd = std::move(*sock);
+  c.peer = *ep;
+  return c;
+}
+
+}  // namespace sp

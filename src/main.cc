@@ -1,0 +1,78 @@
+// sockprobe's entry point: build the command line, parse it, run the chosen
+// subcommand, and turn its Status into an exit code. Nothing else lives here.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "app/common.h"
+#include "core/signals.h"
+#include "version.h"
+
+namespace {
+
+void add_global_flags(CLI::App& app, sp::app::GlobalOptions& g, bool* version) {
+  app.add_flag("-V,--version", *version, "Print the version and exit");
+  app.add_flag("-v,--verbose", g.verbose, "More detail (repeatable)");
+  app.add_flag("-q,--quiet", g.quiet, "Only errors");
+  app.add_flag("--json", g.json, "Reports as NDJSON events");
+  app.add_flag("-4", g.ipv4, "IPv4 only");
+  app.add_flag("-6", g.ipv6, "IPv6 only");
+  app.add_option("--color", g.color, "Colour: auto, always or never (honours NO_COLOR)")
+      ->type_name("WHEN")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+}
+
+int report_error(const sp::Error& err, const sp::app::GlobalOptions& g) {
+  if (g.json) {
+    sp::Reporter r = sp::app::make_reporter(g, stderr);
+    r.event("error", sp::Json{{"message", err.message}, {"exit", sp::exit_code(err.kind)}}, "");
+  } else {
+    std::fprintf(stderr, "sockprobe: %s\n", err.message.c_str());
+  }
+  return sp::exit_code(err.kind);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sockprobe: move bytes over sockets and explain what the kernel did with them",
+               "sockprobe"};
+  app.fallthrough();  // global flags work after the subcommand too
+  app.require_subcommand(0, 1);
+  app.set_help_all_flag("--help-all", "Help for every subcommand");
+
+  sp::app::GlobalOptions g;
+  bool version = false;
+  add_global_flags(app, g, &version);
+
+  std::vector<sp::app::Command> commands = {
+      sp::app::add_listen(app, g),
+      sp::app::add_connect(app, g),
+  };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "sockprobe: %s (see 'sockprobe --help')\n", e.what());
+    return 2;
+  }
+  if (version) {
+    std::printf("sockprobe %s\n", SOCKPROBE_VERSION);
+    return 0;
+  }
+  sp::install_signal_handlers();
+  for (auto& c : commands) {
+    if (c.sub->parsed()) {
+      sp::Status st = c.run();
+      return st.ok() ? 0 : report_error(st.error(), g);
+    }
+  }
+  std::fprintf(stderr, "sockprobe: a subcommand is required (see 'sockprobe --help')\n");
+  return 2;
+}
