@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   std::vector<sp::app::Command> commands = {
       sp::app::add_listen(app, g),
       sp::app::add_connect(app, g),
+      sp::app::add_backlog(app, g),
   };
 
   try {
