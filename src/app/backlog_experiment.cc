@@ -82,8 +82,13 @@ std::string numbers_table(const ExperimentResult& r) {
 
 std::string counters_line(const ExperimentResult& r) {
   std::string out = "Counter deltas:";
-  for (const auto& [name, value] : r.counters) out += fmt::format(" {} +{}", name, value);
+  for (const auto& name : listen_counter_names()) {
+    if (auto v = counter(r.counters, name)) out += fmt::format("  {} +{}", name, *v);
+  }
   if (r.counters.empty()) out += " not available";
+  if (auto v = counter(r.counters, kBacklogDropCounter)) {
+    out += fmt::format("\n  ({} +{}: the per-socket receive backlog, not the listen backlog)", kBacklogDropCounter, *v);
+  }
   return out + "\n";
 }
 
