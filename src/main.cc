@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
       sp::app::add_listen(app, g),
       sp::app::add_connect(app, g),
       sp::app::add_buffers(app, g),
+      sp::app::add_backlog(app, g),
   };
 
   try {

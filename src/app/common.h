@@ -64,5 +64,6 @@ struct Command {
 Command add_listen(CLI::App& app, const GlobalOptions& g);
 Command add_connect(CLI::App& app, const GlobalOptions& g);
 Command add_buffers(CLI::App& app, const GlobalOptions& g);
+Command add_backlog(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace sp::app
