@@ -21,7 +21,7 @@ namespace {
 
 struct BuffersFlags {
   SocketFlags sock;  // -I/--rcvbuf, -O/--sndbuf
-  std::string set, bdp, rtt, port, pid, watch;
+  std::string set, bdp, rtt, port, pid, watch, count;
   bool force = false, all = false;
 };
 
@@ -79,6 +79,10 @@ Status convert_live(const BuffersFlags& f, BuffersOptions* o) {
   }
   o->live.watch = *watch;
   if (o->live.watch && !o->live.selected()) return usage_error("--watch needs --port, --pid or --all");
+  auto count = count_flag("--count", f.count, 1, INT32_MAX);
+  if (!count.ok()) return count.take_error();
+  o->live.count = *count;
+  if (o->live.count && !o->live.watch) return usage_error("--count goes with --watch INTERVAL");
   return {};
 }
 
@@ -344,6 +348,7 @@ Command add_buffers(CLI::App& app, const GlobalOptions& g) {
   sub->add_option("--pid", f->pid, "Live sockets owned by process PID")->type_name("PID");
   sub->add_flag("--all", f->all, "Every live TCP, UDP and Unix socket");
   sub->add_option("--watch", f->watch, "Repeat the live view every INTERVAL with deltas")->type_name("INTERVAL");
+  sub->add_option("--count", f->count, "With --watch: stop after N intervals")->type_name("N");
   return {sub, [f, &g] { return run_buffers(*f, g); }};
 }
 
