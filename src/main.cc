@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
   std::vector<sp::app::Command> commands = {
       sp::app::add_listen(app, g),
       sp::app::add_connect(app, g),
+      sp::app::add_send(app, g),
+      sp::app::add_recv(app, g),
   };
 
   try {
