@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
       sp::app::add_connect(app, g),
       sp::app::add_send(app, g),
       sp::app::add_recv(app, g),
+      sp::app::add_backlog(app, g),
   };
 
   try {
