@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
       sp::app::add_send(app, g),
       sp::app::add_recv(app, g),
       sp::app::add_backlog(app, g),
+      sp::app::add_buffers(app, g),
   };
 
   try {
