@@ -67,6 +67,7 @@ PY
   [[ "$output" == *"SYNs were retransmitted"* ]]
   [[ "$output" == *"full listen backlog"* ]]
   # The same run in JSON: the retransmitted ones sit at the kernel's schedule.
+  kill "$PYPID"; wait "$PYPID" 2>/dev/null || true
   py_listener 1 2
   run "$SOCKPROBE" connect 127.0.0.1 "$PORT" --count 8 --concurrency 8 -w 6s --json
   [ "$status" -eq 0 ]
