@@ -1,0 +1,4 @@
+#!/usr/bin/env bats
+@test "a" {
+  if true; then
+}
