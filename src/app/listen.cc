@@ -65,6 +65,9 @@ Status relay_udp(Reporter& rep, const Listener& l, bool close_on_eof, bool keep_
   if (rc.peer.len > 0 && ::connect(fd, rc.peer.sa(), rc.peer.len) != 0) {
     return system_error(fmt::format("connect to {} (udp): {}", format_endpoint(rc.peer), errno_text(errno)));
   }
+  BufferSizes b = effective_buffers(fd);
+  rc.sndbuf = b.sndbuf;
+  rc.rcvbuf = b.rcvbuf;
   report_accepted(rep, fd, rc);
   RelayOptions ro;
   ro.datagram = true;
@@ -104,8 +107,10 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
                                             : unix_listen(f.sock.unix_path, *cfg, bl);
   if (!listener.ok()) return listener.take_error();
 
-  // Relay mode reports on stderr: stdout carries the peer's bytes.
-  Reporter rep = make_reporter(g, serving ? stdout : stderr);
+  // Reports go to stderr in every mode, --echo/--discard included: the
+  // "Listening on" line must be in one place for scripts that wait for it,
+  // and in relay mode stdout carries the peer's bytes.
+  Reporter rep = make_reporter(g, stderr);
   report_listening(rep, *listener);
 
   AcceptHooks accept_hooks;
@@ -147,6 +152,9 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
     ConnectionReport rc;
     rc.id = next_id++;
     rc.peer = peer;
+    BufferSizes b = effective_buffers(conn->get());
+    rc.sndbuf = b.sndbuf;
+    rc.rcvbuf = b.rcvbuf;
     report_accepted(rep, listener->fd.get(), rc);
     RelayOptions ro;
     ro.close_on_eof = f.close_on_eof;

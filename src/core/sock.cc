@@ -277,6 +277,11 @@ Result<Connection> remote_connect(const std::string& host, uint16_t port, const 
     }
     last = st.error();
     if (last.kind == ErrorKind::Interrupted) return last;
+    if (last.kind == ErrorKind::Timeout) {
+      // Name the whole -w budget, not what was left for this address.
+      last.message = fmt::format("{}: timed out after {}", one,
+                                 human_duration(std::chrono::duration<double>(timeout).count()));
+    }
     c.failures.push_back(last.message);
   }
   if (limited && Clock::now() >= deadline && last.kind != ErrorKind::Timeout) {
