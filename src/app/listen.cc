@@ -183,8 +183,14 @@ Command add_listen(CLI::App& app, const GlobalOptions& g) {
   sub->add_flag("--echo", f->echo, "Echo server: send every byte back, many clients at once");
   sub->add_flag("--discard", f->discard, "Sink: read and drop, many clients at once");
   sub->add_option("--max-conns", f->max_conns, "With --echo/--discard: connections served at once")->type_name("N");
-  sub->add_option("--allow", f->allow, "Accept only peers in CIDR (repeatable)")->type_name("CIDR");
-  sub->add_option("--deny", f->deny, "Refuse peers in CIDR (repeatable; wins over --allow)")->type_name("CIDR");
+  // One CIDR per flag (repeat the flag for more), so "--deny 10.0.0.0/8 0"
+  // leaves the PORT alone.
+  sub->add_option("--allow", f->allow, "Accept only peers in CIDR (repeatable)")
+      ->type_name("CIDR")
+      ->allow_extra_args(false);
+  sub->add_option("--deny", f->deny, "Refuse peers in CIDR (repeatable; wins over --allow)")
+      ->type_name("CIDR")
+      ->allow_extra_args(false);
   sub->add_option("--idle-timeout", f->idle_timeout, "Close after DURATION with no data")->type_name("DURATION");
   sub->add_flag("--close-on-eof", f->close_on_eof, "Close at once on stdin EOF instead of half-closing");
   sub->add_flag("--keep-sending", f->keep_sending, "After the peer's EOF, keep sending stdin until its EOF");
