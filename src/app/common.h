@@ -35,6 +35,9 @@ struct SocketFlags {
   std::string unix_path;
   std::string rcvbuf, sndbuf;
   std::string source, source_port;
+  // -4/-6 again on the subcommand: CLI11 reads "-4" after a subcommand as a
+  // number (a positional) unless the subcommand itself defines it.
+  bool ipv4 = false, ipv6 = false;
 };
 
 enum SocketFlagSet : unsigned {
