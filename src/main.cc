@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
       sp::app::add_listen(app, g),
       sp::app::add_connect(app, g),
       sp::app::add_backlog(app, g),
+      sp::app::add_send(app, g),
+      sp::app::add_recv(app, g),
   };
 
   try {

@@ -64,5 +64,7 @@ struct Command {
 Command add_listen(CLI::App& app, const GlobalOptions& g);
 Command add_connect(CLI::App& app, const GlobalOptions& g);
 Command add_backlog(CLI::App& app, const GlobalOptions& g);
+Command add_send(CLI::App& app, const GlobalOptions& g);
+Command add_recv(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace sp::app
