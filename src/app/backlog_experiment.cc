@@ -98,7 +98,7 @@ std::vector<std::string> conclusions(const ExperimentResult& r) {
     out.push_back(fmt::format("The requested backlog {} was clamped to net.core.somaxconn = {}.", r.requested,
                               r.somaxconn));
   }
-  if (r.queued + r.accepted == r.effective + 1) {
+  if (r.accept_rate == 0 && r.queued == r.effective + 1) {
     out.push_back(fmt::format("Backlog {} held {} connections: on Linux the accept queue is full only when it holds "
                               "backlog + 1.", r.effective, r.effective + 1));
   }
@@ -112,6 +112,12 @@ std::vector<std::string> conclusions(const ExperimentResult& r) {
                               "ACK and the client believes it is connected.", r.ack_dropped(),
                               r.ack_dropped() == 1 ? "" : "s"));
   }
+  auto overflows = counter(r.counters, "ListenOverflows").value_or(0);
+  if (r.accept_rate > 0 && overflows > 0) {
+    out.push_back(fmt::format("Accepting {:g} per second was too slow: {} SYN{} found the queue full and had to be "
+                              "retried (ListenOverflows +{}).", r.accept_rate, overflows, overflows == 1 ? "" : "s",
+                              overflows));
+  }
   if (r.refused > 0 && r.abort_on_overflow == 1) {
     out.push_back(fmt::format("{} client{} were reset: tcp_abort_on_overflow = 1 answers a full queue with RST.",
                               r.refused, r.refused == 1 ? "" : "s"));
@@ -122,9 +128,11 @@ std::vector<std::string> conclusions(const ExperimentResult& r) {
 
 void report_experiment(Reporter& rep, const ExperimentResult& r) {
   rep.event("backlog_test", experiment_json(r), "");
-  std::string text = fmt::format("{} listen(127.0.0.1 port {}, backlog {}), {} accepting, {} clients at once\n",
+  std::string text = fmt::format("{} listen(127.0.0.1 port {}, backlog {}), {}, {} clients at once\n",
                                  rep.bold("Backlog experiment:"), r.port, r.requested,
-                                 r.accepted > 0 ? "slowly" : "never", r.clients);
+                                 r.accept_rate > 0 ? fmt::format("accepting {:g}/s", r.accept_rate)
+                                                   : std::string("never accepting"),
+                                 r.clients);
   text += where_text(r) + "\n\n" + numbers_table(r) + "\n" + counters_line(r);
   for (const auto& c : conclusions(r)) text += c + "\n";
   rep.text(text);

@@ -230,6 +230,7 @@ Result<ExperimentResult> experiment_here(const ExperimentOptions& o, bool privat
   r.private_netns = private_netns;
   r.requested = o.backlog;
   r.timeout_seconds = std::chrono::duration<double>(o.timeout).count();
+  r.accept_rate = o.accept_rate.value_or(0);
   read_limits(proc, &r);
   auto listener = make_listener(o.backlog, &r.port);
   if (!listener.ok()) return listener.take_error();
@@ -348,7 +349,9 @@ Json experiment_json(const ExperimentResult& r) {
               {"queued", r.queued},               {"accepted", r.accepted},
               {"unanswered", r.unanswered},       {"refused", r.refused},
               {"failed", r.failed},               {"ack_dropped", r.ack_dropped()},
-              {"timeout", r.timeout_seconds},     {"syncookies", r.syncookies},
+              {"timeout", r.timeout_seconds},
+              {"accept_rate", r.accept_rate > 0 ? Json(r.accept_rate) : Json(nullptr)},
+              {"syncookies", r.syncookies},
               {"abort_on_overflow", r.abort_on_overflow},
               {"private_netns", r.private_netns}, {"address", r.address},
               {"port", r.port},                   {"counters", counters}};
@@ -368,6 +371,7 @@ Result<ExperimentResult> experiment_from_json(const Json& j) {
     r.refused = j.at("refused").get<int>();
     r.failed = j.at("failed").get<int>();
     r.timeout_seconds = j.at("timeout").get<double>();
+    r.accept_rate = j.at("accept_rate").is_null() ? 0 : j.at("accept_rate").get<double>();
     r.syncookies = j.at("syncookies").get<int>();
     r.abort_on_overflow = j.at("abort_on_overflow").get<int>();
     r.private_netns = j.at("private_netns").get<bool>();

@@ -48,6 +48,7 @@ struct ExperimentResult {
   int queued = 0;       // connections in the accept queue at the end (tcpi_unacked)
   int accepted = 0;     // with --accept-rate
   double timeout_seconds = 0;
+  double accept_rate = 0;  // accepts per second; 0: never accepted
   Counters counters;    // deltas of the listen counters and TCPBacklogDrop
 
   // Clients that believe they are connected but sit in no queue: the
