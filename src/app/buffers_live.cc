@@ -147,7 +147,9 @@ std::vector<std::string> row_cells(const LiveRow& row, const std::string& extra)
       c.push_back(v);
     }
   } else {
-    for (int i = 0; i < 5; ++i) c.push_back("?");
+    // TIME-WAIT/SYN-RECV mini-sockets have no buffers; otherwise the kernel sent none.
+    bool mini = s.state == kStateTimeWait || s.state == kStateNewSynRecv;
+    for (int i = 0; i < 5; ++i) c.push_back(mini ? "-" : "?");
   }
   c.push_back(extra);
   c.push_back(row.owner ? fmt::format("{}/{}", row.owner->pid, row.owner->command) : "");

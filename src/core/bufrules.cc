@@ -343,7 +343,9 @@ std::optional<std::string> limit_note(const SockInfo& s, const BufferLimits& lim
 
 std::vector<std::string> live_notes(const SockInfo& s, const BufferLimits& lim) {
   std::vector<std::string> notes;
-  if (!s.skmem) return {"no memory info from the kernel (SKMEMINFO missing)"};
+  // TIME-WAIT and SYN-RECV entries are mini-sockets without buffers.
+  bool mini = s.state == kStateTimeWait || s.state == kStateNewSynRecv;
+  if (!s.skmem) return mini ? notes : std::vector<std::string>{"no memory info from the kernel (SKMEMINFO missing)"};
   const SkMem& m = *s.skmem;
   if (m.drops > 0) notes.push_back(fmt::format("d={}: packets dropped on this socket (receive buffer full)", m.drops));
   if (m.rcvbuf > 0 && m.rmem_alloc * 10ULL >= m.rcvbuf * 9ULL) {

@@ -212,6 +212,9 @@ TEST_CASE("live_notes: drops, full queues, rb/tb against the defaults") {
   s.state = kStateEstablished;
   CHECK(live_kind_name(s) == "tcp4");
   CHECK(contains(live_notes(s, lim).at(0), "SKMEMINFO missing"));
+  s.state = kStateTimeWait;
+  CHECK(live_notes(s, lim).empty());
+  s.state = kStateEstablished;
   SkMem m;
   m.rcvbuf = 131072;
   m.sndbuf = 16384;
