@@ -221,6 +221,8 @@ void read_limits(const ProcFs& proc, ExperimentResult* r) {
   r->syncookies = cookies.ok() ? static_cast<int>(*cookies) : -1;
   auto abort = proc.sysctl_int("net.ipv4.tcp_abort_on_overflow");
   r->abort_on_overflow = abort.ok() ? static_cast<int>(*abort) : -1;
+  auto linear = proc.sysctl_int("net.ipv4.tcp_syn_linear_timeouts");
+  r->syn_linear_timeouts = linear.ok() ? static_cast<int>(*linear) : -1;
 }
 
 // The experiment itself, in whatever namespace we are in.
@@ -353,6 +355,7 @@ Json experiment_json(const ExperimentResult& r) {
               {"accept_rate", r.accept_rate > 0 ? Json(r.accept_rate) : Json(nullptr)},
               {"syncookies", r.syncookies},
               {"abort_on_overflow", r.abort_on_overflow},
+              {"syn_linear_timeouts", r.syn_linear_timeouts >= 0 ? Json(r.syn_linear_timeouts) : Json(nullptr)},
               {"private_netns", r.private_netns}, {"address", r.address},
               {"port", r.port},                   {"counters", counters}};
 }
@@ -374,6 +377,7 @@ Result<ExperimentResult> experiment_from_json(const Json& j) {
     r.accept_rate = j.at("accept_rate").is_null() ? 0 : j.at("accept_rate").get<double>();
     r.syncookies = j.at("syncookies").get<int>();
     r.abort_on_overflow = j.at("abort_on_overflow").get<int>();
+    r.syn_linear_timeouts = j.at("syn_linear_timeouts").is_null() ? -1 : j.at("syn_linear_timeouts").get<int>();
     r.private_netns = j.at("private_netns").get<bool>();
     r.address = j.at("address").get<std::string>();
     r.port = j.at("port").get<uint16_t>();
