@@ -20,8 +20,9 @@ teardown() {
   if [ -n "$NS" ]; then ip netns del "$NS" 2>/dev/null || true; fi
 }
 
-# bl_listeners OUT [NETNS] SPEC...: start python3 listeners, SPEC = BACKLOG:CLIENTS
-# (tcp on 127.0.0.1) or unix:BACKLOG:CLIENTS (abstract name). Clients connect
+# bl_listeners OUT NETNS SPEC...: start python3 listeners (NETNS "" = here),
+# SPEC = BACKLOG:CLIENTS (tcp on 127.0.0.1), v6:BACKLOG:CLIENTS (tcp on ::1)
+# or unix:BACKLOG:CLIENTS (abstract name). Clients connect
 # and are never accepted. Waits (at most 10 s) for the READY line and sets
 # PORTS to the TCP ports, in SPEC order.
 bl_listeners() {
@@ -41,9 +42,12 @@ for spec in sys.argv[1:]:
             c = socket.socket(socket.AF_UNIX); c.connect(name); keep.append(c)
         print("UNIX @" + name[1:], flush=True)
     else:
-        l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(int(parts[0]))
+        v6 = parts[0] == "v6"
+        if v6: parts = parts[1:]
+        l = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
+        l.bind(("::1" if v6 else "127.0.0.1", 0)); l.listen(int(parts[0]))
         for _ in range(int(parts[1])):
-            keep.append(socket.create_connection(l.getsockname(), timeout=2))
+            keep.append(socket.create_connection(l.getsockname()[:2], timeout=2))
         ports.append(str(l.getsockname()[1]))
     keep.append(l)
 print("READY " + " ".join(ports), flush=True)
@@ -78,11 +82,11 @@ bl_listener_field() {
 
 @test "listener table agrees with ss -ltn at backlog 0, 5 and 100000 (clamped)" {
   somaxconn=$(cat /proc/sys/net/core/somaxconn)
-  bl_listeners "$T/py" "" 0:1 5:3 100000:2
+  bl_listeners "$T/py" "" 0:1 5:3 100000:2 v6:7:4
   "$SOCKPROBE" --json backlog >"$T/json"
   local i port
-  local -a want_queue=(1 3 2) want_max=(0 5 "$somaxconn")
-  for i in 0 1 2; do
+  local -a want_queue=(1 3 2 4) want_max=(0 5 "$somaxconn" 7)
+  for i in 0 1 2 3; do
     port=${PORTS[$i]}
     read -r recvq sendq < <(ss -ltnH "sport = :$port" | awk '{print $2, $3}')
     [ "$(bl_listener_field "$T/json" "$port" queue)" = "$recvq" ]
@@ -92,6 +96,8 @@ bl_listener_field() {
     [ "$(bl_listener_field "$T/json" "$port" pid)" = "$BLPID" ]
     [ "$(bl_listener_field "$T/json" "$port" command)" = "python3" ]
   done
+  [ "$(bl_listener_field "$T/json" "${PORTS[3]}" address)" = "::1" ]
+  [ "$(bl_listener_field "$T/json" "${PORTS[3]}" family)" = "ipv6" ]
   [ "$(bl_listener_field "$T/json" "${PORTS[2]}" clamped)" = "true" ]
   [ "$(bl_listener_field "$T/json" "${PORTS[1]}" clamped)" = "false" ]
   # backlog 0 holds one connection: 100 % full, flagged.
