@@ -439,7 +439,7 @@ Status watch_loop(Reporter& rep, const BacklogOptions& o, Snapshot prev) {
     if (Status st = sleep_interruptible(*o.watch); !st) return st;
     auto now = take_snapshot(o, rep, false);
     if (!now.ok()) return now.take_error();
-    double interval = std::chrono::duration<double>(now->at - prev.at).count();
+    double interval = std::round(std::chrono::duration<double>(now->at - prev.at).count() * 1000) / 1000;
     Counters d = counter_deltas(prev.counters, now->counters);
     auto ds = listener_deltas(prev, *now);
     report_counter_deltas(rep, d, interval, std::chrono::duration<double>(now->at - start).count());
