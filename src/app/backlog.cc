@@ -436,7 +436,9 @@ Status sleep_interruptible(Duration d) {
 Status watch_loop(Reporter& rep, const BacklogOptions& o, Snapshot prev) {
   Clock::time_point start = prev.at;
   for (long long i = 0; !o.count || i < *o.count; ++i) {
-    if (Status st = sleep_interruptible(*o.watch); !st) return st;
+    // Fixed cadence: the next tick is counted from the start, not from the last snapshot.
+    Clock::time_point tick = start + std::chrono::duration_cast<Clock::duration>(*o.watch * (i + 1));
+    if (Status st = sleep_interruptible(std::max(Duration(0), Duration(tick - Clock::now()))); !st) return st;
     auto now = take_snapshot(o, rep, false);
     if (!now.ok()) return now.take_error();
     double interval = std::round(std::chrono::duration<double>(now->at - prev.at).count() * 1000) / 1000;
