@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "core/procfs.h"
+
 namespace sp::app {
 namespace {
 
@@ -26,7 +28,57 @@ std::string histogram_text(const std::vector<HistogramBucket>& h, uint64_t total
   return out;
 }
 
+// This kernel's SYN retransmission times, from tcp_syn_linear_timeouts
+// (absent before 6.5: 0) and tcp_syn_retries.
+std::vector<double> syn_schedule() {
+  ProcFs proc;
+  auto linear = proc.sysctl_int("net.ipv4.tcp_syn_linear_timeouts");
+  auto retries = proc.sysctl_int("net.ipv4.tcp_syn_retries");
+  return syn_retransmit_times(linear.ok() ? static_cast<int>(*linear) : 0,
+                              retries.ok() ? static_cast<int>(std::min<int64_t>(*retries, 12)) : 6);
+}
+
 }  // namespace
+
+void add_burst_flags(CLI::App* sub, BurstFlags* f) {
+  sub->add_option("--count", f->count, "Burst: open N connections, report outcomes and connect latency")->type_name("N");
+  sub->add_option("--concurrency", f->concurrency, "Burst: connections in flight at once (default 1)")->type_name("C");
+  sub->add_option("--rate", f->rate, "Burst: start at most R connections per second")->type_name("R");
+  sub->add_option("--send", f->send, "Burst: write SIZE bytes on each connection before closing")->type_name("SIZE");
+}
+
+Result<std::optional<BurstOptions>> burst_options(const BurstFlags& f, std::optional<Duration> timeout) {
+  if (f.count.empty()) {
+    if (!f.concurrency.empty() || !f.rate.empty() || !f.send.empty()) {
+      return usage_error("--concurrency, --rate and --send go with --count");
+    }
+    return std::optional<BurstOptions>();
+  }
+  BurstOptions o;
+  auto count = parse_count(f.count, 1, 10'000'000);
+  if (!count.ok()) return usage_error(fmt::format("--count: {}", count.error().message));
+  o.count = static_cast<uint64_t>(*count);
+  if (!f.concurrency.empty()) {
+    auto c = parse_count(f.concurrency, 1, 100'000);
+    if (!c.ok()) return usage_error(fmt::format("--concurrency: {}", c.error().message));
+    o.concurrency = static_cast<uint64_t>(*c);
+  }
+  if (!f.rate.empty()) {
+    auto r = parse_count(f.rate, 1, 10'000'000);
+    if (!r.ok()) return usage_error(fmt::format("--rate: {}", r.error().message));
+    o.rate = static_cast<uint64_t>(*r);
+    if (f.concurrency.empty()) o.concurrency = 100'000;  // open loop: the rate decides
+  }
+  if (!f.send.empty()) {
+    auto s = parse_size(f.send);
+    if (!s.ok() || *s > (1u << 20)) {
+      return usage_error(fmt::format("--send: '{}' is not a SIZE up to 1M", f.send));
+    }
+    o.send_bytes = *s;
+  }
+  if (timeout && timeout->count() > 0) o.timeout = *timeout;
+  return std::optional<BurstOptions>(o);
+}
 
 Status run_connect_burst(Reporter& rep, const std::string& host, uint16_t port, const SocketConfig& cfg,
                          const BurstOptions& opts) {
@@ -37,8 +89,9 @@ Status run_connect_burst(Reporter& rep, const std::string& host, uint16_t port, 
   if (!res.ok()) return res.take_error();
   BurstResult& r = *res;
   std::sort(r.latencies.begin(), r.latencies.end());
-  auto hist = latency_histogram(r.latencies);
-  auto syn = syn_retransmission_clusters(r.latencies);
+  auto marks = syn_schedule();
+  auto hist = latency_histogram(r.latencies, marks);
+  auto syn = syn_retransmission_clusters(r.latencies, marks);
   double cps = r.seconds > 0 ? static_cast<double>(r.ok + r.refused + r.reset + r.timeout + r.other) / r.seconds : 0;
 
   Json j{{"address", format_host(target)}, {"port", port}, {"count", opts.count},
@@ -50,7 +103,15 @@ Status run_connect_burst(Reporter& rep, const std::string& host, uint16_t port, 
   Json hj = Json::array();
   for (const auto& b : hist) hj.push_back(Json{{"label", b.label}, {"count", b.count}});
   j["histogram"] = hj;
-  j["syn_retransmissions"] = Json{{"1s", syn[0]}, {"3s", syn[1]}, {"7s", syn[2]}, {"15s", syn[3]}};
+  uint64_t retrans = 0;
+  Json near = Json::array();
+  std::string near_text;
+  for (size_t k = 0; k < syn.size(); ++k) {
+    retrans += syn[k];
+    near.push_back(Json{{"seconds", marks[k]}, {"count", syn[k]}});
+    if (syn[k] > 0) near_text += fmt::format("{}{} near {:g}s", near_text.empty() ? "" : ", ", syn[k], marks[k]);
+  }
+  j["syn_retransmissions"] = Json{{"total", retrans}, {"near", near}};
 
   std::string text = fmt::format(
       "Burst to {} port {}: {} connections, {} at a time{}, in {} ({:.0f} connections/s)\n"
@@ -65,12 +126,11 @@ Status run_connect_burst(Reporter& rep, const std::string& host, uint16_t port, 
                         human_duration(r.latencies.back()));
     text += "\n  histogram:" + histogram_text(hist, r.ok);
   }
-  uint64_t retrans = syn[0] + syn[1] + syn[2] + syn[3];
   if (retrans > 0) {
     text += fmt::format(
-        "\n  {} connections completed near 1 s/3 s/7 s/15 s ({}/{}/{}/{}): their SYNs were retransmitted.\n"
+        "\n  {} connections completed at SYN retransmission times ({}): their SYNs were retransmitted.\n"
         "  That is the signature of a full listen backlog (see 'sockprobe backlog') or of packet loss.",
-        retrans, syn[0], syn[1], syn[2], syn[3]);
+        retrans, near_text);
   }
   rep.event("burst", j, text);
 

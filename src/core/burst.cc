@@ -146,11 +146,27 @@ double percentile(const std::vector<double>& sorted, double p) {
   return sorted[rank - 1];
 }
 
-std::vector<HistogramBucket> latency_histogram(const std::vector<double>& samples) {
+std::vector<double> syn_retransmit_times(int linear_timeouts, int syn_retries, double initial_rto) {
+  std::vector<double> out;
+  double t = 0, rto = initial_rto;
+  for (int i = 0; i < syn_retries; ++i) {
+    t += rto;
+    out.push_back(t);
+    if (i >= linear_timeouts) rto *= 2;  // the first `linear` waits repeat the initial RTO
+  }
+  return out;
+}
+
+std::vector<HistogramBucket> latency_histogram(const std::vector<double>& samples, const std::vector<double>& marks) {
   const double inf = std::numeric_limits<double>::infinity();
-  std::vector<HistogramBucket> b = {{100e-6, "<100us"}, {1e-3, "<1ms"}, {10e-3, "<10ms"}, {100e-3, "<100ms"},
-                                    {0.9, "<900ms"},    {2.9, "<2.9s"}, {6.9, "<6.9s"},  {14.9, "<14.9s"},
-                                    {inf, ">=14.9s"}};
+  std::vector<HistogramBucket> b = {{100e-6, "<100us"}, {1e-3, "<1ms"}, {10e-3, "<10ms"}, {100e-3, "<100ms"}};
+  double lower = 100e-3;
+  for (size_t i = 0; i < marks.size() && marks[i] <= 15; ++i) {
+    double upper = marks[i] - 0.1;
+    if (upper > lower) b.push_back({upper, fmt::format("<{:g}s", upper)});
+    lower = upper;
+  }
+  b.push_back({inf, fmt::format(">={:g}s", lower)});
   for (double s : samples) {
     for (auto& bucket : b) {
       if (s < bucket.upper) {
@@ -162,13 +178,10 @@ std::vector<HistogramBucket> latency_histogram(const std::vector<double>& sample
   return b;
 }
 
-std::vector<uint64_t> syn_retransmission_clusters(const std::vector<double>& samples) {
-  // A SYN retransmitted k times completes a little after 2^k - 1 seconds
-  // (1, 3, 7, 15): count samples from that mark up to half a second past it.
-  const double marks[] = {1, 3, 7, 15};
-  std::vector<uint64_t> out(4, 0);
+std::vector<uint64_t> syn_retransmission_clusters(const std::vector<double>& samples, const std::vector<double>& marks) {
+  std::vector<uint64_t> out(marks.size(), 0);
   for (double s : samples) {
-    for (size_t k = 0; k < 4; ++k) {
+    for (size_t k = 0; k < marks.size(); ++k) {
       if (s >= marks[k] - 0.02 && s < marks[k] + 0.5) ++out[k];
     }
   }
