@@ -137,6 +137,17 @@ Result<std::vector<SockInfo>> all_listeners(Reporter& rep, bool warn) {
   return out;
 }
 
+// TCP before Unix, then by port and address, as a reader scans the table.
+bool listed_before(const ListenerRow& a, const ListenerRow& b) {
+  const SockInfo& x = a.sock;
+  const SockInfo& y = b.sock;
+  bool xu = x.transport == Transport::Unix, yu = y.transport == Transport::Unix;
+  if (xu != yu) return yu;
+  if (x.local_port != y.local_port) return x.local_port < y.local_port;
+  if (x.family != y.family) return x.family < y.family;
+  return x.local_address < y.local_address;
+}
+
 Result<Snapshot> take_snapshot(const BacklogOptions& o, Reporter& rep, bool first) {
   ProcFs proc;
   Snapshot s;
@@ -154,6 +165,7 @@ Result<Snapshot> take_snapshot(const BacklogOptions& o, Reporter& rep, bool firs
     if (const SocketOwner* ow = first_owner(owners, row.sock.inode)) row.owner = *ow;
     if (selected(row, o)) s.listeners.push_back(std::move(row));
   }
+  std::stable_sort(s.listeners.begin(), s.listeners.end(), listed_before);
   return s;
 }
 

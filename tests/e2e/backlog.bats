@@ -68,8 +68,14 @@ time.sleep(120)
   return 1
 }
 
+# bl_need_root: network namespaces and per-namespace sysctls need root.
+bl_need_root() {
+  [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
+}
+
 # bl_netns: create a private network namespace with lo up; name in NS.
 bl_netns() {
+  bl_need_root
   NS="sockprobe-bl-$$-$BATS_TEST_NUMBER"
   ip netns add "$NS"
   ip netns exec "$NS" ip link set lo up
@@ -154,6 +160,7 @@ bl_listener_field() {
 }
 
 @test "backlog test: effective = N and queued = N+1 for N in 0 1 4 16" {
+  bl_need_root
   local n
   for n in 0 1 4 16; do
     "$SOCKPROBE" --json backlog test --backlog "$n" --clients $((n + 4)) --timeout 300ms >"$T/json"
@@ -170,6 +177,7 @@ bl_listener_field() {
 }
 
 @test "backlog test shows the somaxconn clamp (private namespace, --somaxconn)" {
+  bl_need_root
   run -0 "$SOCKPROBE" --json backlog test --backlog 100 --somaxconn 8 --clients 12 --timeout 300ms
   [ "$(jq -r '.requested' <<<"$output")" = 100 ]
   [ "$(jq -r '.somaxconn' <<<"$output")" = 8 ]
@@ -190,6 +198,7 @@ bl_listener_field() {
 }
 
 @test "backlog test --accept-rate: a slow accept loop lets the retried SYN in" {
+  bl_need_root
   # Backlog 2 holds 3: the 4th SYN is dropped, and its retry (1 s later)
   # finds room because the loop accepted meanwhile.
   run -0 "$SOCKPROBE" --json backlog test --backlog 2 --clients 4 --accept-rate 20 --timeout 2500ms
@@ -202,6 +211,7 @@ bl_listener_field() {
 }
 
 @test "backlog test without root runs on the host loopback and says the counters are shared" {
+  bl_need_root
   command -v setpriv >/dev/null || skip "setpriv not installed"
   run -0 setpriv --reuid=65534 --regid=65534 --clear-groups "$SOCKPROBE" backlog test --backlog 1 --clients 3 --timeout 300ms
   [[ "$output" == *"counters are shared"* ]]
