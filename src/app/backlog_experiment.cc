@@ -61,8 +61,10 @@ Result<ExperimentOptions> experiment_options(const TestFlags& f) {
 
 std::string where_text(const ExperimentResult& r) {
   if (r.private_netns) return "Ran in a private network namespace: the counter deltas belong to this test alone.";
-  return "Ran on this namespace's loopback (not root, or --no-netns): the counters are shared, so the deltas "
-         "include every other listener here.";
+  std::string why = r.netns_error.empty() ? "not root, or --no-netns"
+                                           : "no private namespace: " + r.netns_error;
+  return "Ran on this namespace's loopback (" + why + "): the counters are shared, so the deltas include every "
+         "other listener here.";
 }
 
 std::string numbers_table(const ExperimentResult& r) {

@@ -33,6 +33,7 @@ struct ExperimentOptions {
 
 struct ExperimentResult {
   bool private_netns = false;
+  std::string netns_error;  // why a private namespace could not be made (then it ran here)
   std::string address = "127.0.0.1";
   uint16_t port = 0;
   int requested = 0;

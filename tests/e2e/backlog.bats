@@ -281,3 +281,14 @@ bl_listener_field() {
   run -2 "$SOCKPROBE" backlog test --timeout 0
   [[ "$output" == *"--timeout"* ]]
 }
+
+@test "backlog test as root without CAP_SYS_ADMIN falls back to the host loopback and says why" {
+  bl_need_root
+  command -v setpriv >/dev/null || skip "setpriv not installed"
+  run -0 setpriv --bounding-set -sys_admin "$SOCKPROBE" --json backlog test --backlog 1 --clients 3 --timeout 300ms
+  [ "$(jq -r '.private_netns' <<<"$output")" = false ]
+  [[ "$(jq -r '.netns_error' <<<"$output")" == *"unshare"* ]]
+  [ "$(jq -r '.queued' <<<"$output")" = 2 ]
+  run -1 setpriv --bounding-set -sys_admin "$SOCKPROBE" backlog test --syncookies 0
+  [[ "$output" == *"unshare"* ]]
+}
