@@ -3,7 +3,10 @@
 // and checked against the numbers measured on those kernels.
 #include "core/bufrules.h"
 
+#include <sys/stat.h>
+
 #include <climits>
+#include <cstdlib>
 #include <string>
 
 #include <doctest/doctest.h>
@@ -13,8 +16,19 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// tests/meson.build sets SOCKPROBE_TEST_DATA; the guesses cover running the
+// binary by hand from the source or build directory.
+std::string data_dir() {
+  if (const char* env = std::getenv("SOCKPROBE_TEST_DATA")) return env;
+  for (const char* guess : {"tests/data", "../tests/data", "../../tests/data"}) {
+    struct stat st;
+    if (::stat(guess, &st) == 0) return guess;
+  }
+  return "tests/data";
+}
+
 BufferLimits fixture(const char* name) {
-  return read_buffer_limits(ProcFs(std::string(SOCKPROBE_TEST_DATA) + "/buffers/" + name));
+  return read_buffer_limits(ProcFs(data_dir() + "/buffers/" + name));
 }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
