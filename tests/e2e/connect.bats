@@ -142,6 +142,13 @@ teardown() { sp_teardown; }
   [ "$BG_STATUS" -eq 0 ]
   exec 5>&-
 
+  # With a stdin file it knows how much was left unsent, and says so.
+  make_random "$T/big" 64
+  py_server py3 fin_then_read "$T/py3.out"
+  run timeout 30 "$SOCKPROBE" connect 127.0.0.1 "$PORT" <"$T/big"
+  [ "$status" -eq 0 ]
+  [[ $output =~ warning:\ the\ peer\ closed\ its\ side\ first:\ [0-9]+\ bytes\ of\ input\ were\ not\ sent ]]
+
   # --keep-sending: the server half-closes at once and still gets 8 MiB.
   make_random "$T/data" 8
   py_server py2 fin_then_read "$T/py2.out"
@@ -164,7 +171,7 @@ teardown() { sp_teardown; }
 }
 
 @test "connect: a peer that resets is an error message and exit 1 (SIGPIPE never kills)" {
-  bg_start py /dev/null python3 -c '
+  bg_start py /dev/null "$PY" -c '
 import socket, struct, sys
 ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(1)
 print("port", ls.getsockname()[1], file=sys.stderr, flush=True)
