@@ -93,6 +93,7 @@ teardown() { sp_teardown; }
 @test "connect: tries every resolved address in turn and says which one answered" {
   [ -n "$(ip -6 addr show dev lo 2>/dev/null)" ] || skip "no IPv6 on lo"
   command -v unshare >/dev/null || skip "no unshare"
+  [ "$(id -u)" = 0 ] || skip "a private /etc/hosts needs root (unshare -m)"
   # A private mount namespace where the name "twohomes" has both loopbacks.
   printf '::1 twohomes\n127.0.0.1 twohomes\n' >"$T/hosts"
   local failures=0 fam
