@@ -24,6 +24,21 @@ void add_global_flags(CLI::App& app, sp::app::GlobalOptions& g, bool* version) {
       ->check(CLI::IsMember({"auto", "always", "never"}));
 }
 
+// CLI-wide parsing rules, applied once every subcommand has its flags:
+// - a repeatable option (--allow CIDR) takes one value per occurrence, so in
+//   `listen --allow 127.0.0.0/8 0` the 0 stays the PORT;
+// - -4/-6 after the subcommand are the global flags: CLI11 would otherwise
+//   take them for negative numbers and pass them on as positionals.
+void apply_cli_rules(CLI::App& app, sp::app::GlobalOptions& g) {
+  for (CLI::App* sub : app.get_subcommands({})) {
+    for (CLI::Option* opt : sub->get_options()) {
+      if (opt->nonpositional() && opt->get_items_expected_max() > 1) opt->allow_extra_args(false);
+    }
+    if (sub->get_option_no_throw("-4") == nullptr) sub->add_flag("-4", g.ipv4)->group("");
+    if (sub->get_option_no_throw("-6") == nullptr) sub->add_flag("-6", g.ipv6)->group("");
+  }
+}
+
 int report_error(const sp::Error& err, const sp::app::GlobalOptions& g) {
   if (g.json) {
     sp::Reporter r = sp::app::make_reporter(g, stderr);
@@ -50,7 +65,12 @@ int main(int argc, char** argv) {
   std::vector<sp::app::Command> commands = {
       sp::app::add_listen(app, g),
       sp::app::add_connect(app, g),
+      sp::app::add_send(app, g),
+      sp::app::add_recv(app, g),
+      sp::app::add_backlog(app, g),
+      sp::app::add_buffers(app, g),
   };
+  apply_cli_rules(app, g);
 
   try {
     app.parse(argc, argv);

@@ -66,5 +66,9 @@ struct Command {
 // One per subcommand, in src/app/<name>.cc.
 Command add_listen(CLI::App& app, const GlobalOptions& g);
 Command add_connect(CLI::App& app, const GlobalOptions& g);
+Command add_send(CLI::App& app, const GlobalOptions& g);
+Command add_recv(CLI::App& app, const GlobalOptions& g);
+Command add_backlog(CLI::App& app, const GlobalOptions& g);
+Command add_buffers(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace sp::app

@@ -1,0 +1,150 @@
+// `sockprobe recv [HOST] PORT`: a measured transfer in (nc -l > file,
+// iperf3 -s). Listens by default; --connect pulls from a server instead.
+// Output goes to stdout, to -o FILE (renamed into place only when complete
+// and verified), or nowhere (--discard). --expect-bytes and
+// --expect-checksum turn it into an integrity check (exit 4 on mismatch).
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "app/common.h"
+#include "app/peer.h"
+#include "app/transfer_report.h"
+#include "core/checksum.h"
+#include "core/transfer.h"
+
+namespace sp::app {
+namespace {
+
+struct RecvFlags {
+  std::vector<std::string> args;  // [HOST] PORT
+  SocketFlags sock;
+  bool connect = false, discard = false, checksum = false;
+  std::string output, expect_bytes, expect_checksum;
+  std::string chunk, interval, stall_timeout, timeout;
+  bool progress = false, no_progress = false;
+};
+
+Result<PeerSpec> plan_peer(const RecvFlags& f) {
+  PeerSpec spec;
+  spec.listen = !f.connect;
+  spec.unix_path = f.sock.unix_path;
+  if (!spec.unix_path.empty()) {
+    if (!f.args.empty()) return usage_error("recv: --unix takes no HOST or PORT");
+    return spec;
+  }
+  size_t need = f.connect ? 2 : 1;
+  if (f.args.size() < need) return usage_error(f.connect ? "recv --connect: missing HOST and PORT" : "recv: missing PORT (use 0 to let the kernel choose)");
+  if (f.args.size() > 2) return usage_error(fmt::format("recv: unexpected argument '{}'", f.args[2]));
+  auto p = parse_port(f.args.back(), !f.connect);
+  if (!p.ok()) return usage_error(fmt::format("recv: PORT: {}", p.error().message));
+  spec.port = *p;
+  if (f.args.size() == 2) spec.host = f.args[0];
+  return spec;
+}
+
+// --expect-bytes / --expect-checksum against what arrived.
+Status verify(const TransferStats& stats, std::optional<uint64_t> expect_bytes,
+              const std::optional<std::string>& expect_sum) {
+  if (expect_bytes && stats.bytes != *expect_bytes) {
+    return check_error(fmt::format("received {} bytes, expected {}", stats.bytes, *expect_bytes));
+  }
+  if (expect_sum && stats.checksum && *stats.checksum != "xxh3-128:" + *expect_sum) {
+    return check_error(fmt::format("checksum mismatch: expected xxh3-128:{}, got {}", *expect_sum, *stats.checksum));
+  }
+  return {};
+}
+
+Status run_recv(const RecvFlags& f, const GlobalOptions& g) {
+  auto spec = plan_peer(f);
+  if (!spec.ok()) return spec.take_error();
+  auto cfg = socket_config(f.sock, g);
+  if (!cfg.ok()) return cfg.take_error();
+  if (cfg->transport == Transport::Udp) return usage_error("recv: measured transfers use TCP or Unix stream sockets (no -u)");
+  if (f.discard && !f.output.empty()) return usage_error("recv: -o and --discard exclude each other");
+  auto expect_bytes = size_flag("--expect-bytes", f.expect_bytes);
+  if (!expect_bytes.ok()) return expect_bytes.take_error();
+  std::optional<std::string> expect_sum;
+  if (!f.expect_checksum.empty()) {
+    auto c = parse_checksum(f.expect_checksum);
+    if (!c.ok()) return usage_error(fmt::format("--expect-checksum: {}", c.error().message));
+    expect_sum = *c;
+  }
+  auto chunk = size_flag("--chunk", f.chunk);
+  if (!chunk.ok()) return chunk.take_error();
+  if (chunk->has_value() && (**chunk == 0 || **chunk > (64u << 20))) {
+    return usage_error(fmt::format("--chunk: '{}' must be from 1 byte to 64M", f.chunk));
+  }
+  auto interval = duration_flag("--interval", f.interval);
+  if (!interval.ok()) return interval.take_error();
+  if (interval->has_value() && interval->value().count() < 10'000'000) {
+    return usage_error(fmt::format("--interval: '{}' is shorter than 10ms", f.interval));
+  }
+  auto stall = duration_flag("--stall-timeout", f.stall_timeout);
+  if (!stall.ok()) return stall.take_error();
+  auto timeout = duration_flag("--timeout", f.timeout);
+  if (!timeout.ok()) return timeout.take_error();
+
+  TransferOptions to;
+  if (chunk->has_value()) to.chunk = static_cast<size_t>(**chunk);
+  if (interval->has_value()) to.interval = **interval;
+  if (stall->has_value()) to.stall_timeout = **stall;
+  to.checksum = f.checksum || expect_sum.has_value();
+
+  // Create the output before the network so a bad path fails fast.
+  std::unique_ptr<Sink> sink;
+  bool data_on_stdout = false;
+  if (f.discard) {
+    sink = make_discard_sink();
+  } else if (!f.output.empty() && f.output != "-") {
+    auto s = make_file_sink(f.output);
+    if (!s.ok()) return s.take_error();
+    sink = std::move(*s);
+  } else {
+    sink = make_fd_sink(STDOUT_FILENO, "stdout");
+    data_on_stdout = true;
+  }
+
+  Reporter diag = make_reporter(g, stderr);
+  Reporter rep = make_reporter(g, data_on_stdout ? stderr : stdout);
+  auto peer = open_peer(*spec, *cfg, timeout->value_or(Duration(0)), diag);
+  if (!peer.ok()) return peer.take_error();
+
+  TransferContext ctx{"recv", peer->peer, peer->fd.get()};
+  bool progress = want_progress(f.progress, f.no_progress, rep);
+  TransferHooks hooks = make_transfer_hooks(rep, ctx, progress, *expect_bytes);
+  if (progress) to.progress_every = std::chrono::milliseconds(250);
+  TransferStats stats;
+  Status st = recv_stream(peer->fd.get(), *sink, to, hooks, &stats);
+  if (st) st = verify(stats, *expect_bytes, expect_sum);
+  if (st) st = sink->commit();
+  report_summary(rep, ctx, stats, st);
+  return st;
+}
+
+}  // namespace
+
+Command add_recv(CLI::App& app, const GlobalOptions& g) {
+  auto f = std::make_shared<RecvFlags>();
+  CLI::App* sub = app.add_subcommand("recv", "Measured transfer in: listen (or --connect) and receive");
+  sub->add_option("args", f->args, "[HOST] PORT to listen on (0: the kernel picks); with --connect: HOST PORT")
+      ->type_name("[HOST] PORT");
+  add_socket_flags(sub, &f->sock, kFlagUnix | kFlagBuffers);
+  sub->add_flag("--connect", f->connect, "Connect to HOST PORT and receive from it instead of listening");
+  sub->add_option("-o,--output", f->output, "Write to FILE (renamed into place when complete)")->type_name("FILE");
+  sub->add_flag("--discard", f->discard, "Drop the bytes (measure only)");
+  sub->add_flag("--checksum", f->checksum, "Compute XXH3-128 of what arrived");
+  sub->add_option("--expect-bytes", f->expect_bytes, "Exit 4 unless exactly SIZE bytes arrive")->type_name("SIZE");
+  sub->add_option("--expect-checksum", f->expect_checksum, "Exit 4 unless the XXH3-128 matches (xxh3-128:HEX)")
+      ->type_name("SUM");
+  sub->add_option("--chunk", f->chunk, "Read size (default 256K)")->type_name("SIZE");
+  sub->add_option("--interval", f->interval, "Print a line every DURATION (like iperf3 -i)")->type_name("DURATION");
+  sub->add_option("--stall-timeout", f->stall_timeout, "Give up, explaining why, after DURATION without data (default 10s; 0: never)")
+      ->type_name("DURATION");
+  sub->add_option("-w,--timeout", f->timeout, "Connect timeout with --connect (default: none)")->type_name("DURATION");
+  sub->add_flag("--progress", f->progress, "Show a progress line on stderr even when it is not a terminal");
+  sub->add_flag("--no-progress", f->no_progress, "Never show the progress line");
+  return {sub, [f, &g] { return run_recv(*f, g); }};
+}
+
+}  // namespace sp::app

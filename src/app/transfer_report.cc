@@ -1,0 +1,111 @@
+// send/recv reporting (see transfer_report.h).
+#include "app/transfer_report.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "core/parse.h"
+#include "core/sock.h"
+#include "core/tcpinfo.h"
+
+namespace sp::app {
+namespace {
+
+bool g_progress_shown = false;
+
+double rate(uint64_t bytes, double seconds) { return seconds > 0 ? static_cast<double>(bytes) / seconds : 0; }
+
+std::string peer_text(const Endpoint& ep) {
+  if (ep.family() == AF_UNIX) return format_host(ep);
+  return fmt::format("{} {}", format_host(ep), endpoint_port(ep));
+}
+
+}  // namespace
+
+void clear_progress_line() {
+  if (!g_progress_shown) return;
+  std::fputs("\r\x1b[K", stderr);
+  std::fflush(stderr);
+  g_progress_shown = false;
+}
+
+bool want_progress(bool force_on, bool force_off, const Reporter& rep) {
+  if (force_off) return false;
+  if (force_on) return true;
+  return !rep.json() && !rep.options().quiet && ::isatty(STDERR_FILENO) == 1;
+}
+
+TransferHooks make_transfer_hooks(Reporter& rep, const TransferContext& ctx, bool progress,
+                                  std::optional<uint64_t> total) {
+  TransferHooks h;
+  h.on_interval = [&rep, ctx](const IntervalReport& r) {
+    double secs = r.end - r.start;
+    double bps = rate(r.bytes, secs);
+    clear_progress_line();
+    rep.event("interval",
+              Json{{"direction", ctx.direction}, {"start", r.start}, {"end", r.end}, {"bytes", r.bytes},
+                   {"bytes_per_second", bps}, {"bits_per_second", bps * 8}},
+              fmt::format("[{:7.2f}-{:7.2f} s] {:>12} bytes {:>10}  {:>13}", r.start, r.end, r.bytes,
+                          human_bytes(r.bytes), human_bits_per_second(bps)));
+  };
+  if (progress) {
+    h.on_progress = [total](uint64_t bytes, double elapsed) {
+      double bps = rate(bytes, elapsed);
+      std::string line = fmt::format("{} {}", human_bytes(bytes), human_bits_per_second(bps));
+      if (total && *total > 0) {
+        line += fmt::format(" {:.0f}%", 100.0 * static_cast<double>(bytes) / static_cast<double>(*total));
+        if (bps > 0 && *total > bytes) line += fmt::format(" ETA {}", human_duration(static_cast<double>(*total - bytes) / bps));
+      }
+      std::fprintf(stderr, "\r\x1b[K%s", line.c_str());
+      std::fflush(stderr);
+      g_progress_shown = true;
+    };
+  }
+  h.on_stall = [&rep, ctx](const StallSnapshot& s, const std::string& why) {
+    clear_progress_line();
+    Json j = stall_json(s);
+    j["direction"] = ctx.direction;
+    j["message"] = why;
+    // The error line itself comes from main(); JSON gets the numbers too.
+    rep.event("stall", j, "");
+  };
+  return h;
+}
+
+void report_summary(Reporter& rep, const TransferContext& ctx, const TransferStats& stats, const Status& outcome) {
+  clear_progress_line();
+  double bps = rate(stats.bytes, stats.seconds);
+  BufferSizes b = effective_buffers(ctx.fd);
+  bool sending = ctx.direction == "send";
+  int buffer = sending ? b.sndbuf : b.rcvbuf;
+  Json j{{"direction", ctx.direction},
+         {"bytes", stats.bytes},
+         {"seconds", stats.seconds},
+         {"bytes_per_second", bps},
+         {"bits_per_second", bps * 8},
+         {"checksum", stats.checksum ? Json(*stats.checksum) : Json(nullptr)}};
+  j[sending ? "sndbuf" : "rcvbuf"] = buffer;
+  Json peer{{"address", format_host(ctx.peer)}};
+  if (ctx.peer.family() != AF_UNIX) peer["port"] = endpoint_port(ctx.peer);
+  j["peer"] = peer;
+  std::string tcp;
+  if (auto ti = get_tcp_info(ctx.fd); ti.ok()) {
+    j["tcp_info"] = tcp_info_json(*ti);
+    tcp = ", " + tcp_info_summary(*ti);
+  }
+  bool interrupted = !outcome.ok() && outcome.error().kind == ErrorKind::Interrupted;
+  j["complete"] = outcome.ok();
+  if (interrupted) j["interrupted"] = true;
+  std::string text = fmt::format("{} {} bytes ({}) in {}: {:.0f} bytes/s ({}){}\n  {} {}, {} {}{}",
+                                 sending ? "Sent" : "Received", stats.bytes, human_bytes(stats.bytes),
+                                 human_duration(stats.seconds), bps, human_bits_per_second(bps),
+                                 interrupted ? " (interrupted)" : "", sending ? "to" : "from",
+                                 peer_text(ctx.peer), sending ? "sndbuf" : "rcvbuf", buffer, tcp);
+  if (stats.checksum) text += fmt::format("\n  checksum {}", *stats.checksum);
+  rep.event("summary", j, text);
+}
+
+}  // namespace sp::app

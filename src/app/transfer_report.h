@@ -1,0 +1,32 @@
+// Reports for send and recv: the summary (bytes, seconds, rate in bytes/s
+// and bits/s, the effective buffer, TCP_INFO, checksum), per-interval lines
+// like iperf3 -i, the progress line on a terminal, and stall explanations.
+#pragma once
+
+#include <string>
+
+#include "core/address.h"
+#include "core/report.h"
+#include "core/transfer.h"
+
+namespace sp::app {
+
+struct TransferContext {
+  std::string direction;  // "send" or "recv"
+  Endpoint peer;
+  int fd = -1;            // the connection, for its buffer and TCP_INFO
+};
+
+// Hooks that print interval lines on `rep` and the progress line on stderr
+// (when `progress` is on). `total` is the expected size for the ETA.
+TransferHooks make_transfer_hooks(Reporter& rep, const TransferContext& ctx, bool progress,
+                                  std::optional<uint64_t> total);
+void report_summary(Reporter& rep, const TransferContext& ctx, const TransferStats& stats,
+                    const Status& outcome);
+// Clears the progress line before other output goes to stderr.
+void clear_progress_line();
+
+// --progress / --no-progress, else on when stderr is a terminal (and not --json/-q).
+bool want_progress(bool force_on, bool force_off, const Reporter& rep);
+
+}  // namespace sp::app

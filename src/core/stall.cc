@@ -1,0 +1,68 @@
+// Stall snapshots and their explanation (see stall.h).
+#include "core/stall.h"
+
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
+#include <fmt/format.h>
+
+#include "core/parse.h"
+
+namespace sp {
+
+StallSnapshot take_stall_snapshot(int fd) {
+  StallSnapshot s;
+  int v = 0;
+  if (ioctl(fd, SIOCOUTQ, &v) == 0) { s.have_outq = true; s.outq = static_cast<uint32_t>(v); }
+  if (ioctl(fd, SIOCOUTQNSD, &v) == 0) { s.have_notsent = true; s.notsent = static_cast<uint32_t>(v); }
+  if (ioctl(fd, SIOCINQ, &v) == 0) { s.have_inq = true; s.inq = static_cast<uint32_t>(v); }
+  if (auto ti = get_tcp_info(fd); ti.ok()) { s.have_tcp_info = true; s.tcp_info = *ti; }
+  return s;
+}
+
+std::string explain_send_stall(const StallSnapshot& s, double seconds) {
+  std::string queued;
+  if (s.have_outq) {
+    queued = fmt::format("{} bytes queued in the kernel", s.outq);
+    if (s.have_notsent) queued += fmt::format(" ({} not yet sent)", s.notsent);
+  }
+  std::string lead = fmt::format("no progress for {}", human_duration(seconds));
+  const TcpInfo& ti = s.tcp_info;
+  if (s.have_tcp_info && ti.has(&TcpInfoRaw::snd_wnd) && ti.raw.snd_wnd == 0 && s.outq > 0) {
+    return fmt::format("{}: the peer is not reading (its receive window is zero); {}", lead, queued);
+  }
+  if (s.have_tcp_info && (ti.raw.retransmits > 0 || ti.raw.backoff > 0)) {
+    return fmt::format("{}: packets are being lost ({} retransmits in a row, backoff {}, rto {}); {}", lead,
+                       ti.raw.retransmits, ti.raw.backoff, human_duration(ti.raw.rto / 1e6), queued);
+  }
+  if (s.have_outq && s.outq > 0) {
+    return fmt::format("{}: {} and not acknowledged", lead, queued);
+  }
+  return fmt::format("{}: the data source produced nothing (the kernel has nothing queued)", lead);
+}
+
+std::string explain_recv_stall(const StallSnapshot& s, double seconds) {
+  std::string lead = fmt::format("no data for {}", human_duration(seconds));
+  if (s.have_inq && s.inq > 0) {
+    return fmt::format("{}: {} bytes wait unread (the output is not keeping up)", lead, s.inq);
+  }
+  return fmt::format("{}: the sender is sending nothing", lead);
+}
+
+Json stall_json(const StallSnapshot& s) {
+  Json j;
+  j["outq"] = s.have_outq ? Json(s.outq) : Json(nullptr);
+  j["notsent"] = s.have_notsent ? Json(s.notsent) : Json(nullptr);
+  j["inq"] = s.have_inq ? Json(s.inq) : Json(nullptr);
+  if (s.have_tcp_info) {
+    const TcpInfo& ti = s.tcp_info;
+    j["snd_wnd"] = ti.has(&TcpInfoRaw::snd_wnd) ? Json(ti.raw.snd_wnd) : Json(nullptr);
+    j["retransmits"] = ti.raw.retransmits;
+    j["backoff"] = ti.raw.backoff;
+    j["probes"] = ti.raw.probes;
+    j["total_retrans"] = ti.raw.total_retrans;
+  }
+  return j;
+}
+
+}  // namespace sp

@@ -1,0 +1,384 @@
+// Sources, sinks and the send/recv loops (see transfer.h).
+#include "core/transfer.h"
+
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/atomicio.h"
+#include "core/pacer.h"
+#include "core/signals.h"
+
+namespace sp {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+class FdSource : public Source {
+ public:
+  FdSource(int fd, size_t chunk, std::string name) : fd_(fd), buf_(chunk), name_(std::move(name)) {
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+      regular_ = true;
+      off_t pos = lseek(fd, 0, SEEK_CUR);
+      size_ = static_cast<uint64_t>(st.st_size - (pos > 0 ? pos : 0));
+    }
+  }
+  Result<std::span<const char>> next(size_t max) override {
+    ssize_t n = read_some(fd_, buf_.data(), std::min(max, buf_.size()));
+    if (n < 0) return system_error(fmt::format("read {}: {}", name_, errno_text(errno)));
+    return std::span<const char>(buf_.data(), static_cast<size_t>(n));
+  }
+  int poll_fd() const override { return regular_ ? -1 : fd_; }
+  std::optional<uint64_t> size() const override { return size_; }
+
+ private:
+  int fd_;
+  std::vector<char> buf_;
+  std::string name_;
+  bool regular_ = false;
+  std::optional<uint64_t> size_;
+};
+
+class GeneratedSource : public Source {
+ public:
+  GeneratedSource(std::optional<uint64_t> limit, Pattern pattern, size_t chunk)
+      : limit_(limit), block_(std::max<size_t>(4 << 20, chunk)) {
+    if (pattern == Pattern::Random) {
+      uint64_t x = 0x9E3779B97F4A7C15ULL;  // fixed seed: the same stream every run
+      for (size_t i = 0; i + 8 <= block_.size(); i += 8) {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        uint64_t v = x * 0x2545F4914F6CDD1DULL;
+        std::memcpy(block_.data() + i, &v, 8);
+      }
+    }
+  }
+  Result<std::span<const char>> next(size_t max) override {
+    uint64_t left = limit_ ? *limit_ - produced_ : UINT64_MAX;
+    size_t n = static_cast<size_t>(std::min<uint64_t>({max, left, block_.size() - offset_}));
+    std::span<const char> out(block_.data() + offset_, n);
+    offset_ = (offset_ + n) % block_.size();
+    produced_ += n;
+    return out;
+  }
+  std::optional<uint64_t> size() const override { return limit_; }
+
+ private:
+  std::optional<uint64_t> limit_;
+  uint64_t produced_ = 0;
+  std::vector<char> block_;
+  size_t offset_ = 0;
+};
+
+class FdSink : public Sink {
+ public:
+  FdSink(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  Status write(const char* data, size_t len) override {
+    if (!write_all(fd_, data, len)) return system_error(fmt::format("write {}: {}", name_, errno_text(errno)));
+    return {};
+  }
+
+ protected:
+  int fd_;
+  std::string name_;
+};
+
+class DiscardSink : public Sink {
+ public:
+  Status write(const char*, size_t) override { return {}; }
+  bool discards() const override { return true; }
+};
+
+class FileSink : public FdSink {
+ public:
+  FileSink(Fd fd, std::string tmp, std::string path)
+      : FdSink(fd.get(), path), owned_(std::move(fd)), tmp_(std::move(tmp)), path_(std::move(path)) {}
+  ~FileSink() override {
+    if (!committed_) ::unlink(tmp_.c_str());
+  }
+  Status commit() override {
+    if (::fsync(owned_.get()) != 0) return system_error(fmt::format("fsync {}: {}", tmp_, errno_text(errno)));
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+      return system_error(fmt::format("rename {} to {}: {}", tmp_, path_, errno_text(errno)));
+    }
+    committed_ = true;
+    return {};
+  }
+
+ private:
+  Fd owned_;
+  std::string tmp_, path_;
+  bool committed_ = false;
+};
+
+// Periodic callbacks (interval reports, progress) driven by the loops.
+struct Ticker {
+  Duration every{0};
+  Clock::time_point next{};
+  bool due(Clock::time_point now) const { return every.count() > 0 && now >= next; }
+  void start(Clock::time_point t) { next = t + every; }
+  void advance() { next += every; }
+  // Milliseconds until due (or `cap` when off).
+  int ms_left(Clock::time_point now, int cap) const {
+    if (every.count() <= 0) return cap;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
+    return static_cast<int>(std::clamp<long long>(ms, 0, cap));
+  }
+};
+
+struct Reporting {
+  const TransferHooks& hooks;
+  Clock::time_point start;
+  Ticker interval, progress;
+  uint64_t interval_bytes_at = 0;
+  double interval_start = 0;
+
+  Reporting(const TransferHooks& h, const TransferOptions& o, Clock::time_point s) : hooks(h), start(s) {
+    interval.every = o.interval;
+    progress.every = o.progress_every;
+    interval.start(s);
+    progress.start(s);
+  }
+  void tick(uint64_t bytes) {
+    auto now = Clock::now();
+    if (interval.due(now)) {
+      double end = std::chrono::duration<double>(interval.next - start).count();
+      if (hooks.on_interval) hooks.on_interval({interval_start, end, bytes - interval_bytes_at});
+      interval_start = end;
+      interval_bytes_at = bytes;
+      while (interval.due(now)) interval.advance();
+    }
+    if (progress.due(now)) {
+      if (hooks.on_progress) hooks.on_progress(bytes, seconds_since(start));
+      while (progress.due(now)) progress.advance();
+    }
+  }
+  // The last, partial interval.
+  void finish(uint64_t bytes) {
+    double end = seconds_since(start);
+    if (interval.every.count() > 0 && hooks.on_interval && end > interval_start + 1e-3) {
+      hooks.on_interval({interval_start, end, bytes - interval_bytes_at});
+    }
+  }
+  int ms_left(int cap) const {
+    auto now = Clock::now();
+    return std::min(interval.ms_left(now, cap), progress.ms_left(now, cap));
+  }
+};
+
+int ms_until(Clock::time_point deadline, int cap) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count() + 1;
+  return static_cast<int>(std::clamp<long long>(ms, 0, cap));
+}
+
+Status stalled(int fd, double seconds, bool sending, const TransferHooks& hooks) {
+  StallSnapshot snap = take_stall_snapshot(fd);
+  std::string why = sending ? explain_send_stall(snap, seconds) : explain_recv_stall(snap, seconds);
+  if (hooks.on_stall) hooks.on_stall(snap, why);
+  return timeout_error(why);
+}
+
+// After the last write: FIN, then wait until the peer's kernel acknowledged
+// everything. Bytes the peer sends meanwhile are read and dropped.
+Status drain_send_queue(int fd, const TransferOptions& opts, const TransferHooks& hooks) {
+  ::shutdown(fd, SHUT_WR);
+  int last_outq = -1;
+  auto last_change = Clock::now();
+  char scratch[4096];
+  for (;;) {
+    int outq = 0;
+    if (ioctl(fd, SIOCOUTQ, &outq) != 0 || outq == 0) return {};
+    if (outq != last_outq) {
+      last_outq = outq;
+      last_change = Clock::now();
+    } else if (opts.stall_timeout.count() > 0 && Clock::now() - last_change >= opts.stall_timeout) {
+      return stalled(fd, seconds_since(last_change), true, hooks);
+    }
+    pollfd p[2] = {{fd, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}};
+    int n = ::poll(p, interrupt_fd() >= 0 ? 2 : 1, 2);  // ACKs raise no event: look every 2 ms
+    if (interrupted()) return interrupted_error();
+    if (n > 0 && (p[0].revents & (POLLIN | POLLERR | POLLHUP))) {
+      ssize_t r = ::recv(fd, scratch, sizeof scratch, MSG_DONTWAIT);
+      if (r < 0 && errno != EAGAIN && errno != EINTR) {
+        return system_error(fmt::format("waiting for the peer to acknowledge: {}", errno_text(errno)));
+      }
+      if (r == 0) return {};  // peer closed: it has read what it wanted
+    }
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Source> make_fd_source(int fd, size_t chunk, std::string name) {
+  return std::make_unique<FdSource>(fd, chunk, std::move(name));
+}
+std::unique_ptr<Source> make_generated_source(std::optional<uint64_t> limit, Pattern pattern, size_t chunk) {
+  return std::make_unique<GeneratedSource>(limit, pattern, chunk);
+}
+std::unique_ptr<Sink> make_fd_sink(int fd, std::string name) { return std::make_unique<FdSink>(fd, std::move(name)); }
+std::unique_ptr<Sink> make_discard_sink() { return std::make_unique<DiscardSink>(); }
+
+Result<std::unique_ptr<Sink>> make_file_sink(const std::string& path) {
+  std::string tmp = path + ".sockprobe-XXXXXX";
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) return system_error(fmt::format("create {}: {}", tmp, errno_text(errno)));
+  ::fchmod(fd, 0644 & ~[] { mode_t m = ::umask(0); ::umask(m); return m; }());
+  return std::unique_ptr<Sink>(std::make_unique<FileSink>(Fd(fd), tmp, path));
+}
+
+Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const TransferHooks& hooks,
+                   TransferStats* stats) {
+  fcntl(net_fd, F_SETFL, fcntl(net_fd, F_GETFL) | O_NONBLOCK);
+  Pacer pacer(opts.rate);
+  // With --rate, go in slices of ~20 ms worth of bytes so pacing is smooth.
+  size_t slice = opts.chunk;
+  if (pacer.limited()) slice = static_cast<size_t>(std::clamp<uint64_t>(opts.rate / 50, 1, opts.chunk));
+  std::optional<Checksum> sum;
+  if (opts.checksum) sum.emplace();
+  auto start = Clock::now();
+  Reporting rep(hooks, opts, start);
+  auto finish_stats = [&] {
+    stats->seconds = seconds_since(start);
+    if (sum) stats->checksum = sum->text();
+  };
+  std::span<const char> pending;
+  bool src_eof = false;
+  auto last_progress = Clock::now();
+  constexpr int kCapMs = 1000;
+
+  for (;;) {
+    auto now = Clock::now();
+    double elapsed = std::chrono::duration<double>(now - start).count();
+    if (opts.duration.count() > 0 && now - start >= opts.duration) {
+      src_eof = true;
+      pending = {};
+    }
+    int timeout = rep.ms_left(kCapMs);
+    bool want_source = pending.empty() && !src_eof;
+    bool pacing_wait = false;
+    if (want_source && pacer.limited() && pacer.allowance(elapsed, stats->bytes) < slice) {
+      // Not allowed yet: sleep until the next slice is due.
+      want_source = false;
+      pacing_wait = true;
+      double wait = pacer.wait_for(elapsed, stats->bytes, slice);
+      timeout = std::min(timeout, static_cast<int>(wait * 1000) + 1);
+    }
+    if (want_source && src.poll_fd() < 0) {
+      auto v = src.next(slice);
+      if (!v.ok()) { finish_stats(); return v.take_error(); }
+      pending = *v;
+      if (pending.empty()) src_eof = true;
+      want_source = false;
+    }
+    if (pending.empty() && src_eof) break;
+    if (opts.duration.count() > 0) timeout = std::min(timeout, ms_until(start + opts.duration, kCapMs));
+    if (!pending.empty() && opts.stall_timeout.count() > 0) {
+      timeout = std::min(timeout, ms_until(last_progress + opts.stall_timeout, kCapMs));
+    }
+
+    // Write first and poll only when the socket is full: one syscall per
+    // chunk on the fast path.
+    bool socket_full = false;
+    if (!pending.empty()) {
+      ssize_t w = write_some(net_fd, pending.data(), pending.size());
+      if (w < 0) { finish_stats(); return system_error(fmt::format("write to peer: {}", errno_text(errno))); }
+      if (w > 0) {
+        if (sum) sum->update(pending.data(), static_cast<size_t>(w));
+        pending = pending.subspan(static_cast<size_t>(w));
+        stats->bytes += static_cast<uint64_t>(w);
+        last_progress = Clock::now();
+      } else {
+        socket_full = true;
+      }
+    }
+    if (socket_full || want_source || pacing_wait) {
+      enum { kNet, kSrc, kSig };
+      pollfd p[3] = {{socket_full ? net_fd : -1, POLLOUT, 0},
+                     {want_source ? src.poll_fd() : -1, POLLIN, 0},
+                     {interrupt_fd(), POLLIN, 0}};
+      int n = ::poll(p, 3, timeout);
+      if (n < 0 && errno != EINTR) { finish_stats(); return system_error(fmt::format("poll: {}", errno_text(errno))); }
+      if (n > 0 && p[kSrc].revents != 0) {
+        auto v = src.next(slice);
+        if (!v.ok()) { finish_stats(); return v.take_error(); }
+        pending = *v;
+        if (pending.empty()) src_eof = true;
+      }
+    }
+    if (interrupted()) { finish_stats(); return interrupted_error(); }
+    if (!pending.empty() && opts.stall_timeout.count() > 0 && Clock::now() - last_progress >= opts.stall_timeout) {
+      finish_stats();
+      return stalled(net_fd, seconds_since(last_progress), true, hooks);
+    }
+    rep.tick(stats->bytes);
+  }
+  Status st = drain_send_queue(net_fd, opts, hooks);
+  finish_stats();
+  rep.finish(stats->bytes);
+  return st;
+}
+
+Status recv_stream(int net_fd, Sink& sink, const TransferOptions& opts, const TransferHooks& hooks,
+                   TransferStats* stats) {
+  fcntl(net_fd, F_SETFL, fcntl(net_fd, F_GETFL) | O_NONBLOCK);
+  std::vector<char> buf(opts.chunk);
+  std::optional<Checksum> sum;
+  if (opts.checksum) sum.emplace();
+  auto start = Clock::now();
+  Reporting rep(hooks, opts, start);
+  auto finish_stats = [&] {
+    stats->seconds = seconds_since(start);
+    if (sum) stats->checksum = sum->text();
+  };
+  auto last_progress = Clock::now();
+  constexpr int kCapMs = 1000;
+  for (;;) {
+    ssize_t r = ::read(net_fd, buf.data(), buf.size());
+    if (r > 0) {
+      if (sum) sum->update(buf.data(), static_cast<size_t>(r));
+      if (Status st = sink.write(buf.data(), static_cast<size_t>(r)); !st) { finish_stats(); return st; }
+      stats->bytes += static_cast<uint64_t>(r);
+      last_progress = Clock::now();
+      rep.tick(stats->bytes);
+      if (interrupted()) { finish_stats(); return interrupted_error(); }
+      continue;
+    }
+    if (r == 0) break;
+    if (errno != EAGAIN && errno != EINTR) {
+      finish_stats();
+      return system_error(fmt::format("read from peer: {}", errno_text(errno)));
+    }
+    int timeout = rep.ms_left(kCapMs);
+    if (opts.stall_timeout.count() > 0) timeout = std::min(timeout, ms_until(last_progress + opts.stall_timeout, kCapMs));
+    pollfd p[2] = {{net_fd, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}};
+    ::poll(p, 2, timeout);
+    if (interrupted()) { finish_stats(); return interrupted_error(); }
+    if (opts.stall_timeout.count() > 0 && Clock::now() - last_progress >= opts.stall_timeout) {
+      finish_stats();
+      return stalled(net_fd, seconds_since(last_progress), false, hooks);
+    }
+    rep.tick(stats->bytes);
+  }
+  finish_stats();
+  rep.finish(stats->bytes);
+  return {};
+}
+
+}  // namespace sp

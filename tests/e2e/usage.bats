@@ -1,0 +1,100 @@
+#!/usr/bin/env bats
+# Malformed invocations: each one must exit 2 (usage error) with exactly one
+# line on stderr that names the offending flag or value, and print nothing on
+# stdout. None of them may reach the network: every run is bounded by
+# `timeout` so a case that wrongly starts listening fails instead of hanging.
+
+setup() {
+  : "${SOCKPROBE:?SOCKPROBE must point at the built sockprobe binary}"
+  OUT=$BATS_TEST_TMPDIR/out
+  ERR=$BATS_TEST_TMPDIR/err
+}
+
+# usage_error NEEDLE ARGS...: run sockprobe ARGS with no stdin; expect exit 2,
+# empty stdout, one stderr line containing NEEDLE (fixed string).
+usage_error() {
+  local needle=$1 status=0 lines
+  shift
+  timeout 10 "$SOCKPROBE" "$@" </dev/null >"$OUT" 2>"$ERR" || status=$?
+  lines=$(wc -l <"$ERR")
+  if (( status != 2 )); then
+    echo "sockprobe $*: exit $status, expected 2; stderr:" >&2
+    cat "$ERR" >&2
+    return 1
+  fi
+  if (( lines != 1 )) || [[ -n $(tail -c1 "$ERR") ]]; then
+    echo "sockprobe $*: expected exactly one stderr line, got $lines:" >&2
+    cat "$ERR" >&2
+    return 1
+  fi
+  if ! grep -qF -- "$needle" "$ERR"; then
+    echo "sockprobe $*: stderr does not name '$needle': $(cat "$ERR")" >&2
+    return 1
+  fi
+  if [[ -s $OUT ]]; then
+    echo "sockprobe $*: unexpected stdout: $(cat "$OUT")" >&2
+    return 1
+  fi
+}
+
+# --- subcommands and unknown flags ------------------------------------------
+
+@test "no subcommand" { usage_error "subcommand"; }
+@test "unknown subcommand" { usage_error "frobnicate" frobnicate; }
+@test "unknown global flag" { usage_error "--bogus" --bogus listen 0; }
+@test "unknown listen flag" { usage_error "--frobnicate" listen --frobnicate 0; }
+@test "unknown connect short flag" { usage_error "-Z" connect -Z 127.0.0.1 1; }
+@test "connect-only flag on listen" { usage_error "-w" listen -w 2 0; }
+@test "unexpected argument after --version" { usage_error "extra" --version extra; }
+
+# --- positionals -------------------------------------------------------------
+
+@test "listen without PORT" { usage_error "PORT" listen; }
+@test "listen with three positionals" { usage_error "'3'" listen 1 2 3; }
+@test "listen PORT 70000" { usage_error "70000" listen 127.0.0.1 70000; }
+@test "listen PORT not a number" { usage_error "http" listen http; }
+@test "connect without HOST and PORT" { usage_error "HOST" connect; }
+@test "connect without PORT" { usage_error "PORT" connect 127.0.0.1; }
+@test "connect PORT 0" { usage_error "'0'" connect 127.0.0.1 0; }
+@test "connect PORT 70000" { usage_error "70000" connect 127.0.0.1 70000; }
+@test "connect with three positionals" { usage_error "'extra'" connect 127.0.0.1 1 extra; }
+@test "connect -z bad port range" { usage_error "1-" connect -z 127.0.0.1 1-; }
+@test "connect --unix with HOST PORT" { usage_error "--unix" connect -U "$BATS_TEST_TMPDIR/s" 127.0.0.1 1; }
+@test "listen --unix with PORT" { usage_error "--unix" listen -U "$BATS_TEST_TMPDIR/s" 0; }
+@test "recv --connect PORT 0" { usage_error "'0'" recv --connect 127.0.0.1 0; }
+
+# --- values: SIZE, DURATION, counts, CIDR, choices --------------------------
+
+@test "-I bad SIZE" { usage_error "--rcvbuf: '12X'" listen -I 12X 0; }
+@test "-O bad SIZE" { usage_error "--sndbuf: 'lots'" connect -O lots 127.0.0.1 1; }
+@test "--rcvbuf negative SIZE" { usage_error "'-5'" listen --rcvbuf -5 0; }
+@test "-w bad DURATION" { usage_error "--timeout: '5x'" connect -w 5x 127.0.0.1 1; }
+@test "-w negative DURATION" { usage_error "--timeout: '-1'" connect -w -1 127.0.0.1 1; }
+@test "--idle-timeout bad DURATION" { usage_error "--idle-timeout: 'soon'" listen --idle-timeout soon 0; }
+@test "--allow bad CIDR" { usage_error "--allow: '1.2.3.4/33'" listen --allow 1.2.3.4/33 0; }
+@test "--deny bad CIDR (repeated flag)" { usage_error "--deny: 'foo'" listen --deny 127.0.0.0/8 --deny foo 0; }
+@test "--backlog -1" { usage_error "--backlog: '-1'" listen --backlog -1 0; }
+@test "--backlog not a number" { usage_error "--backlog: 'lots'" listen -b lots 0; }
+@test "--backlog without a value" { usage_error "--backlog" listen -b; }
+@test "--max-conns 0" { usage_error "--max-conns: '0'" listen --echo --max-conns 0 0; }
+@test "--max-conns without a server mode" { usage_error "--max-conns" listen --max-conns 4 0; }
+@test "--color=sometimes" { usage_error "sometimes" --color=sometimes listen 0; }
+@test "--color without a value" { usage_error "--color" listen 0 --color; }
+@test "-p 70000" { usage_error "--source-port: '70000'" connect -p 70000 127.0.0.1 1; }
+@test "-U without a PATH" { usage_error "--unix" listen -U; }
+@test "send --size bad SIZE" { usage_error "--size: '1Q'" send --size 1Q 127.0.0.1 9; }
+@test "send --rate bad RATE" { usage_error "--rate: 'fast'" send --rate fast 127.0.0.1 9; }
+@test "send --pattern unknown" { usage_error "--pattern: 'foo'" send --pattern foo --size 1 127.0.0.1 9; }
+@test "send --chunk 0" { usage_error "--chunk: '0'" send --chunk 0 127.0.0.1 9; }
+@test "recv --expect-checksum malformed" { usage_error "--expect-checksum: 'nothex'" recv --expect-checksum nothex 0; }
+
+# --- flags that exclude each other -------------------------------------------
+
+@test "--echo with --discard" { usage_error "--echo" listen --echo --discard 0; }
+@test "-4 with -6 (global)" { usage_error "-4 and -6" -4 -6 listen 0; }
+@test "-4 with -6 after the subcommand" { usage_error "-4 and -6" listen -4 -6 0; }
+@test "-z with -U" { usage_error "-z" connect -z -U "$BATS_TEST_TMPDIR/s"; }
+@test "-z with -u" { usage_error "-z" connect -z -u 127.0.0.1 1; }
+@test "--echo with -u" { usage_error "--echo" listen --echo -u 0; }
+@test "recv -o with --discard" { usage_error "--discard" recv -o "$BATS_TEST_TMPDIR/f" --discard 0; }
+@test "send FILE with --size" { usage_error "--size" send --size 10 127.0.0.1 9 "$BATS_TEST_TMPDIR/f"; }
