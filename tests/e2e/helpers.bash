@@ -265,7 +265,8 @@ print("done", file=sys.stderr, flush=True)
 '
 
 # py_clients PORT N PAYLOAD_BYTES [TIMEOUT_S=60]: N concurrent TCP clients to
-# 127.0.0.1:PORT, each sends PAYLOAD_BYTES random bytes, half-closes, reads
+# 127.0.0.1:PORT; once all are connected each sends PAYLOAD_BYTES random
+# bytes, half-closes, reads
 # the echo to EOF and checks it. Prints "ok N" when every client got exactly
 # its bytes back, else the failures.
 py_clients() {
@@ -277,11 +278,18 @@ import os, socket, sys, threading
 port, n, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 limit = float(sys.argv[4]) if len(sys.argv) > 4 else 60.0
 ok, failures, lock = [0], [], threading.Lock()
+# Every client connects before any sends: all N are open at once (in the
+# accept queue if the server has not taken them yet).
+barrier = threading.Barrier(n)
 def client(i):
     data = os.urandom(size)
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=limit)
         s.settimeout(limit)
+        try:
+            barrier.wait(timeout=limit)
+        except threading.BrokenBarrierError:
+            pass
         def send():
             s.sendall(data)
             s.shutdown(socket.SHUT_WR)
