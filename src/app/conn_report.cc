@@ -100,6 +100,11 @@ void finish_connection(Reporter& rep, int fd, ConnectionReport& c, const RelaySt
   // stop and wants to know what got through (exit 130 follows).
   bool interrupted = !st && st.error().kind == ErrorKind::Interrupted;
   report_closed(rep, c, interrupted ? 0 : 1);
+  // The default stop at the peer's EOF must not lose data silently.
+  if (stats.input_left > 0) {
+    rep.warning(fmt::format("the peer closed its side first: {} bytes of input were not sent "
+                            "(--keep-sending sends them anyway)", stats.input_left));
+  }
 }
 
 }  // namespace sp::app

@@ -133,9 +133,25 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
     ServeHooks hooks;
     static_cast<AcceptHooks&>(hooks) = accept_hooks;
     int lfd = listener->fd.get();
+    uint64_t served = 0, total_in = 0, total_out = 0;
+    auto started = std::chrono::steady_clock::now();
     hooks.on_accept = [&](const ConnectionReport& c) { report_accepted(rep, lfd, c); };
-    hooks.on_close = [&](const ConnectionReport& c) { report_closed(rep, c); };
-    return serve(listener->fd.get(), so, hooks);
+    hooks.on_close = [&](const ConnectionReport& c) {
+      ++served;
+      total_in += c.bytes_in;
+      total_out += c.bytes_out;
+      report_closed(rep, c);
+    };
+    Status st = serve(listener->fd.get(), so, hooks);
+    // Servers run until Ctrl-C: then say what they did (exit 130 follows).
+    if (!st && st.error().kind == ErrorKind::Interrupted) {
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      rep.event("summary",
+                Json{{"connections", served}, {"bytes_in", total_in}, {"bytes_out", total_out}, {"seconds", secs}},
+                fmt::format("Interrupted after {}: {} connections, {} in, {} out", human_duration(secs), served,
+                            total_in, total_out));
+    }
+    return st;
   }
 
   if (cfg->transport == Transport::Udp) return relay_udp(rep, *listener, f.close_on_eof, f.keep_sending,
@@ -164,7 +180,10 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
     auto started = std::chrono::steady_clock::now();
     Status st = readwrite(conn->get(), stdin_open ? STDIN_FILENO : -1, STDOUT_FILENO, ro, &stats);
     finish_connection(rep, conn->get(), rc, stats, started, st);
-    if (!st) return st;
+    // With -k one connection's failure (reset, idle timeout) is reported and
+    // the listener goes on, as ncat -k does; Ctrl-C still ends it.
+    if (!st && (!f.keep_open || st.error().kind == ErrorKind::Interrupted)) return st;
+    if (!st) rep.warning(fmt::format("connection from {}: {}", format_endpoint(peer), st.error().message));
     if (!f.keep_open) return {};
     // stdin is consumed by the first connection that reads it to EOF.
     stdin_open = false;

@@ -26,6 +26,10 @@ struct RelayOptions {
 struct RelayStats {
   uint64_t bytes_sent = 0;      // input -> socket
   uint64_t bytes_received = 0;  // socket -> output
+  // When the peer's EOF ended the relay before input's EOF: the input bytes
+  // known to be left unsent (buffered, in a stdin pipe, or the rest of a
+  // stdin file), so the front-end can say so. 0 when unknown or none.
+  uint64_t input_left = 0;
 };
 
 // in_fd < 0: nothing to send (the socket's write side is shut down at once

@@ -19,6 +19,9 @@ sp_setup() {
   [ -x "$SOCKPROBE" ] || { echo "SOCKPROBE=$SOCKPROBE is not executable" >&2; return 1; }
   T=$BATS_TEST_TMPDIR
   SP_NETNS=()
+  # The system python3 starts fast; a pyenv shim first in PATH takes seconds.
+  PY=${PYTHON:-python3}
+  if [ -z "${PYTHON:-}" ] && [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; fi
 }
 
 sp_teardown() {
@@ -176,7 +179,7 @@ same_bytes() {
 # free_port: a TCP port on 127.0.0.1 nobody listens on right now (bound to
 # port 0 and released).
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # --- python3 peers -------------------------------------------------------------
@@ -193,7 +196,7 @@ free_port() {
 py_server() {
   local name=$1
   shift
-  bg_start "$name" /dev/null python3 -c "$SP_PY_SERVER" "$@"
+  bg_start "$name" /dev/null "$PY" -c "$SP_PY_SERVER" "$@"
   wait_for_line "$T/$name.err" '^port [0-9]+' || return 1
   PORT=$(sed -nE 's/^port ([0-9]+).*/\1/p' "$T/$name.err" | head -1)
 }
@@ -262,11 +265,12 @@ print("done", file=sys.stderr, flush=True)
 '
 
 # py_clients PORT N PAYLOAD_BYTES [TIMEOUT_S=60]: N concurrent TCP clients to
-# 127.0.0.1:PORT, each sends PAYLOAD_BYTES random bytes, half-closes, reads
+# 127.0.0.1:PORT; once all are connected each sends PAYLOAD_BYTES random
+# bytes, half-closes, reads
 # the echo to EOF and checks it. Prints "ok N" when every client got exactly
 # its bytes back, else the failures.
 py_clients() {
-  python3 -c "$SP_PY_CLIENTS" "$@"
+  "$PY" -c "$SP_PY_CLIENTS" "$@"
 }
 
 SP_PY_CLIENTS='
@@ -274,11 +278,18 @@ import os, socket, sys, threading
 port, n, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 limit = float(sys.argv[4]) if len(sys.argv) > 4 else 60.0
 ok, failures, lock = [0], [], threading.Lock()
+# Every client connects before any sends: all N are open at once (in the
+# accept queue if the server has not taken them yet).
+barrier = threading.Barrier(n)
 def client(i):
     data = os.urandom(size)
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=limit)
         s.settimeout(limit)
+        try:
+            barrier.wait(timeout=limit)
+        except threading.BrokenBarrierError:
+            pass
         def send():
             s.sendall(data)
             s.shutdown(socket.SHUT_WR)

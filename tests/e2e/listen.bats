@@ -278,3 +278,34 @@ teardown() { sp_teardown; }
   [ "$(jq -r '.rcvbuf > 0' "$T/u.err")" = true ]
   ss -lunH "sport = :$PORT" | grep -q "127.0.0.1:$PORT"
 }
+
+@test "listen --echo: SIGINT prints what was served and exits 130" {
+  start_listener echo /dev/null listen --echo 127.0.0.1 0
+  run py_clients "$PORT" 3 1000 20
+  [ "$output" = "ok 3" ]
+  kill -INT "$(bg_pid echo)"
+  bg_wait echo 10
+  [ "$BG_STATUS" -eq 130 ]
+  grep -Eq '^Interrupted after .*: 3 connections, 3000 in, 3000 out$' "$T/echo.err"
+}
+
+@test "listen --idle-timeout: exit 3 without -k; with -k the idle connection is closed and the next one served" {
+  mkfifo "$T/in"
+  exec 5<>"$T/in"
+  start_listener once "$T/in" listen --idle-timeout 300ms 127.0.0.1 0
+  bg_start c1 /dev/null "$PY" -c 'import socket, sys, time; s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); time.sleep(30)' "$PORT"
+  bg_wait once 10
+  [ "$BG_STATUS" -eq 3 ]
+  grep -q 'idle for 300.0ms' "$T/once.err"
+  bg_stop c1
+
+  start_listener keep /dev/null listen -k --idle-timeout 300ms 127.0.0.1 0
+  bg_start c2 /dev/null "$PY" -c 'import socket, sys, time; s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); time.sleep(30)' "$PORT"
+  wait_for_line "$T/keep.err" 'warning: connection from 127\.0\.0\.1:[0-9]+: idle for 300\.0ms'
+  bg_alive keep
+  run bash -c 'printf later | timeout 10 nc -N 127.0.0.1 "$1"' _ "$PORT"
+  [ "$status" -eq 0 ]
+  wait_for_size "$T/keep.out" 5
+  [ "$(cat "$T/keep.out")" = later ]
+  exec 5>&-
+}

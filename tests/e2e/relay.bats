@@ -154,7 +154,7 @@ teardown() { sp_teardown; }
 @test "relay: half-close: listen --keep-sending serves its whole stdin after the client's EOF" {
   start_listener srv "$T/a" listen --keep-sending 127.0.0.1 0
   # The client sends everything and half-closes before reading anything.
-  run timeout 60 python3 -c '
+  run timeout 60 "$PY" -c '
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.sendall(b"request\n"); s.shutdown(socket.SHUT_WR)
@@ -207,4 +207,45 @@ with open(sys.argv[2], "wb") as f:
   run jq -c 'select(.event == "closed") | [.bytes_out, .bytes_in, .error]' "$T/cli.err"
   [ "$output" = '[3,0,"interrupted"]' ]
   exec 5>&-
+}
+
+@test "relay: every data path delivers the same bytes (sockets as stdin/stdout: read/write; /dev/null: splice)" {
+  # stdin and stdout are the ends of socketpairs: the read()/write() path
+  # (pipes and files take splice/sendfile, tested above).
+  start_listener srv "$T/a" listen --keep-sending 127.0.0.1 0
+  timeout 60 "$PY" -c '
+import socket, subprocess, sys, threading
+sp, port, src, dst = sys.argv[1:5]
+a_in, b_in = socket.socketpair()
+a_out, b_out = socket.socketpair()
+p = subprocess.Popen([sp, "connect", "--keep-sending", "127.0.0.1", port], stdin=b_in.fileno(), stdout=b_out.fileno())
+b_in.close(); b_out.close()
+def feed():
+    with open(src, "rb") as f:
+        while True:
+            b = f.read(1 << 16)
+            if not b: break
+            a_in.sendall(b)
+    a_in.shutdown(socket.SHUT_WR)
+t = threading.Thread(target=feed); t.start()
+with open(dst, "wb") as f:
+    while True:
+        b = a_out.recv(1 << 16)
+        if not b: break
+        f.write(b)
+t.join()
+sys.exit(p.wait())
+' "$SOCKPROBE" "$PORT" "$T/b" "$T/client.out"
+  bg_wait srv 30
+  [ "$BG_STATUS" -eq 0 ]
+  same_bytes "$T/srv.out" "$T/b"
+  same_bytes "$T/client.out" "$T/a"
+
+  # /dev/null as stdout: nothing lost on the way, the count says so.
+  bg_start sink2 /dev/null bash -c 'exec "$0" --json listen 127.0.0.1 0 >/dev/null' "$SOCKPROBE"
+  wait_for_line "$T/sink2.err" '"event":"listening"'
+  PORT=$(listening_port "$T/sink2.err")
+  timeout 60 "$SOCKPROBE" connect --keep-sending 127.0.0.1 "$PORT" <"$T/a" >/dev/null
+  bg_wait sink2 30
+  [ "$(jq -r 'select(.event == "closed") | .bytes_in' "$T/sink2.err")" = 67108864 ]
 }
