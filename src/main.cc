@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
       sp::app::add_connect(app, g),
       sp::app::add_send(app, g),
       sp::app::add_recv(app, g),
+      sp::app::add_backlog(app, g),
+      sp::app::add_buffers(app, g),
   };
   apply_cli_rules(app, g);
 

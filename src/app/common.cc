@@ -8,6 +8,8 @@
 namespace sp::app {
 
 void add_socket_flags(CLI::App* sub, SocketFlags* f, unsigned which) {
+  sub->add_flag("-4", f->ipv4, "IPv4 only");
+  sub->add_flag("-6", f->ipv6, "IPv6 only");
   if (which & kFlagUdp) sub->add_flag("-u,--udp", f->udp, "Use UDP instead of TCP");
   if (which & kFlagUnix) {
     sub->add_option("-U,--unix", f->unix_path, "Unix socket PATH instead of HOST PORT (@name: abstract)")
@@ -59,8 +61,9 @@ Result<std::vector<Cidr>> cidr_flags(const char* flag, const std::vector<std::st
 Result<SocketConfig> socket_config(const SocketFlags& f, const GlobalOptions& g) {
   SocketConfig cfg;
   cfg.transport = f.udp ? Transport::Udp : Transport::Tcp;
-  if (g.ipv4 && g.ipv6) return usage_error("-4 and -6 exclude each other");
-  cfg.family = g.ipv4 ? AF_INET : g.ipv6 ? AF_INET6 : AF_UNSPEC;
+  bool v4 = g.ipv4 || f.ipv4, v6 = g.ipv6 || f.ipv6;
+  if (v4 && v6) return usage_error("-4 and -6 exclude each other");
+  cfg.family = v4 ? AF_INET : v6 ? AF_INET6 : AF_UNSPEC;
   auto rcv = size_flag("--rcvbuf", f.rcvbuf);
   if (!rcv.ok()) return rcv.take_error();
   auto snd = size_flag("--sndbuf", f.sndbuf);

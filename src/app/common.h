@@ -35,6 +35,9 @@ struct SocketFlags {
   std::string unix_path;
   std::string rcvbuf, sndbuf;
   std::string source, source_port;
+  // -4/-6 again on the subcommand: CLI11 reads "-4" after a subcommand as a
+  // number (a positional) unless the subcommand itself defines it.
+  bool ipv4 = false, ipv6 = false;
 };
 
 enum SocketFlagSet : unsigned {
@@ -65,5 +68,7 @@ Command add_listen(CLI::App& app, const GlobalOptions& g);
 Command add_connect(CLI::App& app, const GlobalOptions& g);
 Command add_send(CLI::App& app, const GlobalOptions& g);
 Command add_recv(CLI::App& app, const GlobalOptions& g);
+Command add_backlog(CLI::App& app, const GlobalOptions& g);
+Command add_buffers(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace sp::app

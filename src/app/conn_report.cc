@@ -40,20 +40,19 @@ void report_listening(Reporter& rep, const Listener& l) {
 }
 
 void report_accepted(Reporter& rep, int listen_fd, const ConnectionReport& c) {
-  // The accepted socket is not at hand for servers; its buffers equal the
-  // listener's unless autotuning grew them, so report the listener's view.
-  BufferSizes b = effective_buffers(listen_fd);
+  // Buffers: the accepted socket's own (inherited from the listener at
+  // accept time); queue: the listener's accept queue right now.
   Json j = Json{{"id", c.id}};
   j["peer"] = address_json(c.peer);
-  j["sndbuf"] = b.sndbuf;
-  j["rcvbuf"] = b.rcvbuf;
+  j["sndbuf"] = c.sndbuf;
+  j["rcvbuf"] = c.rcvbuf;
   std::string queue;
   if (auto q = listener_queue(listen_fd)) {
     j["accept_queue"] = Json{{"depth", q->depth}, {"max", q->max}};
     queue = fmt::format(", accept queue {}/{}", q->depth, q->max);
   }
   rep.event("accepted", j,
-            fmt::format("Connection from {} (sndbuf {}, rcvbuf {}{})", address_text(c.peer), b.sndbuf, b.rcvbuf, queue));
+            fmt::format("Connection from {} (sndbuf {}, rcvbuf {}{})", address_text(c.peer), c.sndbuf, c.rcvbuf, queue));
 }
 
 void report_connected(Reporter& rep, int fd, const Endpoint& peer, Transport t) {
@@ -69,7 +68,7 @@ void report_connected(Reporter& rep, int fd, const Endpoint& peer, Transport t) 
                         j["protocol"].get<std::string>(), b.sndbuf, b.rcvbuf), 1);
 }
 
-void report_closed(Reporter& rep, const ConnectionReport& c) {
+void report_closed(Reporter& rep, const ConnectionReport& c, int min_verbosity) {
   Json j = Json{{"id", c.id}};
   j["peer"] = address_json(c.peer);
   j["bytes_in"] = c.bytes_in;
@@ -84,7 +83,7 @@ void report_closed(Reporter& rep, const ConnectionReport& c) {
   rep.event("closed", j,
             fmt::format("Closed {}: {} in, {} out, {}{}{}", address_text(c.peer), c.bytes_in, c.bytes_out,
                         human_duration(c.seconds), tcp, c.error.empty() ? "" : " (" + c.error + ")"),
-            1);
+            min_verbosity);
 }
 
 void finish_connection(Reporter& rep, int fd, ConnectionReport& c, const RelayStats& stats,
@@ -97,7 +96,10 @@ void finish_connection(Reporter& rep, int fd, ConnectionReport& c, const RelaySt
     c.tcp_info = *ti;
   }
   if (!st) c.error = st.error().message;
-  report_closed(rep, c);
+  // After SIGINT the summary is shown even without -v: the user asked to
+  // stop and wants to know what got through (exit 130 follows).
+  bool interrupted = !st && st.error().kind == ErrorKind::Interrupted;
+  report_closed(rep, c, interrupted ? 0 : 1);
 }
 
 }  // namespace sp::app

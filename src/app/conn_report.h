@@ -16,7 +16,8 @@ namespace sp::app {
 void report_listening(Reporter& rep, const Listener& l);
 void report_accepted(Reporter& rep, int listen_fd, const ConnectionReport& c);
 void report_connected(Reporter& rep, int fd, const Endpoint& peer, Transport t);
-void report_closed(Reporter& rep, const ConnectionReport& c);
+// "closed": bytes in/out, duration, TCP_INFO; shown from -v (min_verbosity).
+void report_closed(Reporter& rep, const ConnectionReport& c, int min_verbosity = 1);
 
 // After a relay: fill the report with counts, duration and TCP_INFO (taken
 // before the fd closes) and emit "closed".

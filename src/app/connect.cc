@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "app/burst_report.h"
 #include "app/common.h"
 #include "app/conn_report.h"
 #include "core/relay.h"
@@ -21,6 +22,7 @@ struct ConnectFlags {
   bool zero_io = false;
   std::string timeout, idle_timeout;
   bool close_on_eof = false, keep_sending = false;
+  BurstFlags burst;
 };
 
 // -z: one line per port; refused/unreachable -> exit 1, else any timeout -> 3.
@@ -81,6 +83,15 @@ Status run_connect(const ConnectFlags& f, const GlobalOptions& g) {
       ports.push_back(*p);
     }
   }
+  auto burst = burst_options(f.burst, *timeout);
+  if (!burst.ok()) return burst.take_error();
+  if (burst->has_value()) {
+    if (unix_given || f.zero_io || cfg->transport == Transport::Udp) {
+      return usage_error("connect: --count bursts are TCP only (no -U, -u or -z)");
+    }
+    Reporter rep = make_reporter(g, stdout);
+    return run_connect_burst(rep, host, ports[0], *cfg, **burst);
+  }
   if (f.zero_io) {
     if (cfg->transport == Transport::Udp) return usage_error("connect: -z checks TCP ports; UDP has no handshake to check");
     Reporter rep = make_reporter(g, stdout);
@@ -122,6 +133,7 @@ Command add_connect(CLI::App& app, const GlobalOptions& g) {
   sub->add_option("--idle-timeout", f->idle_timeout, "Close after DURATION with no data")->type_name("DURATION");
   sub->add_flag("--close-on-eof", f->close_on_eof, "Close at once on stdin EOF instead of half-closing");
   sub->add_flag("--keep-sending", f->keep_sending, "After the peer's EOF, keep sending stdin until its EOF");
+  add_burst_flags(sub, &f->burst);
   return {sub, [f, &g] { return run_connect(*f, g); }};
 }
 

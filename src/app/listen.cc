@@ -65,6 +65,9 @@ Status relay_udp(Reporter& rep, const Listener& l, bool close_on_eof, bool keep_
   if (rc.peer.len > 0 && ::connect(fd, rc.peer.sa(), rc.peer.len) != 0) {
     return system_error(fmt::format("connect to {} (udp): {}", format_endpoint(rc.peer), errno_text(errno)));
   }
+  BufferSizes b = effective_buffers(fd);
+  rc.sndbuf = b.sndbuf;
+  rc.rcvbuf = b.rcvbuf;
   report_accepted(rep, fd, rc);
   RelayOptions ro;
   ro.datagram = true;
@@ -104,8 +107,10 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
                                             : unix_listen(f.sock.unix_path, *cfg, bl);
   if (!listener.ok()) return listener.take_error();
 
-  // Relay mode reports on stderr: stdout carries the peer's bytes.
-  Reporter rep = make_reporter(g, serving ? stdout : stderr);
+  // Reports go to stderr in every mode, --echo/--discard included: the
+  // "Listening on" line must be in one place for scripts that wait for it,
+  // and in relay mode stdout carries the peer's bytes.
+  Reporter rep = make_reporter(g, stderr);
   report_listening(rep, *listener);
 
   AcceptHooks accept_hooks;
@@ -147,6 +152,9 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
     ConnectionReport rc;
     rc.id = next_id++;
     rc.peer = peer;
+    BufferSizes b = effective_buffers(conn->get());
+    rc.sndbuf = b.sndbuf;
+    rc.rcvbuf = b.rcvbuf;
     report_accepted(rep, listener->fd.get(), rc);
     RelayOptions ro;
     ro.close_on_eof = f.close_on_eof;
@@ -175,8 +183,14 @@ Command add_listen(CLI::App& app, const GlobalOptions& g) {
   sub->add_flag("--echo", f->echo, "Echo server: send every byte back, many clients at once");
   sub->add_flag("--discard", f->discard, "Sink: read and drop, many clients at once");
   sub->add_option("--max-conns", f->max_conns, "With --echo/--discard: connections served at once")->type_name("N");
-  sub->add_option("--allow", f->allow, "Accept only peers in CIDR (repeatable)")->type_name("CIDR");
-  sub->add_option("--deny", f->deny, "Refuse peers in CIDR (repeatable; wins over --allow)")->type_name("CIDR");
+  // One CIDR per flag (repeat the flag for more), so "--deny 10.0.0.0/8 0"
+  // leaves the PORT alone.
+  sub->add_option("--allow", f->allow, "Accept only peers in CIDR (repeatable)")
+      ->type_name("CIDR")
+      ->allow_extra_args(false);
+  sub->add_option("--deny", f->deny, "Refuse peers in CIDR (repeatable; wins over --allow)")
+      ->type_name("CIDR")
+      ->allow_extra_args(false);
   sub->add_option("--idle-timeout", f->idle_timeout, "Close after DURATION with no data")->type_name("DURATION");
   sub->add_flag("--close-on-eof", f->close_on_eof, "Close at once on stdin EOF instead of half-closing");
   sub->add_flag("--keep-sending", f->keep_sending, "After the peer's EOF, keep sending stdin until its EOF");

@@ -113,6 +113,7 @@ Status run_recv(const RecvFlags& f, const GlobalOptions& g) {
   TransferContext ctx{"recv", peer->peer, peer->fd.get()};
   bool progress = want_progress(f.progress, f.no_progress, rep);
   TransferHooks hooks = make_transfer_hooks(rep, ctx, progress, *expect_bytes);
+  if (progress) to.progress_every = std::chrono::milliseconds(250);
   TransferStats stats;
   Status st = recv_stream(peer->fd.get(), *sink, to, hooks, &stats);
   if (st) st = verify(stats, *expect_bytes, expect_sum);

@@ -126,6 +126,7 @@ Status run_send(const SendFlags& f, const GlobalOptions& g) {
   TransferContext ctx{"send", peer->peer, peer->fd.get()};
   bool progress = want_progress(f.progress, f.no_progress, rep);
   TransferHooks hooks = make_transfer_hooks(rep, ctx, progress, src->size());
+  if (progress) to.progress_every = std::chrono::milliseconds(250);
   TransferStats stats;
   Status st = send_stream(peer->fd.get(), *src, to, hooks, &stats);
   report_summary(rep, ctx, stats, st);

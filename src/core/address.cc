@@ -30,8 +30,14 @@ std::string format_host(const Endpoint& ep) {
       return buf;
     }
     case AF_INET6: {
+      // An IPv4 peer of a dual-stack socket is shown as IPv4 (127.0.0.1, not
+      // ::ffff:127.0.0.1), as nc and ncat print it.
       const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ep.addr);
-      inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
+      if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+        inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf, sizeof buf);
+      } else {
+        inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
+      }
       return buf;
     }
     case AF_UNIX: {
@@ -54,7 +60,11 @@ uint16_t endpoint_port(const Endpoint& ep) {
 
 std::string format_endpoint(const Endpoint& ep) {
   if (ep.family() == AF_INET) return fmt::format("{}:{}", format_host(ep), endpoint_port(ep));
-  if (ep.family() == AF_INET6) return fmt::format("[{}]:{}", format_host(ep), endpoint_port(ep));
+  if (ep.family() == AF_INET6) {
+    std::string host = format_host(ep);
+    if (host.find(':') == std::string::npos) return fmt::format("{}:{}", host, endpoint_port(ep));
+    return fmt::format("[{}]:{}", host, endpoint_port(ep));
+  }
   return format_host(ep);
 }
 

@@ -5,6 +5,8 @@
 
 #include <cerrno>
 
+#include "core/signals.h"
+
 namespace sp {
 
 ssize_t write_some(int fd, const void* buf, size_t len) {
@@ -13,7 +15,7 @@ ssize_t write_some(int fd, const void* buf, size_t len) {
   while (done < len) {
     ssize_t n = ::write(fd, p + done, len - done);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR && !interrupted()) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (done == 0) return -1;
       break;  // report progress now; the error comes back on the next call
@@ -40,7 +42,7 @@ bool write_all(int fd, const void* buf, size_t len) {
 ssize_t read_some(int fd, void* buf, size_t len) {
   for (;;) {
     ssize_t n = ::read(fd, buf, len);
-    if (n >= 0 || errno != EINTR) return n;
+    if (n >= 0 || errno != EINTR || interrupted()) return n;
   }
 }
 

@@ -1,6 +1,8 @@
 // The one place where partial writes and EINTR are handled (after OpenBSD
 // nc's atomicio). Used on non-blocking fds too: it stops at EAGAIN and says
-// how much it moved, so callers poll and call again.
+// how much it moved, so callers poll and call again. EINTR is retried unless
+// SIGINT arrived: then the call stops (-1/EINTR when nothing moved), so a
+// write blocked on a full stdout pipe cannot hold the tool after Ctrl-C.
 #pragma once
 
 #include <sys/types.h>

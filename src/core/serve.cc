@@ -76,6 +76,9 @@ void backoff_sleep(std::chrono::milliseconds d) {
 
 Result<Fd> accept_allowed(int listen_fd, const std::vector<Cidr>& allow, const std::vector<Cidr>& deny,
                           AcceptBackoff* backoff, const AcceptHooks& hooks, Endpoint* peer) {
+  // Non-blocking, so a connection that vanished between poll and accept
+  // (ECONNABORTED) cannot leave us blocked in accept().
+  fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
   for (;;) {
     pollfd p[2] = {{listen_fd, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}};
     int n = ::poll(p, interrupt_fd() >= 0 ? 2 : 1, -1);
@@ -202,7 +205,9 @@ Status serve(int listen_fd, const ServeOptions& opts, const ServeHooks& hooks) {
       close_conn(c, "");
       return false;
     }
-    uint32_t want = EPOLLRDHUP | (c.end > c.start ? EPOLLOUT : EPOLLIN);
+    // Level-triggered, and no EPOLLRDHUP: a half-closed peer that is slow to
+    // read our echo must not wake us in a loop; read() reports its EOF.
+    uint32_t want = c.end > c.start ? EPOLLOUT : EPOLLIN;
     ctl(EPOLL_CTL_MOD, c.fd.get(), want);
     return true;
   };
@@ -263,10 +268,13 @@ Status serve(int listen_fd, const ServeOptions& opts, const ServeHooks& hooks) {
           c->fd = std::move(cfd_owned);
           c->report.id = next_id++;
           c->report.peer = peer;
+          BufferSizes b = effective_buffers(cfd);
+          c->report.sndbuf = b.sndbuf;
+          c->report.rcvbuf = b.rcvbuf;
           c->started = c->last_activity = Clock::now();
           if (opts.mode == ServeOptions::Mode::Echo) c->buf.reset(new char[kConnBuffer]);
           if (hooks.on_accept) hooks.on_accept(c->report);
-          ctl(EPOLL_CTL_ADD, cfd, EPOLLIN | EPOLLRDHUP);
+          ctl(EPOLL_CTL_ADD, cfd, EPOLLIN);
           conns[cfd] = std::move(c);
           if (!opts.keep_open) stop_accepting = true;
         }

@@ -51,6 +51,7 @@ Result<Fd> accept_allowed(int listen_fd, const std::vector<Cidr>& allow, const s
 struct ConnectionReport {
   uint64_t id = 0;
   Endpoint peer;
+  int sndbuf = 0, rcvbuf = 0;  // the accepted socket's effective buffers
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   double seconds = 0;

@@ -9,8 +9,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -54,6 +57,33 @@ Status bind_source(int fd, int family, const SocketConfig& cfg) {
 }
 
 using Clock = std::chrono::steady_clock;
+
+// Is some socket bound to this path right now? Read from /proc/net/unix
+// rather than by connecting to it: a probe connection would be accepted by
+// a live single-shot listener and end its session. Paths there are as their
+// owner gave them to bind(), so an entry that is relative, or whose name
+// matches ours, counts as live: when in doubt, never unlink.
+bool unix_path_in_use(const std::string& path, bool stream) {
+  auto text = ProcFs().read("net/unix");
+  if (!text.ok()) return true;
+  std::string base = path.substr(path.rfind('/') + 1);
+  char resolved[PATH_MAX];
+  std::string abs = ::realpath(path.c_str(), resolved) != nullptr ? resolved : path;
+  std::istringstream in(*text);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string num, refs, proto, flags, type, st, inode, bound;
+    if (!(f >> num >> refs >> proto >> flags >> type >> st >> inode >> bound)) continue;
+    if (bound.empty() || bound[0] == '@') continue;
+    constexpr unsigned long kAcceptCon = 0x10000;  // __SO_ACCEPTCON: listening
+    if (stream && (std::stoul(flags, nullptr, 16) & kAcceptCon) == 0) continue;
+    if (bound == path || bound == abs) return true;
+    if (bound[0] != '/' && bound.substr(bound.rfind('/') + 1) == base) return true;
+  }
+  return false;
+}
 
 int poll_timeout_ms(Clock::time_point deadline, bool limited) {
   if (!limited) return -1;
@@ -167,8 +197,7 @@ Result<Listener> unix_listen(const std::string& path, const SocketConfig& cfg, i
     struct stat st;
     bool stale = false;
     if (err == EADDRINUSE && !abstract && ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
-      Fd probe(::socket(AF_UNIX, socktype(cfg.transport) | SOCK_CLOEXEC, 0));
-      stale = probe.valid() && ::connect(probe.get(), ep->sa(), ep->len) != 0 && errno == ECONNREFUSED;
+      stale = !unix_path_in_use(path, cfg.transport != Transport::Udp);
     }
     if (!stale || ::unlink(path.c_str()) != 0 || ::bind(fd, ep->sa(), ep->len) != 0) {
       return system_error(fmt::format("bind {}: {}", path, errno_text(stale ? errno : err)));
@@ -277,6 +306,11 @@ Result<Connection> remote_connect(const std::string& host, uint16_t port, const 
     }
     last = st.error();
     if (last.kind == ErrorKind::Interrupted) return last;
+    if (last.kind == ErrorKind::Timeout) {
+      // Name the whole -w budget, not what was left for this address.
+      last.message = fmt::format("{}: timed out after {}", one,
+                                 human_duration(std::chrono::duration<double>(timeout).count()));
+    }
     c.failures.push_back(last.message);
   }
   if (limited && Clock::now() >= deadline && last.kind != ErrorKind::Timeout) {

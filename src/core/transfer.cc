@@ -272,9 +272,11 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
     }
     int timeout = rep.ms_left(kCapMs);
     bool want_source = pending.empty() && !src_eof;
+    bool pacing_wait = false;
     if (want_source && pacer.limited() && pacer.allowance(elapsed, stats->bytes) < slice) {
       // Not allowed yet: sleep until the next slice is due.
       want_source = false;
+      pacing_wait = true;
       double wait = pacer.wait_for(elapsed, stats->bytes, slice);
       timeout = std::min(timeout, static_cast<int>(wait * 1000) + 1);
     }
@@ -291,23 +293,10 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
       timeout = std::min(timeout, ms_until(last_progress + opts.stall_timeout, kCapMs));
     }
 
-    enum { kNet, kSrc, kSig };
-    pollfd p[3] = {{pending.empty() ? -1 : net_fd, POLLOUT, 0},
-                   {want_source ? src.poll_fd() : -1, POLLIN, 0},
-                   {interrupt_fd(), POLLIN, 0}};
-    bool ready_now = !pending.empty() && p[kNet].fd >= 0;
-    int n = ::poll(p, 3, ready_now ? 0 : timeout);
-    if (n == 0 && ready_now) n = ::poll(p, 3, timeout);  // socket was full: wait
-    if (interrupted()) { finish_stats(); return interrupted_error(); }
-    if (n < 0 && errno != EINTR) { finish_stats(); return system_error(fmt::format("poll: {}", errno_text(errno))); }
-
-    if (n > 0 && p[kSrc].revents != 0) {
-      auto v = src.next(slice);
-      if (!v.ok()) { finish_stats(); return v.take_error(); }
-      pending = *v;
-      if (pending.empty()) src_eof = true;
-    }
-    if (n > 0 && !pending.empty() && p[kNet].revents != 0) {
+    // Write first and poll only when the socket is full: one syscall per
+    // chunk on the fast path.
+    bool socket_full = false;
+    if (!pending.empty()) {
       ssize_t w = write_some(net_fd, pending.data(), pending.size());
       if (w < 0) { finish_stats(); return system_error(fmt::format("write to peer: {}", errno_text(errno))); }
       if (w > 0) {
@@ -315,8 +304,25 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
         pending = pending.subspan(static_cast<size_t>(w));
         stats->bytes += static_cast<uint64_t>(w);
         last_progress = Clock::now();
+      } else {
+        socket_full = true;
       }
     }
+    if (socket_full || want_source || pacing_wait) {
+      enum { kNet, kSrc, kSig };
+      pollfd p[3] = {{socket_full ? net_fd : -1, POLLOUT, 0},
+                     {want_source ? src.poll_fd() : -1, POLLIN, 0},
+                     {interrupt_fd(), POLLIN, 0}};
+      int n = ::poll(p, 3, timeout);
+      if (n < 0 && errno != EINTR) { finish_stats(); return system_error(fmt::format("poll: {}", errno_text(errno))); }
+      if (n > 0 && p[kSrc].revents != 0) {
+        auto v = src.next(slice);
+        if (!v.ok()) { finish_stats(); return v.take_error(); }
+        pending = *v;
+        if (pending.empty()) src_eof = true;
+      }
+    }
+    if (interrupted()) { finish_stats(); return interrupted_error(); }
     if (!pending.empty() && opts.stall_timeout.count() > 0 && Clock::now() - last_progress >= opts.stall_timeout) {
       finish_stats();
       return stalled(net_fd, seconds_since(last_progress), true, hooks);

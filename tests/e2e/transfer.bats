@@ -3,6 +3,8 @@
 # both ways, stdin and -o paths, --expect-* mismatches (exit 4), --rate
 # accuracy, stall diagnosis (exit 3), SIGINT summary (exit 130), --duration.
 
+bats_require_minimum_version 1.5.0
+
 setup() {
   SOCKPROBE=${SOCKPROBE:-$BATS_TEST_DIRNAME/../../build/src/sockprobe}
   T=$BATS_TEST_TMPDIR
@@ -280,4 +282,34 @@ tr_port_unix() {
   [ "$status" -eq 2 ]
   run "$SOCKPROBE" send 127.0.0.1 1 --interval 1ms --size 1K
   [ "$status" -eq 2 ]; [[ "$output" == *"--interval"* ]]
+}
+
+@test "--progress forces the progress line on stderr; --no-progress and --json keep it off" {
+  tr_bg "$T/r.out" "$T/r.err" "$SOCKPROBE" recv 127.0.0.1 0 --discard
+  port=$(tr_port "$T/r.err")
+  run --separate-stderr "$SOCKPROBE" send 127.0.0.1 "$port" --duration 1s --rate 20M --progress
+  [ "$status" -eq 0 ]
+  wait "$BGPID"
+  [[ "$stderr" == *$'\r'*"Mbit/s"* ]]
+  [[ "$output" != *$'\r'* ]]   # stdout keeps only the summary
+
+  tr_bg "$T/r2.out" "$T/r2.err" "$SOCKPROBE" recv 127.0.0.1 0 --discard
+  port=$(tr_port "$T/r2.err")
+  run --separate-stderr "$SOCKPROBE" send 127.0.0.1 "$port" --size 1M --no-progress
+  [ "$status" -eq 0 ]
+  wait "$BGPID"
+  [[ "$stderr" != *$'\r'* ]]
+}
+
+@test "recv: SIGINT mid-transfer prints what arrived so far and exits 130" {
+  "$SOCKPROBE" recv 127.0.0.1 0 --discard --interval 100ms > "$T/r.out" 2> "$T/r.err" &
+  rpid=$!
+  PIDS+=("$rpid")
+  port=$(tr_port "$T/r.err")
+  tr_bg "$T/s.out" "$T/s.err" "$SOCKPROBE" send 127.0.0.1 "$port" --duration 60s --rate 20M
+  for i in $(seq 100); do grep -q '^\[' "$T/r.out" && break; sleep 0.05; done
+  kill -INT "$rpid"
+  rc=0; wait "$rpid" || rc=$?
+  [ "$rc" -eq 130 ]
+  grep -q "^Received [1-9][0-9]* bytes .*(interrupted)" "$T/r.out"
 }

@@ -1,0 +1,143 @@
+// Burst reporting (see burst_report.h).
+#include "app/burst_report.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/procfs.h"
+
+namespace sp::app {
+namespace {
+
+Json latency_json(const std::vector<double>& sorted) {
+  if (sorted.empty()) return nullptr;
+  return Json{{"p50", percentile(sorted, 50)},
+              {"p90", percentile(sorted, 90)},
+              {"p99", percentile(sorted, 99)},
+              {"max", sorted.back()}};
+}
+
+std::string histogram_text(const std::vector<HistogramBucket>& h, uint64_t total) {
+  std::string out;
+  for (const auto& b : h) {
+    if (b.count == 0) continue;
+    size_t bar = total ? static_cast<size_t>(40.0 * static_cast<double>(b.count) / static_cast<double>(total) + 0.5) : 0;
+    out += fmt::format("\n    {:>8} {:>8} {}", b.label, b.count, std::string(std::max<size_t>(bar, 1), '#'));
+  }
+  return out;
+}
+
+// This kernel's SYN retransmission times, from tcp_syn_linear_timeouts
+// (absent before 6.5: 0) and tcp_syn_retries.
+std::vector<double> syn_schedule() {
+  ProcFs proc;
+  auto linear = proc.sysctl_int("net.ipv4.tcp_syn_linear_timeouts");
+  auto retries = proc.sysctl_int("net.ipv4.tcp_syn_retries");
+  return syn_retransmit_times(linear.ok() ? static_cast<int>(*linear) : 0,
+                              retries.ok() ? static_cast<int>(std::min<int64_t>(*retries, 12)) : 6);
+}
+
+}  // namespace
+
+void add_burst_flags(CLI::App* sub, BurstFlags* f) {
+  sub->add_option("--count", f->count, "Burst: open N connections, report outcomes and connect latency")->type_name("N");
+  sub->add_option("--concurrency", f->concurrency, "Burst: connections in flight at once (default 1)")->type_name("C");
+  sub->add_option("--rate", f->rate, "Burst: start at most R connections per second")->type_name("R");
+  sub->add_option("--send", f->send, "Burst: write SIZE bytes on each connection before closing")->type_name("SIZE");
+}
+
+Result<std::optional<BurstOptions>> burst_options(const BurstFlags& f, std::optional<Duration> timeout) {
+  if (f.count.empty()) {
+    if (!f.concurrency.empty() || !f.rate.empty() || !f.send.empty()) {
+      return usage_error("--concurrency, --rate and --send go with --count");
+    }
+    return std::optional<BurstOptions>();
+  }
+  BurstOptions o;
+  auto count = parse_count(f.count, 1, 10'000'000);
+  if (!count.ok()) return usage_error(fmt::format("--count: {}", count.error().message));
+  o.count = static_cast<uint64_t>(*count);
+  if (!f.concurrency.empty()) {
+    auto c = parse_count(f.concurrency, 1, 100'000);
+    if (!c.ok()) return usage_error(fmt::format("--concurrency: {}", c.error().message));
+    o.concurrency = static_cast<uint64_t>(*c);
+  }
+  if (!f.rate.empty()) {
+    auto r = parse_count(f.rate, 1, 10'000'000);
+    if (!r.ok()) return usage_error(fmt::format("--rate: {}", r.error().message));
+    o.rate = static_cast<uint64_t>(*r);
+    if (f.concurrency.empty()) o.concurrency = 100'000;  // open loop: the rate decides
+  }
+  if (!f.send.empty()) {
+    auto s = parse_size(f.send);
+    if (!s.ok() || *s > (1u << 20)) {
+      return usage_error(fmt::format("--send: '{}' is not a SIZE up to 1M", f.send));
+    }
+    o.send_bytes = *s;
+  }
+  if (timeout && timeout->count() > 0) o.timeout = *timeout;
+  return std::optional<BurstOptions>(o);
+}
+
+Status run_connect_burst(Reporter& rep, const std::string& host, uint16_t port, const SocketConfig& cfg,
+                         const BurstOptions& opts) {
+  auto eps = resolve(host, port, cfg.transport, cfg.family, false);
+  if (!eps.ok()) return system_error(fmt::format("{}: {}", connect_target(host, port, cfg.transport), eps.error().message));
+  const Endpoint& target = eps->front();
+  auto res = run_burst(target, cfg, opts);
+  if (!res.ok()) return res.take_error();
+  BurstResult& r = *res;
+  std::sort(r.latencies.begin(), r.latencies.end());
+  auto marks = syn_schedule();
+  auto hist = latency_histogram(r.latencies, marks);
+  auto syn = syn_retransmission_clusters(r.latencies, marks);
+  double cps = r.seconds > 0 ? static_cast<double>(r.ok + r.refused + r.reset + r.timeout + r.other) / r.seconds : 0;
+
+  Json j{{"address", format_host(target)}, {"port", port}, {"count", opts.count},
+         {"concurrency", opts.concurrency}, {"rate", opts.rate ? Json(opts.rate) : Json(nullptr)},
+         {"seconds", r.seconds}, {"connections_per_second", cps},
+         {"ok", r.ok}, {"refused", r.refused}, {"reset", r.reset}, {"timeout", r.timeout}, {"other", r.other}};
+  j["other_errors"] = r.other_errors;
+  j["latency"] = latency_json(r.latencies);
+  Json hj = Json::array();
+  for (const auto& b : hist) hj.push_back(Json{{"label", b.label}, {"count", b.count}});
+  j["histogram"] = hj;
+  uint64_t retrans = 0;
+  Json near = Json::array();
+  std::string near_text;
+  for (size_t k = 0; k < syn.size(); ++k) {
+    retrans += syn[k];
+    near.push_back(Json{{"seconds", marks[k]}, {"count", syn[k]}});
+    if (syn[k] > 0) near_text += fmt::format("{}{} near {:g}s", near_text.empty() ? "" : ", ", syn[k], marks[k]);
+  }
+  j["syn_retransmissions"] = Json{{"total", retrans}, {"near", near}};
+
+  std::string text = fmt::format(
+      "Burst to {} port {}: {} connections, {} at a time{}, in {} ({:.0f} connections/s)\n"
+      "  ok {}  refused {}  reset {}  timeout {}  other {}",
+      format_host(target), port, opts.count, opts.concurrency,
+      opts.rate ? fmt::format(", {}/s", opts.rate) : "", human_duration(r.seconds), cps, r.ok, r.refused, r.reset,
+      r.timeout, r.other);
+  for (const auto& [err, n] : r.other_errors) text += fmt::format("\n  {}: {}", err, n);
+  if (!r.latencies.empty()) {
+    text += fmt::format("\n  connect latency: p50 {}  p90 {}  p99 {}  max {}", human_duration(percentile(r.latencies, 50)),
+                        human_duration(percentile(r.latencies, 90)), human_duration(percentile(r.latencies, 99)),
+                        human_duration(r.latencies.back()));
+    text += "\n  histogram:" + histogram_text(hist, r.ok);
+  }
+  if (retrans > 0) {
+    text += fmt::format(
+        "\n  {} connections completed at SYN retransmission times ({}): their SYNs were retransmitted.\n"
+        "  That is the signature of a full listen backlog (see 'sockprobe backlog') or of packet loss.",
+        retrans, near_text);
+  }
+  rep.event("burst", j, text);
+
+  uint64_t failed = r.refused + r.reset + r.other;
+  if (failed > 0) return system_error(fmt::format("{} of {} connections failed", failed, opts.count));
+  if (r.timeout > 0) return timeout_error(fmt::format("{} of {} connections timed out", r.timeout, opts.count));
+  return {};
+}
+
+}  // namespace sp::app

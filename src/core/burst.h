@@ -1,0 +1,64 @@
+// Connection bursts (`connect --count N --concurrency C --rate R`): open N
+// connections with one non-blocking epoll loop, close each right after the
+// handshake (or after sending a few bytes), and classify outcomes and
+// connect latencies. Latencies that cluster at the SYN retransmission times
+// (1 s, then 3 s, 7 s... or 2 s, 3 s... with linear SYN timeouts) are SYNs
+// the kernel had to send again: the signature of a full listen backlog or
+// of packet loss. The statistics are pure functions
+// so they are unit-tested on made-up samples.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/address.h"
+#include "core/parse.h"
+#include "core/result.h"
+#include "core/sock.h"
+
+namespace sp {
+
+struct BurstOptions {
+  uint64_t count = 1;
+  uint64_t concurrency = 1;    // connections in flight at once
+  uint64_t rate = 0;           // connection attempts started per second; 0: as fast as allowed
+  Duration timeout{10'000'000'000};  // per connection
+  uint64_t send_bytes = 0;     // bytes written after the handshake, before close
+};
+
+struct BurstResult {
+  uint64_t ok = 0, refused = 0, reset = 0, timeout = 0, other = 0;
+  std::map<std::string, uint64_t> other_errors;  // errno text -> count
+  std::vector<double> latencies;  // seconds, of successful handshakes
+  double seconds = 0;             // whole burst
+};
+
+// Runs the burst against one endpoint.
+Result<BurstResult> run_burst(const Endpoint& target, const SocketConfig& cfg, const BurstOptions& opts);
+
+// Nearest-rank percentile of sorted samples (p in 0..100); 0 when empty.
+double percentile(const std::vector<double>& sorted, double p);
+
+// When a client retransmits its SYN, measured from connect(): the initial
+// RTO (1 s) and then, on kernels with net.ipv4.tcp_syn_linear_timeouts (6.5+,
+// default 4), that many more 1 s waits before exponential backoff:
+// linear 0 -> 1, 3, 7, 15 s; linear 4 -> 1, 2, 3, 4, 5, 7, 11 s.
+std::vector<double> syn_retransmit_times(int linear_timeouts, int syn_retries, double initial_rto = 1.0);
+
+struct HistogramBucket {
+  double upper;  // seconds; +inf for the last
+  std::string label;
+  uint64_t count = 0;
+};
+// Log-scale buckets up to 100 ms, then one bucket per SYN retransmission
+// time up to 15 s (each bucket ends just before the next mark).
+std::vector<HistogramBucket> latency_histogram(const std::vector<double>& samples, const std::vector<double>& marks);
+
+// How many samples completed just after each mark (from mark - 20 ms to
+// mark + 500 ms): connections whose SYN had to be retransmitted.
+std::vector<uint64_t> syn_retransmission_clusters(const std::vector<double>& samples, const std::vector<double>& marks);
+
+}  // namespace sp

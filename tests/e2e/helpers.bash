@@ -1,0 +1,333 @@
+# Shared helpers for sockprobe's end-to-end bats tests: start a process in the
+# background and wait (bounded) for a line, read the port a listener chose,
+# stop what the test started by pid, make random files, compare checksums,
+# and throwaway network namespaces. Every wait is bounded in count and time;
+# every background process is recorded and stopped in teardown.
+#
+# Usage in a .bats file:
+#   load helpers
+#   setup()    { sp_setup; }
+#   teardown() { sp_teardown; }
+#
+# Others may add functions at the END of this file, in their own commented
+# section.
+
+# --- basics ------------------------------------------------------------------
+
+sp_setup() {
+  : "${SOCKPROBE:?SOCKPROBE must point at the built sockprobe binary}"
+  [ -x "$SOCKPROBE" ] || { echo "SOCKPROBE=$SOCKPROBE is not executable" >&2; return 1; }
+  T=$BATS_TEST_TMPDIR
+  SP_NETNS=()
+}
+
+sp_teardown() {
+  bg_stop_all
+  local ns
+  for ns in "${SP_NETNS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+}
+
+# Shows a file's content in the test's failure output.
+show() {
+  local f
+  for f in "$@"; do
+    echo "--- $f:" >&2
+    if [ -f "$f" ]; then head -c 4000 "$f" >&2; else echo "(missing)" >&2; fi
+  done
+}
+
+# --- background processes ----------------------------------------------------
+
+# bg_start NAME STDIN CMD...: runs CMD in the background with stdin from
+# STDIN, stdout to $T/NAME.out, stderr to $T/NAME.err; the pid goes to
+# $T/NAME.pid. fd 3 (bats' own) is closed so bats does not wait for it.
+bg_start() {
+  local name=$1 in=$2
+  shift 2
+  "$@" <"$in" >"$T/$name.out" 2>"$T/$name.err" 3>&- &
+  echo $! >"$T/$name.pid"
+}
+
+bg_pid() { cat "$T/$1.pid"; }
+
+bg_alive() { kill -0 "$(bg_pid "$1")" 2>/dev/null; }
+
+# bg_wait NAME [SECONDS=20]: waits for NAME to exit and sets BG_STATUS to its
+# exit status; fails (status 124) if it is still running after SECONDS.
+bg_wait() {
+  local name=$1 limit=${2:-20} pid i
+  pid=$(bg_pid "$name")
+  for ((i = 0; i < limit * 20; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    BG_STATUS=124
+    echo "$name (pid $pid) still running after ${limit}s" >&2
+    return 1
+  fi
+  BG_STATUS=0
+  wait "$pid" || BG_STATUS=$?
+  rm -f "$T/$name.pid"
+  return 0
+}
+
+# bg_stop NAME: SIGTERM, then SIGKILL after 5 s; never by name.
+bg_stop() {
+  local name=$1 pid i
+  [ -f "$T/$name.pid" ] || return 0
+  pid=$(bg_pid "$name")
+  kill "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -f "$T/$name.pid"
+}
+
+bg_stop_all() {
+  local f
+  for f in "$T"/*.pid; do
+    [ -e "$f" ] || continue
+    bg_stop "$(basename "$f" .pid)"
+  done
+}
+
+# wait_for_line FILE REGEX [SECONDS=10]: polls until FILE has a line matching
+# the extended REGEX.
+wait_for_line() {
+  local file=$1 re=$2 limit=${3:-10} i
+  for ((i = 0; i < limit * 20; i++)); do
+    grep -Eq -- "$re" "$file" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "no line matching '$re' in $file after ${limit}s" >&2
+  show "$file"
+  return 1
+}
+
+# wait_for_size FILE BYTES [SECONDS=10]: polls until FILE holds >= BYTES.
+wait_for_size() {
+  local file=$1 want=$2 limit=${3:-10} i
+  for ((i = 0; i < limit * 20; i++)); do
+    [ "$(stat -c %s "$file" 2>/dev/null || echo 0)" -ge "$want" ] && return 0
+    sleep 0.05
+  done
+  echo "$file has $(stat -c %s "$file" 2>/dev/null) bytes, wanted $want, after ${limit}s" >&2
+  return 1
+}
+
+# --- sockprobe listeners -------------------------------------------------------
+
+# listening_port FILE: the port from "Listening on ADDRESS PORT" or from a
+# JSON listening event.
+listening_port() {
+  local file=$1 line
+  line=$(grep -m1 -E '^Listening on |"event":"listening"' "$file") || return 1
+  if [[ $line == '{'* ]]; then
+    jq -r .port <<<"$line"
+  else
+    sed -E 's/^Listening on [^ ]+ ([0-9]+).*/\1/' <<<"$line"
+  fi
+}
+
+# start_listener NAME STDIN [listen ARGS...]: starts `sockprobe ARGS` (ARGS
+# include the subcommand, e.g. listen 127.0.0.1 0), waits for its listening
+# line and sets PORT.
+start_listener() {
+  local name=$1 in=$2
+  shift 2
+  bg_start "$name" "$in" "$SOCKPROBE" "$@"
+  wait_for_line "$T/$name.err" '^Listening on |"event":"listening"' || return 1
+  PORT=$(listening_port "$T/$name.err")
+}
+
+# A line on stderr that says the listener is there, from foreign listeners
+# run under these helpers (nc -lv, python3 below).
+start_foreign() {
+  local name=$1 in=$2 re=$3
+  shift 3
+  bg_start "$name" "$in" "$@"
+  wait_for_line "$T/$name.err" "$re" || return 1
+}
+
+# --- data ------------------------------------------------------------------------
+
+# make_random FILE MIB: FILE with MIB MiB of random bytes.
+make_random() {
+  head -c "$(($2 * 1024 * 1024))" /dev/urandom >"$1"
+}
+
+sum_of() { sha256sum <"$1" | cut -d' ' -f1; }
+
+# same_bytes A B: equal checksums (and a readable failure when not).
+same_bytes() {
+  local a b
+  a=$(sum_of "$1")
+  b=$(sum_of "$2")
+  if [ "$a" != "$b" ]; then
+    echo "checksums differ: $1 ($(stat -c %s "$1") bytes) vs $2 ($(stat -c %s "$2") bytes)" >&2
+    return 1
+  fi
+}
+
+# free_port: a TCP port on 127.0.0.1 nobody listens on right now (bound to
+# port 0 and released).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# --- python3 peers -------------------------------------------------------------
+
+# py_server NAME MODE [ARGS...]: a python3 TCP/UDP peer in the background that
+# prints "port N" on stderr once bound (127.0.0.1 unless --host); sets PORT.
+# Modes:
+#   relay IN OUT     accept one, send IN while receiving into OUT, half-close
+#   reply_after_eof  read to EOF, then send "got N bytes\n" and close
+#   fin_then_read OUT  shutdown(SHUT_WR) at once, then read to EOF into OUT
+#   hold             accept one, never send, print "got N" (bytes so far)
+#                    on stderr, keep it open until killed
+#   udp_echo         UDP: send every datagram back
+py_server() {
+  local name=$1
+  shift
+  bg_start "$name" /dev/null python3 -c "$SP_PY_SERVER" "$@"
+  wait_for_line "$T/$name.err" '^port [0-9]+' || return 1
+  PORT=$(sed -nE 's/^port ([0-9]+).*/\1/p' "$T/$name.err" | head -1)
+}
+
+SP_PY_SERVER='
+import socket, sys, threading
+args = sys.argv[1:]
+host = "127.0.0.1"
+if args and args[0] == "--host":
+    host = args[1]; args = args[2:]
+mode = args[0]
+fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+if mode == "udp_echo":
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.bind((host, 0))
+    print("port", s.getsockname()[1], file=sys.stderr, flush=True)
+    while True:
+        data, peer = s.recvfrom(65536)
+        s.sendto(data, peer)
+ls = socket.socket(fam, socket.SOCK_STREAM)
+ls.bind((host, 0))
+ls.listen(8)
+print("port", ls.getsockname()[1], file=sys.stderr, flush=True)
+c, peer = ls.accept()
+print("peer", peer[0], peer[1], file=sys.stderr, flush=True)
+def read_all(out):
+    n = 0
+    with open(out, "wb") if out else open("/dev/null", "wb") as f:
+        while True:
+            b = c.recv(1 << 16)
+            if not b:
+                return n
+            n += len(b)
+            f.write(b)
+if mode == "relay":
+    def send():
+        with open(args[1], "rb") as f:
+            while True:
+                b = f.read(1 << 16)
+                if not b:
+                    break
+                c.sendall(b)
+        c.shutdown(socket.SHUT_WR)
+    t = threading.Thread(target=send)
+    t.start()
+    read_all(args[2])
+    t.join()
+elif mode == "reply_after_eof":
+    n = read_all(None)
+    c.sendall(b"got %d bytes\n" % n)
+elif mode == "fin_then_read":
+    c.shutdown(socket.SHUT_WR)
+    n = read_all(args[1])
+    print("received", n, file=sys.stderr, flush=True)
+elif mode == "hold":
+    n = 0
+    while True:
+        b = c.recv(1 << 16)
+        if not b:
+            break
+        n += len(b)
+        print("got", n, file=sys.stderr, flush=True)
+    threading.Event().wait()
+c.close()
+print("done", file=sys.stderr, flush=True)
+'
+
+# py_clients PORT N PAYLOAD_BYTES [TIMEOUT_S=60]: N concurrent TCP clients to
+# 127.0.0.1:PORT, each sends PAYLOAD_BYTES random bytes, half-closes, reads
+# the echo to EOF and checks it. Prints "ok N" when every client got exactly
+# its bytes back, else the failures.
+py_clients() {
+  python3 -c "$SP_PY_CLIENTS" "$@"
+}
+
+SP_PY_CLIENTS='
+import os, socket, sys, threading
+port, n, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+limit = float(sys.argv[4]) if len(sys.argv) > 4 else 60.0
+ok, failures, lock = [0], [], threading.Lock()
+def client(i):
+    data = os.urandom(size)
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=limit)
+        s.settimeout(limit)
+        def send():
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        t = threading.Thread(target=send); t.start()
+        got = bytearray()
+        while True:
+            b = s.recv(1 << 16)
+            if not b:
+                break
+            got += b
+        t.join()
+        s.close()
+        with lock:
+            if bytes(got) == data: ok[0] += 1
+            else: failures.append("client %d: got %d bytes back of %d" % (i, len(got), size))
+    except Exception as e:
+        with lock: failures.append("client %d: %s" % (i, e))
+threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("ok", ok[0])
+for f in failures[:10]: print(f)
+'
+
+# --- network namespaces -----------------------------------------------------
+
+# blackhole_netns: creates a namespace (removed in teardown) in which
+# 192.0.2.2 (TEST-NET-1) is "on link" behind a veth pair whose other end has
+# no address: a SYN to it is sent to a MAC nobody answers to and dropped
+# inside the namespace. Sets NS. Needs root; skips otherwise.
+blackhole_netns() {
+  [ "$(id -u)" = 0 ] || skip "network namespaces need root"
+  NS="sp-bh-$$-$RANDOM"
+  ip netns add "$NS" || skip "cannot create a network namespace"
+  SP_NETNS+=("$NS")
+  ip -n "$NS" link set lo up
+  ip -n "$NS" link add v0 type veth peer name v1
+  ip -n "$NS" addr add 192.0.2.1/24 dev v0
+  ip -n "$NS" link set v0 up
+  ip -n "$NS" link set v1 up
+  ip -n "$NS" neigh replace 192.0.2.2 lladdr 02:00:00:00:00:02 dev v0 nud permanent
+}
+
+# plain_netns: an empty namespace with only lo up (for per-namespace sysctls
+# such as net.core.somaxconn). Sets NS.
+plain_netns() {
+  [ "$(id -u)" = 0 ] || skip "network namespaces need root"
+  NS="sp-ns-$$-$RANDOM"
+  ip netns add "$NS" || skip "cannot create a network namespace"
+  SP_NETNS+=("$NS")
+  ip -n "$NS" link set lo up
+}

@@ -1,0 +1,280 @@
+#!/usr/bin/env bats
+# `sockprobe listen` end to end: the listening line and JSON event, backlog
+# and buffer reports, accepted/closed reports, -k, --echo with 100 clients at
+# once, --discard, --max-conns, --allow/--deny, surviving EMFILE, Unix/UDP.
+
+load helpers
+
+setup() { sp_setup; }
+teardown() { sp_teardown; }
+
+@test "listen: text line gives address and port; JSON listening event has every field" {
+  start_listener txt /dev/null listen 127.0.0.1 0
+  [ "$PORT" -gt 0 ]
+  [[ $(head -1 "$T/txt.err") =~ ^Listening\ on\ 127\.0\.0\.1\ $PORT\ \(tcp,\ backlog\ [0-9]+,\ sndbuf\ [0-9]+,\ rcvbuf\ [0-9]+\)$ ]]
+
+  start_listener js /dev/null --json listen -b 7 127.0.0.1 0
+  local ev
+  ev=$(head -1 "$T/js.err")
+  [ "$(jq -r .event <<<"$ev")" = listening ]
+  [ "$(jq -r .address <<<"$ev")" = 127.0.0.1 ]
+  [ "$(jq -r .port <<<"$ev")" = "$PORT" ]
+  [ "$(jq -r .protocol <<<"$ev")" = tcp ]
+  [ "$(jq -r .backlog.requested <<<"$ev")" = 7 ]
+  [ "$(jq -r .backlog.effective <<<"$ev")" = 7 ]
+  [ "$(jq -r '.sndbuf | type' <<<"$ev")" = number ]
+  [ "$(jq -r '.rcvbuf | type' <<<"$ev")" = number ]
+  [ "$(jq -r '.sndbuf > 0 and .rcvbuf > 0' <<<"$ev")" = true ]
+  # The port it reports is really the one it listens on.
+  ss -ltnH "sport = :$PORT" | grep -q "127.0.0.1:$PORT"
+}
+
+@test "listen: -b is clamped by the namespace's somaxconn and the effective value is reported" {
+  plain_netns
+  ip netns exec "$NS" sysctl -qw net.core.somaxconn=64
+  bg_start big /dev/null ip netns exec "$NS" "$SOCKPROBE" --json listen -b 1000 127.0.0.1 0
+  wait_for_line "$T/big.err" '"event":"listening"'
+  [ "$(jq -r .backlog.requested "$T/big.err")" = 1000 ]
+  [ "$(jq -r .backlog.effective "$T/big.err")" = 64 ]
+  # Without -b the request is somaxconn itself (as Go does).
+  bg_start dflt /dev/null ip netns exec "$NS" "$SOCKPROBE" listen 127.0.0.1 0
+  wait_for_line "$T/dflt.err" '^Listening on'
+  grep -Eq '\(tcp, backlog 64, ' "$T/dflt.err"
+  # Text shows the request when it was clamped.
+  bg_start txt /dev/null ip netns exec "$NS" "$SOCKPROBE" listen -b 500 127.0.0.1 0
+  wait_for_line "$T/txt.err" '^Listening on'
+  grep -Eq 'backlog 64 \(requested 500\)' "$T/txt.err"
+}
+
+@test "listen: -I/-O are applied before listen() and reported as the kernel's values" {
+  local rmax wmax want_r want_s
+  rmax=$(cat /proc/sys/net/core/rmem_max)
+  wmax=$(cat /proc/sys/net/core/wmem_max)
+  want_r=$((2 * (65536 < rmax ? 65536 : rmax)))
+  want_s=$((2 * (32768 < wmax ? 32768 : wmax)))
+  start_listener srv /dev/null --json listen -I 64K -O 32K 127.0.0.1 0
+  [ "$(jq -r .rcvbuf "$T/srv.err")" = "$want_r" ]
+  [ "$(jq -r .sndbuf "$T/srv.err")" = "$want_s" ]
+  # The accepted socket inherits them and its report says so.
+  printf 'x' | timeout 10 nc -N 127.0.0.1 "$PORT" >/dev/null
+  bg_wait srv 10
+  [ "$(jq -r 'select(.event == "accepted") | .rcvbuf' "$T/srv.err")" = "$want_r" ]
+  [ "$(jq -r 'select(.event == "accepted") | .sndbuf' "$T/srv.err")" = "$want_s" ]
+  run "$SOCKPROBE" listen -I 12X 0
+  [ "$status" -eq 2 ]
+  [[ $output == *"--rcvbuf: '12X'"* ]]
+}
+
+@test "listen: accepted and closed reports: peer, buffers, accept queue, bytes, TCP_INFO" {
+  printf 'from server' >"$T/in"
+  start_listener srv "$T/in" --json listen 127.0.0.1 0
+  printf 'hello' | timeout 10 nc -N 127.0.0.1 "$PORT" >"$T/nc.out"
+  bg_wait srv 10
+  [ "$BG_STATUS" -eq 0 ]
+  [ "$(cat "$T/nc.out")" = "from server" ]
+  [ "$(cat "$T/srv.out")" = "hello" ]
+  local acc closed
+  acc=$(jq -c 'select(.event == "accepted")' "$T/srv.err")
+  [ "$(jq -r .peer.address <<<"$acc")" = 127.0.0.1 ]
+  [ "$(jq -r '.peer.port > 0' <<<"$acc")" = true ]
+  [ "$(jq -r '.accept_queue.depth | type' <<<"$acc")" = number ]
+  [ "$(jq -r '.accept_queue.max > 0' <<<"$acc")" = true ]
+  [ "$(jq -r '.sndbuf > 0 and .rcvbuf > 0' <<<"$acc")" = true ]
+  closed=$(jq -c 'select(.event == "closed")' "$T/srv.err")
+  [ "$(jq -r .bytes_in <<<"$closed")" = 5 ]
+  [ "$(jq -r .bytes_out <<<"$closed")" = 11 ]
+  [ "$(jq -r '.seconds >= 0' <<<"$closed")" = true ]
+  [ "$(jq -r '.tcp_info.rtt | type' <<<"$closed")" = number ]
+  [ "$(jq -r '.tcp_info.retransmits | type' <<<"$closed")" = number ]
+  [ "$(jq -r '.tcp_info.snd_cwnd > 0' <<<"$closed")" = true ]
+  # In text mode the closed line needs -v.
+  start_listener quiet /dev/null listen 127.0.0.1 0
+  printf 'a' | timeout 10 nc -N 127.0.0.1 "$PORT" >/dev/null
+  bg_wait quiet 10
+  grep -q '^Connection from 127\.0\.0\.1 ' "$T/quiet.err"
+  ! grep -q '^Closed' "$T/quiet.err"
+  start_listener verbose /dev/null -v listen 127.0.0.1 0
+  printf 'a' | timeout 10 nc -N 127.0.0.1 "$PORT" >/dev/null
+  bg_wait verbose 10
+  grep -Eq '^Closed 127\.0\.0\.1 [0-9]+: 1 in, 0 out, .*rtt .*retrans [0-9]+, cwnd [0-9]+' "$T/verbose.err"
+}
+
+@test "listen: without -k one connection is relayed and the listener exits; with -k it keeps accepting" {
+  printf 'first' >"$T/in"
+  start_listener once /dev/null listen 127.0.0.1 0
+  printf 'a' | timeout 10 nc -N 127.0.0.1 "$PORT" >/dev/null
+  bg_wait once 10
+  [ "$BG_STATUS" -eq 0 ]
+
+  start_listener keep "$T/in" -v listen -k 127.0.0.1 0
+  printf 'one\n' | timeout 10 nc -N 127.0.0.1 "$PORT" >"$T/c1.out"
+  printf 'two\n' | timeout 10 nc -N 127.0.0.1 "$PORT" >"$T/c2.out"
+  printf 'three\n' | timeout 10 nc -N 127.0.0.1 "$PORT" >"$T/c3.out"
+  bg_alive keep
+  [ "$(cat "$T/keep.out")" = "$(printf 'one\ntwo\nthree')" ]
+  # stdin goes to the first connection only.
+  [ "$(cat "$T/c1.out")" = first ]
+  [ ! -s "$T/c2.out" ]
+  [ "$(grep -c '^Closed ' "$T/keep.err")" -eq 3 ]
+}
+
+@test "listen --echo -k: 100 concurrent clients each get exactly their bytes back" {
+  start_listener echo /dev/null --json listen --echo -k 127.0.0.1 0
+  run py_clients "$PORT" 100 200000 60
+  [ "$output" = "ok 100" ]
+  bg_alive echo
+  # Every connection was reported twice (accepted, closed) with its counts.
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [ "$(grep -c '"event":"closed"' "$T/echo.err")" -ge 100 ] && break
+    sleep 0.05
+  done
+  [ "$(jq -c 'select(.event == "accepted")' "$T/echo.err" | wc -l)" -eq 100 ]
+  [ "$(jq -c 'select(.event == "closed" and .bytes_in == 200000 and .bytes_out == 200000)' "$T/echo.err" | wc -l)" -eq 100 ]
+  # And it still serves afterwards.
+  run py_clients "$PORT" 3 10 20
+  [ "$output" = "ok 3" ]
+}
+
+@test "listen --echo --max-conns 5: 40 clients are all served, 5 at a time" {
+  start_listener echo /dev/null listen --echo --max-conns 5 127.0.0.1 0
+  run py_clients "$PORT" 40 50000 60
+  [ "$output" = "ok 40" ]
+  bg_alive echo
+}
+
+@test "listen --discard reads and drops; closed event counts the bytes" {
+  start_listener sink /dev/null --json listen --discard 127.0.0.1 0
+  head -c 1048576 /dev/urandom >"$T/data"
+  timeout 20 nc -N 127.0.0.1 "$PORT" <"$T/data" >"$T/nc.out"
+  [ ! -s "$T/nc.out" ]
+  wait_for_line "$T/sink.err" '"event":"closed"'
+  [ "$(jq -r 'select(.event == "closed") | .bytes_in' "$T/sink.err")" = 1048576 ]
+  [ "$(jq -r 'select(.event == "closed") | .bytes_out' "$T/sink.err")" = 0 ]
+  [ ! -s "$T/sink.out" ]
+}
+
+@test "listen --deny/--allow: refused peers are closed at once and reported" {
+  # Deny 127.0.0.1: its connection gets no echo; 127.0.0.2 is served.
+  start_listener deny /dev/null listen --echo --deny 127.0.0.1/32 127.0.0.1 0
+  run bash -c 'printf hi | timeout 10 nc -N -s 127.0.0.1 127.0.0.1 "$1"' _ "$PORT"
+  [ -z "$output" ]
+  wait_for_line "$T/deny.err" '^Refused connection from 127\.0\.0\.1:[0-9]+ '
+  run bash -c 'printf hi | timeout 10 nc -N -s 127.0.0.2 127.0.0.1 "$1"' _ "$PORT"
+  [ "$output" = hi ]
+
+  # Allow only 127.0.0.2/32 (JSON report this time).
+  start_listener allow /dev/null --json listen --echo --allow 127.0.0.2/32 127.0.0.1 0
+  run bash -c 'printf hi | timeout 10 nc -N -s 127.0.0.1 127.0.0.1 "$1"' _ "$PORT"
+  [ -z "$output" ]
+  wait_for_line "$T/allow.err" '"event":"refused"'
+  [ "$(jq -r 'select(.event == "refused") | .peer' "$T/allow.err")" = 127.0.0.1 ]
+  run bash -c 'printf hi | timeout 10 nc -N -s 127.0.0.2 127.0.0.1 "$1"' _ "$PORT"
+  [ "$output" = hi ]
+
+  # Relay mode too: the refused peer does not consume the one connection.
+  printf 'payload' >"$T/in"
+  start_listener relay "$T/in" listen --allow 127.0.0.2 127.0.0.1 0
+  run bash -c 'timeout 10 nc -N -s 127.0.0.1 127.0.0.1 "$1" </dev/null' _ "$PORT"
+  [ -z "$output" ]
+  run bash -c 'timeout 10 nc -N -s 127.0.0.2 127.0.0.1 "$1" </dev/null' _ "$PORT"
+  [ "$output" = payload ]
+  bg_wait relay 10
+  [ "$BG_STATUS" -eq 0 ]
+  run "$SOCKPROBE" listen --allow 10.0.0.300/8 0
+  [ "$status" -eq 2 ]
+}
+
+@test "listen --echo survives EMFILE: ulimit -n 16, 60 clients at once, all served" {
+  bg_start echo /dev/null bash -c 'ulimit -n 16 && exec "$0" listen --echo -k 127.0.0.1 0' "$SOCKPROBE"
+  wait_for_line "$T/echo.err" '^Listening on'
+  PORT=$(listening_port "$T/echo.err")
+  run py_clients "$PORT" 60 1000 90
+  [ "$output" = "ok 60" ]
+  bg_alive echo
+  # It said so, once per burst (not once per retry), naming the errno.
+  grep -q 'accept: Too many open files; retrying in 5ms' "$T/echo.err"
+  local bursts
+  bursts=$(grep -c 'retrying in' "$T/echo.err")
+  [ "$bursts" -ge 1 ] && [ "$bursts" -le 60 ]
+  # Still serving after the storm.
+  run py_clients "$PORT" 5 100 20
+  [ "$output" = "ok 5" ]
+}
+
+@test "listen -k relay mode survives EMFILE too" {
+  # 3 std fds + listener + SIGINT self-pipe (2) = 6: no room to accept.
+  # The connection waits in the queue while the loop backs off; a wait of
+  # several seconds is expected, so the clients are patient.
+  bg_start relay /dev/null bash -c 'ulimit -n 7 && exec "$0" listen -k 127.0.0.1 0' "$SOCKPROBE"
+  wait_for_line "$T/relay.err" '^Listening on'
+  PORT=$(listening_port "$T/relay.err")
+  printf 'x' | timeout 10 nc -N 127.0.0.1 "$PORT" >/dev/null || true
+  wait_for_line "$T/relay.err" 'accept: Too many open files; retrying in'
+  bg_alive relay
+}
+
+@test "listen without HOST is dual-stack: IPv4 and IPv6 clients both reach it" {
+  [ -n "$(ip -6 addr show dev lo 2>/dev/null)" ] || skip "no IPv6 on lo"
+  start_listener dual /dev/null listen --echo 0
+  grep -q '^Listening on :: ' "$T/dual.err"
+  run bash -c 'printf v4 | timeout 10 nc -N 127.0.0.1 "$1"' _ "$PORT"
+  [ "$output" = v4 ]
+  run bash -c 'printf v6 | timeout 10 nc -N ::1 "$1"' _ "$PORT"
+  [ "$output" = v6 ]
+  # IPv4 peers are shown as IPv4, not ::ffff:127.0.0.1.
+  grep -q '^Connection from 127\.0\.0\.1 ' "$T/dual.err"
+  grep -q '^Connection from ::1 ' "$T/dual.err"
+  start_listener four /dev/null listen -4 0
+  grep -q '^Listening on 0\.0\.0\.0 ' "$T/four.err"
+}
+
+@test "listen: a port in use is exit 1 with the errno; bad values are exit 2" {
+  start_listener first /dev/null listen 127.0.0.1 0
+  run "$SOCKPROBE" listen 127.0.0.1 "$PORT"
+  [ "$status" -eq 1 ]
+  [[ $output == *"127.0.0.1:$PORT: Address already in use"* ]]
+  run "$SOCKPROBE" listen --echo --discard 0
+  [ "$status" -eq 2 ]
+  run "$SOCKPROBE" listen -b many 0
+  [ "$status" -eq 2 ]
+  [[ $output == *"--backlog"* ]]
+  run "$SOCKPROBE" listen 65536
+  [ "$status" -eq 2 ]
+}
+
+@test "listen -U: JSON event, stale socket file replaced, live one refused" {
+  local sock=$T/l.sock
+  start_listener u1 /dev/null --json listen -U "$sock"
+  [ "$(jq -r .protocol "$T/u1.err")" = unix ]
+  [ "$(jq -r .address "$T/u1.err")" = "$sock" ]
+  [ "$(jq -r 'has("port")' "$T/u1.err")" = false ]
+  [ "$(jq -r '.backlog.effective > 0' "$T/u1.err")" = true ]
+  # A live listener on the path: error, and its file is left alone.
+  run "$SOCKPROBE" listen -U "$sock"
+  [ "$status" -eq 1 ]
+  [[ $output == *"Address already in use"* ]]
+  [ -S "$sock" ]
+  # A stale socket file (its owner killed): replaced.
+  kill -9 "$(bg_pid u1)"
+  bg_wait u1 5
+  [ -S "$sock" ]
+  start_listener u2 /dev/null listen -U "$sock"
+  printf 'over unix' | timeout 10 nc -N -U "$sock" >/dev/null
+  bg_wait u2 10
+  [ "$(cat "$T/u2.out")" = "over unix" ]
+  [ ! -e "$sock" ]
+  # A regular file is never replaced.
+  : >"$T/plain"
+  run "$SOCKPROBE" listen -U "$T/plain"
+  [ "$status" -eq 1 ]
+  [ -f "$T/plain" ]
+}
+
+@test "listen -u: JSON event says udp with buffers and no backlog" {
+  start_listener u /dev/null --json listen -u 127.0.0.1 0
+  [ "$(jq -r .protocol "$T/u.err")" = udp ]
+  [ "$(jq -r 'has("backlog")' "$T/u.err")" = false ]
+  [ "$(jq -r '.rcvbuf > 0' "$T/u.err")" = true ]
+  ss -lunH "sport = :$PORT" | grep -q "127.0.0.1:$PORT"
+}

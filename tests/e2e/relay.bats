@@ -1,0 +1,210 @@
+#!/usr/bin/env bats
+# The relay engine end to end: sockprobe in both roles against foreign peers
+# (netcat-openbsd, socat, python3), 64 MiB of random bytes each way at once,
+# checksums compared; IPv6, UDP, Unix and abstract sockets; half-close
+# request/response; SIGINT mid-relay.
+#
+# By default a peer's EOF ends the relay even while stdin still has bytes
+# (the lead's choice, like ncat and socat); both sides send 64 MiB at once
+# here, so the sockprobe side runs with --keep-sending to finish its own
+# stream after the peer's FIN. The default itself is tested in connect.bats.
+
+load helpers
+
+setup() {
+  sp_setup
+  make_random "$T/a" 64
+  make_random "$T/b" 64
+}
+
+teardown() { sp_teardown; }
+
+@test "relay: listen <-> nc client, 64 MiB each way" {
+  start_listener srv "$T/a" listen --keep-sending 127.0.0.1 0
+  timeout 60 nc -N 127.0.0.1 "$PORT" <"$T/b" >"$T/client.out"
+  bg_wait srv 60
+  [ "$BG_STATUS" -eq 0 ] || show "$T/srv.err"
+  [ "$BG_STATUS" -eq 0 ]
+  same_bytes "$T/srv.out" "$T/b"
+  same_bytes "$T/client.out" "$T/a"
+}
+
+@test "relay: connect <-> socat listener, 64 MiB each way" {
+  start_foreign socat "$T/b" 'listening on' socat -d -d -t 30 TCP-LISTEN:0,bind=127.0.0.1 STDIO
+  PORT=$(sed -nE 's/.*listening on AF=2 127\.0\.0\.1:([0-9]+).*/\1/p' "$T/socat.err")
+  timeout 60 "$SOCKPROBE" connect --keep-sending 127.0.0.1 "$PORT" <"$T/a" >"$T/client.out"
+  bg_wait socat 60
+  [ "$BG_STATUS" -eq 0 ]
+  same_bytes "$T/socat.out" "$T/a"
+  same_bytes "$T/client.out" "$T/b"
+}
+
+@test "relay: connect <-> python3 server, 64 MiB each way" {
+  py_server py relay "$T/b" "$T/py.out"
+  timeout 60 "$SOCKPROBE" connect --keep-sending 127.0.0.1 "$PORT" <"$T/a" >"$T/client.out"
+  bg_wait py 60
+  [ "$BG_STATUS" -eq 0 ]
+  same_bytes "$T/py.out" "$T/a"
+  same_bytes "$T/client.out" "$T/b"
+}
+
+@test "relay: listen <-> sockprobe connect, stdin and stdout are pipes" {
+  start_listener srv "$T/a" listen --keep-sending 127.0.0.1 0
+  # --keep-sending: the listener's FIN may come while our stdin still
+  # flows (by default a peer EOF ends the relay).
+  cat "$T/b" | timeout 60 "$SOCKPROBE" connect --keep-sending 127.0.0.1 "$PORT" | cat >"$T/client.out"
+  bg_wait srv 60
+  [ "$BG_STATUS" -eq 0 ]
+  same_bytes "$T/srv.out" "$T/b"
+  same_bytes "$T/client.out" "$T/a"
+}
+
+@test "relay: IPv6 ::1 in both roles" {
+  [ -n "$(ip -6 addr show dev lo 2>/dev/null)" ] || skip "no IPv6 on lo"
+  start_listener srv "$T/a" listen --keep-sending ::1 0
+  grep -q '^Listening on ::1 ' "$T/srv.err"
+  timeout 60 "$SOCKPROBE" connect --keep-sending ::1 "$PORT" <"$T/b" >"$T/client.out"
+  bg_wait srv 60
+  same_bytes "$T/srv.out" "$T/b"
+  same_bytes "$T/client.out" "$T/a"
+  # [::1] is accepted too, and nc as the foreign client.
+  start_listener srv2 "$T/a" listen --keep-sending '[::1]' 0
+  timeout 60 nc -N ::1 "$PORT" <"$T/b" >"$T/nc.out"
+  bg_wait srv2 60
+  same_bytes "$T/srv2.out" "$T/b"
+  same_bytes "$T/nc.out" "$T/a"
+}
+
+@test "relay: UDP listen takes the first sender as its peer (nc -u)" {
+  printf 'reply\n' >"$T/reply"
+  mkfifo "$T/in"
+  exec 5<>"$T/in"  # stdin that stays open
+  start_listener srv "$T/in" listen -u 127.0.0.1 0
+  grep -q '(udp' "$T/srv.err"
+  printf 'hello over udp\n' >"$T/msg"
+  bg_start nc "$T/msg" nc -u -w 5 127.0.0.1 "$PORT"
+  wait_for_size "$T/srv.out" 15
+  [ "$(cat "$T/srv.out")" = "hello over udp" ]
+  # The listener is now connected to nc's address: data goes back.
+  printf 'reply\n' >&5
+  wait_for_size "$T/nc.out" 6
+  [ "$(cat "$T/nc.out")" = "reply" ]
+  exec 5>&-
+}
+
+@test "relay: UDP connect to a python3 echo peer" {
+  py_server py udp_echo
+  mkfifo "$T/in"
+  exec 5<>"$T/in"
+  bg_start cli "$T/in" "$SOCKPROBE" connect -u 127.0.0.1 "$PORT"
+  printf 'one\n' >&5
+  wait_for_size "$T/cli.out" 4
+  printf 'two\n' >&5
+  wait_for_size "$T/cli.out" 8
+  [ "$(cat "$T/cli.out")" = "$(printf 'one\ntwo')" ]
+  exec 5>&-
+  # stdin EOF does not end a UDP relay (there is no FIN): it goes on until
+  # stopped, as nc -u does.
+  bg_alive cli
+}
+
+@test "relay: Unix socket path in both roles (nc -U, socat)" {
+  local sock=$T/s.sock
+  start_listener srv "$T/a" listen --keep-sending -U "$sock"
+  [[ $(head -1 "$T/srv.err") == "Listening on $sock "* ]]
+  [ -S "$sock" ]
+  timeout 60 nc -N -U "$sock" <"$T/b" >"$T/client.out"
+  bg_wait srv 60
+  [ "$BG_STATUS" -eq 0 ]
+  same_bytes "$T/srv.out" "$T/b"
+  same_bytes "$T/client.out" "$T/a"
+  # The socket file is removed on exit.
+  [ ! -e "$sock" ]
+
+  start_foreign socat "$T/b" 'listening on' socat -d -d -t 30 UNIX-LISTEN:"$T/u2.sock" STDIO
+  timeout 60 "$SOCKPROBE" connect --keep-sending -U "$T/u2.sock" <"$T/a" >"$T/c2.out"
+  bg_wait socat 60
+  same_bytes "$T/socat.out" "$T/a"
+  same_bytes "$T/c2.out" "$T/b"
+}
+
+@test "relay: abstract Unix socket @name in both roles" {
+  local name="sockprobe-test-$$-$RANDOM"
+  start_listener srv "$T/a" listen --keep-sending -U "@$name"
+  [[ $(head -1 "$T/srv.err") == "Listening on @$name "* ]]
+  timeout 60 socat -t 30 - ABSTRACT-CONNECT:"$name" <"$T/b" >"$T/client.out"
+  bg_wait srv 60
+  same_bytes "$T/srv.out" "$T/b"
+  same_bytes "$T/client.out" "$T/a"
+
+  start_listener srv2 "$T/b" listen --keep-sending -U "@$name"
+  timeout 60 "$SOCKPROBE" connect --keep-sending -U "@$name" <"$T/a" >"$T/c2.out"
+  bg_wait srv2 60
+  same_bytes "$T/srv2.out" "$T/a"
+  same_bytes "$T/c2.out" "$T/b"
+}
+
+@test "relay: half-close: connect sends, EOF, still receives the reply" {
+  py_server py reply_after_eof
+  run timeout 30 "$SOCKPROBE" connect 127.0.0.1 "$PORT" <"$T/a"
+  [ "$status" -eq 0 ]
+  [ "$output" = "got 67108864 bytes" ]
+}
+
+@test "relay: half-close: listen --keep-sending serves its whole stdin after the client's EOF" {
+  start_listener srv "$T/a" listen --keep-sending 127.0.0.1 0
+  # The client sends everything and half-closes before reading anything.
+  run timeout 60 python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"request\n"); s.shutdown(socket.SHUT_WR)
+with open(sys.argv[2], "wb") as f:
+    while True:
+        b = s.recv(1 << 16)
+        if not b: break
+        f.write(b)
+' "$PORT" "$T/client.out"
+  [ "$status" -eq 0 ]
+  bg_wait srv 30
+  [ "$BG_STATUS" -eq 0 ]
+  [ "$(cat "$T/srv.out")" = "request" ]
+  same_bytes "$T/client.out" "$T/a"
+}
+
+@test "relay: SIGINT mid-relay prints the summary and exits 130" {
+  mkfifo "$T/in"
+  exec 5<>"$T/in"
+  start_listener srv "$T/in" listen 127.0.0.1 0
+  head -c 1000 "$T/a" >"$T/part"
+  mkfifo "$T/cin"
+  exec 6<>"$T/cin"
+  bg_start nc "$T/cin" nc 127.0.0.1 "$PORT"
+  cat "$T/part" >&6
+  printf 'abc' >&5
+  wait_for_size "$T/srv.out" 1000
+  wait_for_size "$T/nc.out" 3
+  kill -INT "$(bg_pid srv)"
+  bg_wait srv 10
+  [ "$BG_STATUS" -eq 130 ] || show "$T/srv.err"
+  [ "$BG_STATUS" -eq 130 ]
+  same_bytes "$T/srv.out" "$T/part"
+  # The summary names what was transferred both ways.
+  grep -E '^Closed 127\.0\.0\.1 [0-9]+: 1000 in, 3 out' "$T/srv.err"
+  grep -q 'interrupted' "$T/srv.err"
+  exec 5>&- 6>&-
+}
+
+@test "relay: SIGINT while connect waits on a silent peer: summary as JSON, exit 130" {
+  py_server py hold
+  mkfifo "$T/in"
+  exec 5<>"$T/in"
+  bg_start cli "$T/in" "$SOCKPROBE" --json connect 127.0.0.1 "$PORT"
+  printf 'xyz' >&5
+  wait_for_line "$T/py.err" '^got 3$'
+  kill -INT "$(bg_pid cli)"
+  bg_wait cli 10
+  [ "$BG_STATUS" -eq 130 ]
+  run jq -c 'select(.event == "closed") | [.bytes_out, .bytes_in, .error]' "$T/cli.err"
+  [ "$output" = '[3,0,"interrupted"]' ]
+  exec 5>&-
+}
