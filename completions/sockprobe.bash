@@ -6,7 +6,7 @@
 # may be absent; no single quotes in the description). The same spec lines are in _sockprobe (zsh) and sockprobe.fish;
 # tests/e2e/docs.bats fails until all three and the man page list the flag.
 
-_sockprobe_commands='listen connect send recv'
+_sockprobe_commands='listen connect send recv buffers backlog'
 
 # _sockprobe_spec [SUB]: the flag specs of SUB, or the global ones, one per
 # line (blank lines are ignored).
@@ -51,6 +51,10 @@ _sockprobe_spec() {
 --idle-timeout=DURATION Close after DURATION with no data
 --close-on-eof Close at once on stdin EOF
 --keep-sending Keep sending stdin after the peer EOF
+--count=N Burst: open N connections
+--concurrency=C Burst: connections in flight at once
+--rate=R Burst: connections started per second
+--send=SIZE Burst: bytes written on each connection
 ' ;;
     send) echo '
 -U,--unix=PATH Unix socket PATH instead of HOST PORT
@@ -88,6 +92,19 @@ _sockprobe_spec() {
 --progress Show a progress line
 --no-progress Never show the progress line
 ' ;;
+    buffers) echo '
+--set=SIZE Request SIZE for SO_SNDBUF and SO_RCVBUF
+-I,--rcvbuf=SIZE Request SO_RCVBUF of SIZE
+-O,--sndbuf=SIZE Request SO_SNDBUF of SIZE
+--force Use SO_SNDBUFFORCE/SO_RCVBUFFORCE
+--bdp=RATE Link rate for the bandwidth-delay product
+--rtt=DURATION Round-trip time for --bdp
+--port=PORT Live sockets with this port
+--pid=PID Live sockets owned by PID
+--all Every live socket
+--watch=INTERVAL Repeat the live view every INTERVAL
+' ;;
+    backlog) echo '' ;;
   esac
 }
 

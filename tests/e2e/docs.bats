@@ -124,7 +124,7 @@ check_completion() {
   for sub in $(subcommands); do
     own_flags "$sub" >"$want"
     spec "$file" "$sub" | spec_names >"$have"
-    if [[ ! -s $have ]]; then
+    if [[ -s $want && ! -s $have ]]; then
       echo "completions/$file: no flag spec for subcommand '$sub'; add a '$sub' case to its spec function" >>"$BATS_TEST_TMPDIR/problems"
       continue
     fi
