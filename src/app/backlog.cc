@@ -1,24 +1,474 @@
-// `sockprobe backlog`: the listen backlog explained — limits, overflow
-// counters and every listener's accept queue; --watch for deltas, --check for
-// scripts, and `backlog test` for the experiment. A hidden --capture DIR saves
-// raw sock_diag dumps and /proc/net/netstat for fixtures and bug reports.
+// `sockprobe backlog`: the listen backlog explained — the limits, the
+// overflow counters and every listener's accept queue (depth, maximum, fill,
+// drops, owner); --watch prints per-interval deltas, --check turns it into a
+// health check for cron and CI (exit 4). `backlog test` lives in
+// backlog_experiment.cc. A hidden --capture DIR saves raw sock_diag dumps
+// and /proc/net/netstat for fixtures and bug reports.
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
+#include <algorithm>
+#include <cmath>
+#include <chrono>
 #include <fstream>
+#include <map>
 
 #include <fmt/format.h>
 
+#include "app/backlog_cmd.h"
 #include "app/common.h"
+#include "app/backlog_table.h"
+#include "core/netstat.h"
+#include "core/owners.h"
 #include "core/procfs.h"
+#include "core/signals.h"
 #include "core/sockdiag.h"
 
 namespace sp::app {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 struct BacklogFlags {
+  std::string port, pid, watch, count, fail_above;
+  bool check = false, fail_on_overflow = false;
   std::string capture_dir;
 };
+
+struct BacklogOptions {
+  std::optional<uint16_t> port;
+  std::optional<int> pid;
+  std::optional<Duration> watch;
+  std::optional<long long> count;
+  bool check = false;
+  double fail_above = 80;
+  bool fail_on_overflow = false;
+};
+
+// ---- flags ------------------------------------------------------------------
+
+Result<BacklogOptions> backlog_options(const BacklogFlags& f) {
+  BacklogOptions o;
+  if (!f.port.empty()) {
+    auto p = parse_port(f.port);
+    if (!p.ok()) return usage_error(fmt::format("--port: {}", p.error().message));
+    o.port = *p;
+  }
+  auto pid = count_flag("--pid", f.pid, 1, INT32_MAX);
+  if (!pid.ok()) return pid.take_error();
+  if (*pid) o.pid = static_cast<int>(**pid);
+  auto watch = duration_flag("--watch", f.watch);
+  if (!watch.ok()) return watch.take_error();
+  o.watch = *watch;
+  if (o.watch && o.watch->count() <= 0) return usage_error("--watch: the interval must be above 0");
+  auto count = count_flag("--count", f.count, 1, INT32_MAX);
+  if (!count.ok()) return count.take_error();
+  o.count = *count;
+  auto pct = count_flag("--fail-above", f.fail_above, 0, 100);
+  if (!pct.ok()) return pct.take_error();
+  if (*pct) o.fail_above = static_cast<double>(**pct);
+  o.check = f.check;
+  o.fail_on_overflow = f.fail_on_overflow;
+  if (o.count && !o.watch) return usage_error("--count goes with --watch INTERVAL");
+  if ((*pct || o.fail_on_overflow) && !o.check) return usage_error("--fail-above and --fail-on-overflow go with --check");
+  if (o.fail_on_overflow && !o.watch) {
+    return usage_error("--fail-on-overflow needs --watch INTERVAL: the counters are cumulative, only growth counts");
+  }
+  return o;
+}
+
+// ---- the snapshot -------------------------------------------------------------
+
+struct SysctlValue {
+  const char* name;
+  std::optional<int64_t> value;
+};
+
+struct ListenerRow {
+  SockInfo sock;
+  std::optional<SocketOwner> owner;
+};
+
+struct Snapshot {
+  std::vector<SysctlValue> sysctls;
+  Counters counters;
+  std::vector<ListenerRow> listeners;
+  int owners_unreadable = 0;
+  Clock::time_point at;
+};
+
+const char* const kSysctls[] = {"net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_syncookies",
+                                "net.ipv4.tcp_abort_on_overflow"};
+
+std::vector<SysctlValue> read_sysctls(const ProcFs& proc) {
+  std::vector<SysctlValue> out;
+  for (const char* name : kSysctls) {
+    auto v = proc.sysctl_int(name);
+    out.push_back({name, v.ok() ? std::optional<int64_t>(*v) : std::nullopt});
+  }
+  return out;
+}
+
+std::optional<int64_t> somaxconn_of(const Snapshot& s) { return s.sysctls.front().value; }
+
+bool selected(const ListenerRow& row, const BacklogOptions& o) {
+  if (o.port && (row.sock.transport == Transport::Unix || row.sock.local_port != *o.port)) return false;
+  if (o.pid && (!row.owner || row.owner->pid != *o.pid)) return false;
+  return true;
+}
+
+// TCP listeners are required; Unix ones are a warning when unix_diag is missing.
+Result<std::vector<SockInfo>> all_listeners(Reporter& rep, bool warn) {
+  DumpRequest tcp;
+  tcp.states = state_bit(kStateListen);
+  auto out = dump_sockets(tcp);
+  if (!out.ok()) return out;
+  DumpRequest ux;
+  ux.transport = Transport::Unix;
+  ux.states = state_bit(kStateListen);
+  auto unix_socks = dump_sockets(ux);
+  if (!unix_socks.ok()) {
+    if (warn) rep.warning(fmt::format("Unix listeners not shown: {}", unix_socks.error().message));
+    return out;
+  }
+  for (auto& s : *unix_socks) out->push_back(std::move(s));
+  return out;
+}
+
+// TCP before Unix, then by port and address, as a reader scans the table.
+bool listed_before(const ListenerRow& a, const ListenerRow& b) {
+  const SockInfo& x = a.sock;
+  const SockInfo& y = b.sock;
+  bool xu = x.transport == Transport::Unix, yu = y.transport == Transport::Unix;
+  if (xu != yu) return yu;
+  if (x.local_port != y.local_port) return x.local_port < y.local_port;
+  if (x.family != y.family) return x.family < y.family;
+  return x.local_address < y.local_address;
+}
+
+Result<Snapshot> take_snapshot(const BacklogOptions& o, Reporter& rep, bool first) {
+  ProcFs proc;
+  Snapshot s;
+  s.at = Clock::now();
+  s.sysctls = read_sysctls(proc);
+  auto counters = read_tcpext(proc);
+  if (!counters.ok()) return counters.take_error();
+  s.counters = std::move(*counters);
+  auto socks = all_listeners(rep, first);
+  if (!socks.ok()) return socks.take_error();
+  OwnerScan owners = scan_socket_owners(proc, o.pid);
+  s.owners_unreadable = owners.unreadable;
+  for (auto& sock : *socks) {
+    ListenerRow row{std::move(sock), std::nullopt};
+    if (const SocketOwner* ow = first_owner(owners, row.sock.inode)) row.owner = *ow;
+    if (selected(row, o)) s.listeners.push_back(std::move(row));
+  }
+  std::stable_sort(s.listeners.begin(), s.listeners.end(), listed_before);
+  return s;
+}
+
+// ---- per-listener facts ---------------------------------------------------------
+
+// Linux holds max + 1 connections, so 100 % means the next SYN is dropped.
+double fill_pct(const SockInfo& s) { return 100.0 * s.recv_q / (static_cast<double>(s.send_q) + 1.0); }
+
+bool clamped(const SockInfo& s, std::optional<int64_t> somaxconn) {
+  return somaxconn && static_cast<int64_t>(s.send_q) == *somaxconn;
+}
+
+uint32_t drops_of(const SockInfo& s) { return s.skmem ? s.skmem->drops : 0; }
+
+std::string protocol_of(const SockInfo& s) {
+  if (s.transport == Transport::Unix) return "unix";
+  return s.family == AF_INET6 ? "tcp6" : "tcp";
+}
+
+std::string address_of(const SockInfo& s) {
+  if (s.transport == Transport::Unix && s.local_address.empty()) return "(unnamed)";
+  return s.local_address;
+}
+
+std::string note_of(const SockInfo& s, std::optional<int64_t> somaxconn, double threshold) {
+  std::vector<std::string> notes;
+  if (fill_pct(s) > threshold) notes.push_back(fill_pct(s) >= 100 ? "FULL: new SYNs are dropped" : "filling up");
+  if (clamped(s, somaxconn)) notes.push_back("max = somaxconn: probably clamped");
+  std::string out;
+  for (const auto& n : notes) out += (out.empty() ? "" : "; ") + n;
+  return out;
+}
+
+Json listener_json(const ListenerRow& row, std::optional<int64_t> somaxconn, double threshold) {
+  const SockInfo& s = row.sock;
+  Json j = {{"protocol", s.transport == Transport::Unix ? "unix" : "tcp"},
+            {"family", s.transport == Transport::Unix ? "unix" : s.family == AF_INET6 ? "ipv6" : "ipv4"},
+            {"address", s.local_address},
+            {"port", s.transport == Transport::Unix ? Json(nullptr) : Json(s.local_port)},
+            {"queue", s.recv_q},
+            {"max", s.send_q},
+            {"fill_pct", std::round(fill_pct(s) * 10) / 10},
+            {"drops", s.skmem ? Json(s.skmem->drops) : Json(nullptr)},
+            {"pid", row.owner ? Json(row.owner->pid) : Json(nullptr)},
+            {"command", row.owner ? Json(row.owner->command) : Json(nullptr)},
+            {"inode", s.inode},
+            {"clamped", clamped(s, somaxconn)},
+            {"above_threshold", fill_pct(s) > threshold}};
+  return j;
+}
+
+// ---- the report ------------------------------------------------------------------
+
+std::string sysctl_meaning(const SysctlValue& v) {
+  std::string name = v.name;
+  int64_t x = v.value.value_or(-1);
+  if (name == "net.core.somaxconn") return "largest backlog listen() accepts; larger requests are clamped to it";
+  if (name == "net.ipv4.tcp_max_syn_backlog") return "half-open (SYN-RECV) connections kept per listener when SYN cookies are off";
+  if (name == "net.ipv4.tcp_syncookies") {
+    if (x == 0) return "0: no SYN cookies; SYNs beyond the SYN queue are dropped";
+    if (x == 2) return "2: SYN cookies for every connection";
+    return "1: SYN cookies only when a SYN queue overflows";
+  }
+  if (x == 1) return "1: a full accept queue answers the final ACK with RST";
+  return "0: a full accept queue drops the final ACK (the client retries)";
+}
+
+void report_sysctls(Reporter& rep, const Snapshot& s) {
+  Table t;
+  for (const auto& v : s.sysctls) {
+    rep.event("sysctl", Json{{"name", v.name}, {"value", v.value ? Json(*v.value) : Json(nullptr)}}, "");
+    t.row({v.name, v.value ? std::to_string(*v.value) : "?", sysctl_meaning(v)});
+  }
+  rep.text(rep.bold("Limits") + " (this network namespace)\n" + t.render({Align::Left, Align::Right, Align::Left}, "  "));
+}
+
+Json counters_json(const Counters& c) {
+  Json j = Json::object();
+  for (const auto& name : listen_counter_names()) {
+    auto v = counter(c, name);
+    j[name] = v ? Json(*v) : Json(nullptr);
+  }
+  auto bl = counter(c, kBacklogDropCounter);
+  j[kBacklogDropCounter] = bl ? Json(*bl) : Json(nullptr);
+  return j;
+}
+
+std::string counter_text(const Counters& c, const std::string& name, bool delta) {
+  auto v = counter(c, name);
+  if (!v) return "n/a";
+  return delta ? fmt::format("+{}", *v) : std::to_string(*v);
+}
+
+void report_counters(Reporter& rep, const Counters& c) {
+  rep.event("counters", counters_json(c), "");
+  Table t;
+  for (const auto& name : listen_counter_names()) {
+    t.row({name, counter_text(c, name, false), std::string(counter_meaning(name))});
+  }
+  Table apart;
+  apart.row({kBacklogDropCounter, counter_text(c, kBacklogDropCounter, false),
+             std::string(counter_meaning(kBacklogDropCounter))});
+  std::vector<Align> al = {Align::Left, Align::Right, Align::Left};
+  rep.text("\n" + rep.bold("Overflow counters") +
+           " (TcpExt, this network namespace, cumulative; they count packets, not connections)\n" +
+           t.render(al, "  ") + "\n" + apart.render(al, "  "));
+}
+
+std::vector<std::string> listener_cells(const ListenerRow& row, std::optional<int64_t> somaxconn, double threshold) {
+  const SockInfo& s = row.sock;
+  return {protocol_of(s),
+          address_of(s),
+          s.transport == Transport::Unix ? "-" : std::to_string(s.local_port),
+          std::to_string(s.recv_q),
+          std::to_string(s.send_q),
+          fmt::format("{:.0f}%", fill_pct(s)),
+          s.skmem ? std::to_string(s.skmem->drops) : "?",
+          row.owner ? std::to_string(row.owner->pid) : "-",
+          row.owner ? row.owner->command : "-",
+          note_of(s, somaxconn, threshold)};
+}
+
+std::string listener_summary(const Snapshot& s, double threshold) {
+  size_t n_clamped = 0, n_full = 0, n_hidden = 0;
+  for (const auto& row : s.listeners) {
+    n_clamped += clamped(row.sock, somaxconn_of(s)) ? 1 : 0;
+    n_full += fill_pct(row.sock) > threshold ? 1 : 0;
+    n_hidden += row.owner ? 0 : 1;
+  }
+  std::string out = fmt::format("{} listener{}", s.listeners.size(), s.listeners.size() == 1 ? "" : "s");
+  if (n_full) out += fmt::format("; {} above {:.0f}% full", n_full, threshold);
+  if (n_clamped) out += fmt::format("; {} with a maximum equal to somaxconn (the request was probably clamped)", n_clamped);
+  out += ".\n";
+  if (n_hidden && s.owners_unreadable) {
+    out += fmt::format("Owner not visible for {} (no access to {} processes' fds; root sees all).\n", n_hidden,
+                       s.owners_unreadable);
+  }
+  return out;
+}
+
+void report_listeners(Reporter& rep, const Snapshot& s, double threshold) {
+  Table t;
+  t.row({"PROTO", "ADDRESS", "PORT", "QUEUE", "MAX", "FILL", "DROPS", "PID", "COMMAND", "NOTE"});
+  for (const auto& row : s.listeners) {
+    rep.event("listener", listener_json(row, somaxconn_of(s), threshold), "");
+    t.row(listener_cells(row, somaxconn_of(s), threshold));
+  }
+  std::vector<Align> al = {Align::Left,  Align::Left,  Align::Right, Align::Right, Align::Right,
+                           Align::Right, Align::Right, Align::Right, Align::Left,  Align::Left};
+  rep.text("\n" + rep.bold("Listeners") + " (QUEUE = accept queue now, MAX = effective backlog; " +
+           "FILL = QUEUE / (MAX + 1): Linux holds MAX + 1; DROPS = skmem d)\n" + t.render(al, "  ") +
+           listener_summary(s, threshold));
+}
+
+// ---- watch: deltas per interval ----------------------------------------------------
+
+std::map<uint64_t, const ListenerRow*> by_key(const Snapshot& s) {
+  std::map<uint64_t, const ListenerRow*> m;
+  for (const auto& row : s.listeners) m[row.sock.cookie] = &row;
+  return m;
+}
+
+std::string nonzero_deltas(const Counters& d) {
+  std::string out;
+  for (const auto& name : listen_counter_names()) {
+    auto v = counter(d, name);
+    if (v && *v != 0) out += fmt::format("  {} +{}", name, *v);
+  }
+  auto bl = counter(d, kBacklogDropCounter);
+  if (bl && *bl != 0) out += fmt::format("  ({} +{}: per-socket receive backlog)", kBacklogDropCounter, *bl);
+  return out.empty() ? "  no listen counter changed" : out;
+}
+
+void report_counter_deltas(Reporter& rep, const Counters& d, double interval, double elapsed) {
+  Json j = counters_json(d);
+  j["interval"] = interval;
+  rep.event("counters", j, "");
+  rep.text(fmt::format("\n[{:>7.2f}s]{}\n", elapsed, nonzero_deltas(d)));
+}
+
+struct ListenerDelta {
+  const ListenerRow* now;
+  int64_t queue_delta = 0;
+  std::optional<int64_t> drops_delta;  // nullopt: new listener
+};
+
+std::vector<ListenerDelta> listener_deltas(const Snapshot& prev, const Snapshot& now) {
+  auto before = by_key(prev);
+  std::vector<ListenerDelta> out;
+  for (const auto& row : now.listeners) {
+    ListenerDelta d{&row, static_cast<int64_t>(row.sock.recv_q), std::nullopt};
+    auto it = before.find(row.sock.cookie);
+    if (it != before.end()) {
+      d.queue_delta = static_cast<int64_t>(row.sock.recv_q) - it->second->sock.recv_q;
+      d.drops_delta = static_cast<int64_t>(drops_of(row.sock)) - drops_of(it->second->sock);
+    }
+    out.push_back(d);
+  }
+  return out;
+}
+
+void report_listener_deltas(Reporter& rep, const std::vector<ListenerDelta>& ds, const Snapshot& now,
+                            double interval, double threshold) {
+  Table t;
+  for (const auto& d : ds) {
+    Json j = listener_json(*d.now, somaxconn_of(now), threshold);
+    j["queue_delta"] = d.queue_delta;
+    j["drops"] = d.drops_delta ? Json(*d.drops_delta) : Json(nullptr);
+    j["interval"] = interval;
+    rep.event("listener", j, "");
+    bool moved = d.queue_delta != 0 || d.drops_delta.value_or(1) != 0 || d.now->sock.recv_q > 0;
+    if (!moved && rep.verbosity() < 1) continue;
+    const SockInfo& s = d.now->sock;
+    t.row({protocol_of(s), address_of(s), s.transport == Transport::Unix ? "-" : std::to_string(s.local_port),
+           fmt::format("queue {}/{}", s.recv_q, s.send_q), fmt::format("({:+})", d.queue_delta),
+           d.drops_delta ? fmt::format("drops {:+}", *d.drops_delta) : "new listener",
+           note_of(s, somaxconn_of(now), threshold)});
+  }
+  rep.text(t.render({Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Left, Align::Left},
+                    "  "));
+}
+
+// ---- check -------------------------------------------------------------------------
+
+std::vector<std::string> fill_failures(const Snapshot& s, double threshold) {
+  std::vector<std::string> out;
+  for (const auto& row : s.listeners) {
+    if (fill_pct(row.sock) <= threshold) continue;
+    std::string where = row.sock.transport == Transport::Unix ? address_of(row.sock)
+                                                             : fmt::format("{} port {}", row.sock.local_address,
+                                                                           row.sock.local_port);
+    out.push_back(fmt::format("{} accept queue {}/{} is {:.0f}% full (above {:.0f}%)", where, row.sock.recv_q,
+                              row.sock.send_q, fill_pct(row.sock), threshold));
+  }
+  return out;
+}
+
+// With --port/--pid only the selected listeners' drops count; otherwise the
+// namespace's ListenOverflows/ListenDrops.
+std::vector<std::string> overflow_failures(const BacklogOptions& o, const Counters& d,
+                                           const std::vector<ListenerDelta>& ds) {
+  std::vector<std::string> out;
+  if (o.port || o.pid) {
+    for (const auto& x : ds) {
+      if (x.drops_delta.value_or(0) > 0) {
+        out.push_back(fmt::format("{} port {}: {} drops this interval", x.now->sock.local_address,
+                                  x.now->sock.local_port, *x.drops_delta));
+      }
+    }
+    return out;
+  }
+  for (const char* name : {"ListenOverflows", "ListenDrops"}) {
+    auto v = counter(d, name);
+    if (v && *v > 0) out.push_back(fmt::format("{} grew by {}", name, *v));
+  }
+  return out;
+}
+
+Status check_verdict(Reporter& rep, const BacklogOptions& o, const std::vector<std::string>& failures) {
+  rep.event("check", Json{{"ok", failures.empty()}, {"fail_above", o.fail_above}, {"reasons", failures}},
+            failures.empty() ? fmt::format("Check passed: no selected listener above {:.0f}% full{}.", o.fail_above,
+                                           o.fail_on_overflow ? " and no overflow" : "")
+                             : "",
+            -1);
+  if (failures.empty()) return {};
+  std::string more = failures.size() > 1 ? fmt::format(" (and {} more)", failures.size() - 1) : "";
+  return check_error(fmt::format("check failed: {}{}", failures.front(), more));
+}
+
+// ---- running -------------------------------------------------------------------------
+
+Status sleep_interruptible(Duration d) {
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
+  pollfd p = {interrupt_fd(), POLLIN, 0};
+  int n = ::poll(&p, interrupt_fd() >= 0 ? 1 : 0, static_cast<int>(std::min<int64_t>(ms, INT32_MAX)));
+  if (interrupted() || (n > 0)) return interrupted_error();
+  return {};
+}
+
+Status watch_loop(Reporter& rep, const BacklogOptions& o, Snapshot prev) {
+  Clock::time_point start = prev.at;
+  for (long long i = 0; !o.count || i < *o.count; ++i) {
+    // Fixed cadence: the next tick is counted from the start, not from the last snapshot.
+    Clock::time_point tick = start + std::chrono::duration_cast<Clock::duration>(*o.watch * (i + 1));
+    if (Status st = sleep_interruptible(std::max(Duration(0), Duration(tick - Clock::now()))); !st) return st;
+    auto now = take_snapshot(o, rep, false);
+    if (!now.ok()) return now.take_error();
+    double interval = std::round(std::chrono::duration<double>(now->at - prev.at).count() * 1000) / 1000;
+    Counters d = counter_deltas(prev.counters, now->counters);
+    auto ds = listener_deltas(prev, *now);
+    report_counter_deltas(rep, d, interval, std::chrono::duration<double>(now->at - start).count());
+    report_listener_deltas(rep, ds, *now, interval, o.fail_above);
+    if (o.check) {
+      std::vector<std::string> failures = fill_failures(*now, o.fail_above);
+      if (o.fail_on_overflow) {
+        for (auto& f : overflow_failures(o, d, ds)) failures.push_back(std::move(f));
+      }
+      if (!failures.empty()) return check_verdict(rep, o, failures);
+    }
+    prev = std::move(*now);
+  }
+  return o.check ? check_verdict(rep, o, {}) : Status();
+}
 
 std::string kernel_release() {
   utsname u = {};
@@ -57,8 +507,18 @@ Status capture(const std::string& dir) {
   return write_file(dir + "/netstat", *netstat);
 }
 
-Status run_backlog(const BacklogFlags& f, const GlobalOptions& /*g*/) {
+Status run_backlog(const BacklogFlags& f, const GlobalOptions& g) {
   if (!f.capture_dir.empty()) return capture(f.capture_dir);
+  auto o = backlog_options(f);
+  if (!o.ok()) return o.take_error();
+  Reporter rep = make_reporter(g, stdout);
+  auto snap = take_snapshot(*o, rep, true);
+  if (!snap.ok()) return snap.take_error();
+  report_sysctls(rep, *snap);
+  report_counters(rep, snap->counters);
+  report_listeners(rep, *snap, o->fail_above);
+  if (o->watch) return watch_loop(rep, *o, std::move(*snap));
+  if (o->check) return check_verdict(rep, *o, fill_failures(*snap, o->fail_above));
   return {};
 }
 
@@ -67,9 +527,23 @@ Status run_backlog(const BacklogFlags& f, const GlobalOptions& /*g*/) {
 Command add_backlog(CLI::App& app, const GlobalOptions& g) {
   auto f = std::make_shared<BacklogFlags>();
   CLI::App* sub = app.add_subcommand("backlog", "Listen backlog: limits, overflow counters, accept-queue fill");
+  sub->add_option("--port", f->port, "Only TCP listeners on PORT")->type_name("PORT");
+  sub->add_option("--pid", f->pid, "Only listeners owned by process PID")->type_name("PID");
+  sub->add_option("--watch", f->watch, "Print per-interval deltas every INTERVAL")->type_name("INTERVAL");
+  sub->add_option("--count", f->count, "With --watch: stop after N intervals")->type_name("N");
+  sub->add_flag("--check", f->check, "Exit 4 when a selected listener is above --fail-above % full");
+  sub->add_option("--fail-above", f->fail_above, "With --check: fill threshold in percent (default 80)")
+      ->type_name("PCT");
+  sub->add_flag("--fail-on-overflow", f->fail_on_overflow,
+                "With --check --watch: exit 4 when overflow counters grow (with --port/--pid: the listener's drops)");
   sub->add_option("--capture", f->capture_dir, "Save raw sock_diag dumps and /proc/net/netstat into DIR")
       ->group("");
-  return {sub, [f, &g] { return run_backlog(*f, g); }};
+  sub->require_subcommand(0, 1);
+  Command test = add_backlog_test(sub, g);
+  return {sub, [f, &g, test] {
+            if (test.sub->parsed()) return test.run();
+            return run_backlog(*f, g);
+          }};
 }
 
 }  // namespace sp::app
