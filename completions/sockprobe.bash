@@ -103,8 +103,25 @@ _sockprobe_spec() {
 --pid=PID Live sockets owned by PID
 --all Every live socket
 --watch=INTERVAL Repeat the live view every INTERVAL
+--count=N With --watch: stop after N intervals
 ' ;;
-    backlog) echo '' ;;
+    backlog) echo '
+--port=PORT Only TCP listeners on PORT
+--pid=PID Only listeners owned by PID
+--watch=INTERVAL Per-interval deltas every INTERVAL
+--count=N With --watch: stop after N intervals
+--check Exit 4 above --fail-above percent full
+--fail-above=PCT With --check: fill threshold in percent
+--fail-on-overflow With --check --watch: exit 4 when overflow counters grow
+-b,--backlog=N backlog test: listen() backlog
+--clients=M backlog test: clients connecting at once
+-w,--timeout=DURATION backlog test: handshake wait per client
+--accept-rate=R backlog test: accept R connections per second
+--somaxconn=N backlog test: somaxconn in the private namespace
+--syncookies=MODE backlog test: tcp_syncookies 0, 1 or 2
+--abort-on-overflow backlog test: tcp_abort_on_overflow = 1
+--no-netns backlog test: stay in the current namespace
+' ;;
   esac
 }
 
