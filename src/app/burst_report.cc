@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "app/common.h"
 #include "core/procfs.h"
 
 namespace sp::app {
@@ -55,27 +56,24 @@ Result<std::optional<BurstOptions>> burst_options(const BurstFlags& f, std::opti
     return std::optional<BurstOptions>();
   }
   BurstOptions o;
-  auto count = parse_count(f.count, 1, 10'000'000);
-  if (!count.ok()) return usage_error(fmt::format("--count: {}", count.error().message));
-  o.count = static_cast<uint64_t>(*count);
-  if (!f.concurrency.empty()) {
-    auto c = parse_count(f.concurrency, 1, 100'000);
-    if (!c.ok()) return usage_error(fmt::format("--concurrency: {}", c.error().message));
-    o.concurrency = static_cast<uint64_t>(*c);
+  auto count = count_flag("--count", f.count, 1, 10'000'000);
+  if (!count.ok()) return count.take_error();
+  o.count = static_cast<uint64_t>(**count);
+  auto conc = count_flag("--concurrency", f.concurrency, 1, 100'000);
+  if (!conc.ok()) return conc.take_error();
+  auto rate = count_flag("--rate", f.rate, 1, 10'000'000);
+  if (!rate.ok()) return rate.take_error();
+  if (conc->has_value()) o.concurrency = static_cast<uint64_t>(**conc);
+  if (rate->has_value()) {
+    o.rate = static_cast<uint64_t>(**rate);
+    if (!conc->has_value()) o.concurrency = 100'000;  // open loop: the rate decides
   }
-  if (!f.rate.empty()) {
-    auto r = parse_count(f.rate, 1, 10'000'000);
-    if (!r.ok()) return usage_error(fmt::format("--rate: {}", r.error().message));
-    o.rate = static_cast<uint64_t>(*r);
-    if (f.concurrency.empty()) o.concurrency = 100'000;  // open loop: the rate decides
+  auto send = size_flag("--send", f.send);
+  if (!send.ok()) return send.take_error();
+  if (send->has_value() && **send > (1u << 20)) {
+    return usage_error(fmt::format("--send: '{}' is more than 1M", f.send));
   }
-  if (!f.send.empty()) {
-    auto s = parse_size(f.send);
-    if (!s.ok() || *s > (1u << 20)) {
-      return usage_error(fmt::format("--send: '{}' is not a SIZE up to 1M", f.send));
-    }
-    o.send_bytes = *s;
-  }
+  o.send_bytes = send->value_or(0);
   if (timeout && timeout->count() > 0) o.timeout = *timeout;
   return std::optional<BurstOptions>(o);
 }

@@ -33,6 +33,9 @@ Result<Peer> open_peer(const PeerSpec& spec, const SocketConfig& cfg, Duration c
   ConnectionReport rc;
   rc.id = 1;
   rc.peer = p.peer;
+  BufferSizes b = effective_buffers(fd->get());
+  rc.sndbuf = b.sndbuf;
+  rc.rcvbuf = b.rcvbuf;
   report_accepted(rep, l->fd.get(), rc);
   p.fd = std::move(*fd);
   p.listener = std::move(*l);

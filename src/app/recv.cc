@@ -88,7 +88,11 @@ Status run_recv(const RecvFlags& f, const GlobalOptions& g) {
   TransferOptions to;
   if (chunk->has_value()) to.chunk = static_cast<size_t>(**chunk);
   if (interval->has_value()) to.interval = **interval;
-  if (stall->has_value()) to.stall_timeout = **stall;
+  // A receiver cannot tell a stalled network from a sender whose source is
+  // quiet (tar pausing, a log tail), so recv waits indefinitely unless
+  // --stall-timeout is given; send keeps its 10 s default because it only
+  // counts time with bytes stuck in its own socket.
+  to.stall_timeout = stall->value_or(Duration(0));
   to.checksum = f.checksum || expect_sum.has_value();
 
   // Create the output before the network so a bad path fails fast.
@@ -139,7 +143,7 @@ Command add_recv(CLI::App& app, const GlobalOptions& g) {
       ->type_name("SUM");
   sub->add_option("--chunk", f->chunk, "Read size (default 256K)")->type_name("SIZE");
   sub->add_option("--interval", f->interval, "Print a line every DURATION (like iperf3 -i)")->type_name("DURATION");
-  sub->add_option("--stall-timeout", f->stall_timeout, "Give up, explaining why, after DURATION without data (default 10s; 0: never)")
+  sub->add_option("--stall-timeout", f->stall_timeout, "Give up, explaining why, after DURATION without data (default: never)")
       ->type_name("DURATION");
   sub->add_option("-w,--timeout", f->timeout, "Connect timeout with --connect (default: none)")->type_name("DURATION");
   sub->add_flag("--progress", f->progress, "Show a progress line on stderr even when it is not a terminal");

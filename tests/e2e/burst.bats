@@ -4,7 +4,7 @@
 # controls.
 
 setup() {
-  SOCKPROBE=${SOCKPROBE:-$BATS_TEST_DIRNAME/../../build/src/sockprobe}
+  : "${SOCKPROBE:?set SOCKPROBE to the sockprobe binary (meson test does)}"
   T=$BATS_TEST_TMPDIR
   PYPID=
 }
@@ -41,7 +41,7 @@ PY
 
 @test "burst against a fast listener: every connection ok, percentiles reported" {
   py_listener 128 0
-  run "$SOCKPROBE" connect 127.0.0.1 "$PORT" --count 200 --concurrency 20 --json
+  run timeout 60 "$SOCKPROBE" connect 127.0.0.1 "$PORT" --count 200 --concurrency 20 --json
   [ "$status" -eq 0 ]
   [ "$(echo "$output" | jq -r 'select(.event=="burst") | .ok')" = 200 ]
   [ "$(echo "$output" | jq -r 'select(.event=="burst") | .latency.p50 > 0')" = true ]
@@ -50,7 +50,7 @@ PY
 
 @test "backlog 1, never accepting: N+1 complete, the rest time out (exit 3)" {
   py_listener 1 -1
-  run "$SOCKPROBE" connect 127.0.0.1 "$PORT" --count 6 --concurrency 6 -w 1500ms --json
+  run timeout 60 "$SOCKPROBE" connect 127.0.0.1 "$PORT" --count 6 --concurrency 6 -w 1500ms --json
   [ "$status" -eq 3 ]
   ok=$(echo "$output" | jq -r 'select(.event=="burst") | .ok')
   timeout=$(echo "$output" | jq -r 'select(.event=="burst") | .timeout')
@@ -61,7 +61,7 @@ PY
 
 @test "a listener that starts accepting late: latencies cluster at a SYN retransmission time and are called out" {
   py_listener 1 2
-  run "$SOCKPROBE" connect 127.0.0.1 "$PORT" --count 8 --concurrency 8 -w 6s
+  run timeout 60 "$SOCKPROBE" connect 127.0.0.1 "$PORT" --count 8 --concurrency 8 -w 6s
   [ "$status" -eq 0 ]
   [[ "$output" == *"ok 8 "* ]]
   [[ "$output" == *"SYNs were retransmitted"* ]]
@@ -69,34 +69,44 @@ PY
   # The same run in JSON: the retransmitted ones sit at the kernel's schedule.
   kill "$PYPID"; wait "$PYPID" 2>/dev/null || true
   py_listener 1 2
-  run "$SOCKPROBE" connect 127.0.0.1 "$PORT" --count 8 --concurrency 8 -w 6s --json
+  run timeout 60 "$SOCKPROBE" connect 127.0.0.1 "$PORT" --count 8 --concurrency 8 -w 6s --json
   [ "$status" -eq 0 ]
   [ "$(echo "$output" | jq -r 'select(.event=="burst") | .syn_retransmissions.total >= 1')" = true ]
 }
 
 @test "refused connections are counted, exit 1" {
-  py_listener 1 -1
-  kill "$PYPID"; wait "$PYPID" 2>/dev/null || true; PYPID=
-  run "$SOCKPROBE" connect 127.0.0.1 "$PORT" --count 5 --json
+  # A socket bound but never listening holds the port for the whole test:
+  # connections to it are refused, and nobody else can take it meanwhile.
+  python3 - > "$T/py.port" <<'PY' &
+import socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+time.sleep(60)
+PY
+  PYPID=$!
+  for i in $(seq 200); do [ -s "$T/py.port" ] && break; sleep 0.05; done
+  PORT=$(head -1 "$T/py.port")
+  run timeout 60 "$SOCKPROBE" connect 127.0.0.1 "$PORT" --count 5 --json
   [ "$status" -eq 1 ]
   [ "$(echo "$output" | jq -r 'select(.event=="burst") | .refused')" = 5 ]
 }
 
 @test "--rate paces connection starts" {
   py_listener 128 0
-  run "$SOCKPROBE" connect 127.0.0.1 "$PORT" --count 20 --rate 40 --json
+  run timeout 60 "$SOCKPROBE" connect 127.0.0.1 "$PORT" --count 20 --rate 40 --json
   [ "$status" -eq 0 ]
   secs=$(echo "$output" | jq -r 'select(.event=="burst") | .seconds')
   awk -v s="$secs" 'BEGIN { exit !(s >= 0.45) }'   # 20 starts at 40/s take ~0.475 s
 }
 
 @test "burst flags: bad values exit 2 naming the flag" {
-  run "$SOCKPROBE" connect 127.0.0.1 1 --count 0
+  run timeout 60 "$SOCKPROBE" connect 127.0.0.1 1 --count 0
   [ "$status" -eq 2 ]; [[ "$output" == *"--count"* ]]
-  run "$SOCKPROBE" connect 127.0.0.1 1 --count 5 --concurrency x
+  run timeout 60 "$SOCKPROBE" connect 127.0.0.1 1 --count 5 --concurrency x
   [ "$status" -eq 2 ]; [[ "$output" == *"--concurrency"* ]]
-  run "$SOCKPROBE" connect 127.0.0.1 1 --concurrency 5
+  run timeout 60 "$SOCKPROBE" connect 127.0.0.1 1 --concurrency 5
   [ "$status" -eq 2 ]; [[ "$output" == *"go with --count"* ]]
-  run "$SOCKPROBE" connect 127.0.0.1 1 --count 5 --send 2M
+  run timeout 60 "$SOCKPROBE" connect 127.0.0.1 1 --count 5 --send 2M
   [ "$status" -eq 2 ]; [[ "$output" == *"--send"* ]]
 }

@@ -6,7 +6,7 @@
 bats_require_minimum_version 1.5.0
 
 setup() {
-  SOCKPROBE=${SOCKPROBE:-$BATS_TEST_DIRNAME/../../build/src/sockprobe}
+  : "${SOCKPROBE:?set SOCKPROBE to the sockprobe binary (meson test does)}"
   T=$BATS_TEST_TMPDIR
   PIDS=()
 }
@@ -24,6 +24,23 @@ tr_bg() {
   "$@" >"$out" 2>"$err" &
   BGPID=$!
   PIDS+=("$BGPID")
+}
+
+# tr_wait PID [SECONDS]: wait for PID (default at most 120 s), return its exit
+# status; kill it and fail when it is still running by then.
+tr_wait() {
+  local pid=$1 limit=${2:-120} i rc=0
+  for i in $(seq $((limit * 20))); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null
+    echo "process $pid still running after ${limit}s" >&2
+    return 124
+  fi
+  wait "$pid" || rc=$?
+  return "$rc"
 }
 
 # tr_port FILE: wait (at most 10 s) for "Listening on ADDR PORT" in FILE; print PORT.
@@ -89,10 +106,10 @@ json_field() { jq -r "select(.event==\"$2\") | $3" "$1"; }
 @test "send --size to recv --discard: byte counts and checksums agree (JSON)" {
   tr_bg "$T/r.out" "$T/r.err" "$SOCKPROBE" recv 127.0.0.1 0 --discard --checksum --json
   port=$(tr_port_json "$T/r.err")
-  run "$SOCKPROBE" send 127.0.0.1 "$port" --size 64M --checksum --json
+  run timeout 120 "$SOCKPROBE" send 127.0.0.1 "$port" --size 64M --checksum --json
   [ "$status" -eq 0 ]
   echo "$output" > "$T/s.out"
-  wait "$BGPID"
+  tr_wait "$BGPID"
   [ "$(json_field "$T/s.out" summary .bytes)" = 67108864 ]
   [ "$(json_field "$T/r.out" summary .bytes)" = 67108864 ]
   sent=$(json_field "$T/s.out" summary .checksum)
@@ -120,9 +137,9 @@ tr_port_json() {
   tr_pyserver recv "$T/got" > "$T/py.port"
   PIDS+=($!)
   port=$(tr_pyport "$T/py.port")
-  run "$SOCKPROBE" send 127.0.0.1 "$port" "$T/big" --checksum --json
+  run timeout 120 "$SOCKPROBE" send 127.0.0.1 "$port" "$T/big" --checksum --json
   [ "$status" -eq 0 ]
-  wait "${PIDS[-1]}"
+  tr_wait "${PIDS[-1]}"
   cmp "$T/big" "$T/got"
   want=$(xxh128sum "$T/big" | cut -d' ' -f1)
   [ "$(echo "$output" | jq -r 'select(.event=="summary") | .checksum')" = "xxh3-128:$want" ]
@@ -133,26 +150,26 @@ tr_port_json() {
   want=$(xxh128sum "$T/big" | cut -d' ' -f1)
   tr_bg "$T/r.out" "$T/r.err" "$SOCKPROBE" recv 127.0.0.1 0 -o "$T/got" --expect-checksum "xxh3-128:$want" --expect-bytes 1G
   port=$(tr_port "$T/r.err")
-  nc -N 127.0.0.1 "$port" < "$T/big"
-  wait "$BGPID"
+  timeout 120 nc -N 127.0.0.1 "$port" < "$T/big"
+  tr_wait "$BGPID"
   cmp "$T/big" "$T/got"
   grep -q "^Received 1073741824 bytes" "$T/r.out"
-  ls "$T" | grep -vq sockprobe-   # no temporary file left behind
+  [ -z "$(ls "$T" | grep sockprobe- || true)" ]   # no temporary file left behind
 }
 
 @test "socat sends a file to sockprobe recv (stdout); python3 serves one to recv --connect" {
   head -c 5M /dev/urandom > "$T/f"
   tr_bg "$T/r.out" "$T/r.err" "$SOCKPROBE" recv 127.0.0.1 0
   port=$(tr_port "$T/r.err")
-  socat -u "FILE:$T/f" "TCP:127.0.0.1:$port"
-  wait "$BGPID"
+  timeout 60 socat -u "FILE:$T/f" "TCP:127.0.0.1:$port"
+  tr_wait "$BGPID"
   cmp "$T/f" "$T/r.out"
   grep -q "^Received 5242880 bytes" "$T/r.err"
 
   tr_pyserver send "$T/f" > "$T/py.port"
   PIDS+=($!)
   port=$(tr_pyport "$T/py.port")
-  run "$SOCKPROBE" recv --connect 127.0.0.1 "$port" -o "$T/got2" --checksum
+  run timeout 120 "$SOCKPROBE" recv --connect 127.0.0.1 "$port" -o "$T/got2" --checksum
   [ "$status" -eq 0 ]
   cmp "$T/f" "$T/got2"
   [[ "$output" == *"checksum xxh3-128:$(xxh128sum "$T/f" | cut -d' ' -f1)"* ]]
@@ -162,8 +179,8 @@ tr_port_json() {
   head -c 3M /dev/urandom > "$T/f"
   tr_bg "$T/s.out" "$T/s.err" "$SOCKPROBE" send --listen 0 "$T/f"
   port=$(tr_port "$T/s.err")
-  nc -d 127.0.0.1 "$port" > "$T/got"
-  wait "$BGPID"
+  timeout 60 nc -d 127.0.0.1 "$port" > "$T/got"
+  tr_wait "$BGPID"
   cmp "$T/f" "$T/got"
   grep -q "^Sent 3145728 bytes" "$T/s.out"
 
@@ -172,8 +189,8 @@ tr_port_json() {
   BGPID=$!
   PIDS+=("$BGPID")
   port=$(tr_port "$T/s2.err")
-  socat -u "TCP:127.0.0.1:$port" "CREATE:$T/got2"
-  wait "$BGPID"
+  timeout 60 socat -u "TCP:127.0.0.1:$port" "CREATE:$T/got2"
+  tr_wait "$BGPID"
   cmp "$T/line" "$T/got2"
 }
 
@@ -183,7 +200,7 @@ tr_port_json() {
   tr_port_unix "$T/r.err"
   run bash -c "cat '$T/f' | '$SOCKPROBE' send -U '$T/sock'"
   [ "$status" -eq 0 ]
-  wait "$BGPID"
+  tr_wait "$BGPID"
   cmp "$T/f" "$T/got"
   [ ! -e "$T/sock" ]  # the listener removed its socket file
 }
@@ -200,8 +217,8 @@ tr_port_unix() {
 @test "--expect-bytes mismatch: exit 4, no output file left" {
   tr_bg "$T/r.out" "$T/r.err" "$SOCKPROBE" recv 127.0.0.1 0 -o "$T/got" --expect-bytes 1000
   port=$(tr_port "$T/r.err")
-  head -c 999 /dev/zero | nc -N 127.0.0.1 "$port"
-  rc=0; wait "$BGPID" || rc=$?
+  head -c 999 /dev/zero | timeout 30 nc -N 127.0.0.1 "$port"
+  rc=0; tr_wait "$BGPID" || rc=$?
   [ "$rc" -eq 4 ]
   grep -q "received 999 bytes, expected 1000" "$T/r.err"
   [ ! -e "$T/got" ]
@@ -211,8 +228,8 @@ tr_port_unix() {
 @test "--expect-checksum mismatch: exit 4 with expected versus got" {
   tr_bg "$T/r.out" "$T/r.err" "$SOCKPROBE" recv 127.0.0.1 0 --discard --expect-checksum xxh3-128:00000000000000000000000000000000
   port=$(tr_port "$T/r.err")
-  echo hello | nc -N 127.0.0.1 "$port"
-  rc=0; wait "$BGPID" || rc=$?
+  echo hello | timeout 30 nc -N 127.0.0.1 "$port"
+  rc=0; tr_wait "$BGPID" || rc=$?
   [ "$rc" -eq 4 ]
   grep -q "checksum mismatch: expected xxh3-128:0000" "$T/r.err"
   grep -q "got xxh3-128:$(echo hello | xxh128sum | cut -d' ' -f1)" "$T/r.err"
@@ -221,9 +238,9 @@ tr_port_unix() {
 @test "--rate 10M over 2 s lands within 5%" {
   tr_bg "$T/r.out" "$T/r.err" "$SOCKPROBE" recv 127.0.0.1 0 --discard
   port=$(tr_port "$T/r.err")
-  run "$SOCKPROBE" send 127.0.0.1 "$port" --duration 2s --rate 10M --json
+  run timeout 120 "$SOCKPROBE" send 127.0.0.1 "$port" --duration 2s --rate 10M --json
   [ "$status" -eq 0 ]
-  wait "$BGPID"
+  tr_wait "$BGPID"
   rate=$(echo "$output" | jq -r 'select(.event=="summary") | .bytes_per_second')
   awk -v r="$rate" 'BEGIN { t = 10 * 1048576; exit !(r > t * 0.95 && r < t * 1.05) }'
 }
@@ -231,9 +248,9 @@ tr_port_unix() {
 @test "--duration stops on time and --interval prints lines" {
   tr_bg "$T/r.out" "$T/r.err" "$SOCKPROBE" recv 127.0.0.1 0 --discard
   port=$(tr_port "$T/r.err")
-  run "$SOCKPROBE" send 127.0.0.1 "$port" --duration 1s --interval 250ms --rate 50M --json
+  run timeout 120 "$SOCKPROBE" send 127.0.0.1 "$port" --duration 1s --interval 250ms --rate 50M --json
   [ "$status" -eq 0 ]
-  wait "$BGPID"
+  tr_wait "$BGPID"
   secs=$(echo "$output" | jq -r 'select(.event=="summary") | .seconds')
   awk -v s="$secs" 'BEGIN { exit !(s >= 1.0 && s < 2.0) }'
   n=$(echo "$output" | jq -r 'select(.event=="interval") | .end' | wc -l)
@@ -245,7 +262,7 @@ tr_port_unix() {
   PIDS+=($!)
   port=$(tr_pyport "$T/py.port")
   start=$(date +%s%N)
-  run "$SOCKPROBE" send 127.0.0.1 "$port" --size 1G --stall-timeout 2s
+  run timeout 120 "$SOCKPROBE" send 127.0.0.1 "$port" --size 1G --stall-timeout 2s
   end=$(date +%s%N)
   [ "$status" -eq 3 ]
   [[ "$output" == *"peer is not reading"* ]]
@@ -261,43 +278,43 @@ tr_port_unix() {
   PIDS+=("$spid")
   for i in $(seq 100); do grep -q '^\[' "$T/s.out" && break; sleep 0.05; done
   kill -INT "$spid"
-  rc=0; wait "$spid" || rc=$?
+  rc=0; tr_wait "$spid" 30 || rc=$?
   [ "$rc" -eq 130 ]
   grep -q "^Sent [0-9]* bytes .*(interrupted)" "$T/s.out"
-  wait "$BGPID"
+  tr_wait "$BGPID"
 }
 
 @test "bad send/recv values exit 2 naming the flag" {
-  run "$SOCKPROBE" send 127.0.0.1 1 --size 12X
+  run timeout 120 "$SOCKPROBE" send 127.0.0.1 1 --size 12X
   [ "$status" -eq 2 ]; [[ "$output" == *"--size"*"12X"* ]]
-  run "$SOCKPROBE" send 127.0.0.1 1 --rate fast
+  run timeout 120 "$SOCKPROBE" send 127.0.0.1 1 --rate fast
   [ "$status" -eq 2 ]; [[ "$output" == *"--rate"*"fast"* ]]
-  run "$SOCKPROBE" send 127.0.0.1 1 --pattern ones --size 1K
+  run timeout 120 "$SOCKPROBE" send 127.0.0.1 1 --pattern ones --size 1K
   [ "$status" -eq 2 ]; [[ "$output" == *"--pattern"* ]]
-  run "$SOCKPROBE" recv 0 --expect-checksum abc
+  run timeout 120 "$SOCKPROBE" recv 0 --expect-checksum abc
   [ "$status" -eq 2 ]; [[ "$output" == *"--expect-checksum"* ]]
-  run "$SOCKPROBE" recv 0 -o x --discard
+  run timeout 120 "$SOCKPROBE" recv 0 -o x --discard
   [ "$status" -eq 2 ]
-  run "$SOCKPROBE" recv --connect 127.0.0.1
+  run timeout 120 "$SOCKPROBE" recv --connect 127.0.0.1
   [ "$status" -eq 2 ]
-  run "$SOCKPROBE" send 127.0.0.1 1 --interval 1ms --size 1K
+  run timeout 120 "$SOCKPROBE" send 127.0.0.1 1 --interval 1ms --size 1K
   [ "$status" -eq 2 ]; [[ "$output" == *"--interval"* ]]
 }
 
 @test "--progress forces the progress line on stderr; --no-progress and --json keep it off" {
   tr_bg "$T/r.out" "$T/r.err" "$SOCKPROBE" recv 127.0.0.1 0 --discard
   port=$(tr_port "$T/r.err")
-  run --separate-stderr "$SOCKPROBE" send 127.0.0.1 "$port" --duration 1s --rate 20M --progress
+  run --separate-stderr timeout 120 "$SOCKPROBE" send 127.0.0.1 "$port" --duration 1s --rate 20M --progress
   [ "$status" -eq 0 ]
-  wait "$BGPID"
+  tr_wait "$BGPID"
   [[ "$stderr" == *$'\r'*"Mbit/s"* ]]
   [[ "$output" != *$'\r'* ]]   # stdout keeps only the summary
 
   tr_bg "$T/r2.out" "$T/r2.err" "$SOCKPROBE" recv 127.0.0.1 0 --discard
   port=$(tr_port "$T/r2.err")
-  run --separate-stderr "$SOCKPROBE" send 127.0.0.1 "$port" --size 1M --no-progress
+  run --separate-stderr timeout 120 "$SOCKPROBE" send 127.0.0.1 "$port" --size 1M --no-progress
   [ "$status" -eq 0 ]
-  wait "$BGPID"
+  tr_wait "$BGPID"
   [[ "$stderr" != *$'\r'* ]]
 }
 
@@ -309,7 +326,17 @@ tr_port_unix() {
   tr_bg "$T/s.out" "$T/s.err" "$SOCKPROBE" send 127.0.0.1 "$port" --duration 60s --rate 20M
   for i in $(seq 100); do grep -q '^\[' "$T/r.out" && break; sleep 0.05; done
   kill -INT "$rpid"
-  rc=0; wait "$rpid" || rc=$?
+  rc=0; tr_wait "$rpid" 30 || rc=$?
   [ "$rc" -eq 130 ]
   grep -q "^Received [1-9][0-9]* bytes .*(interrupted)" "$T/r.out"
+}
+
+@test "recv --stall-timeout: a silent sender is reported and exits 3" {
+  tr_bg "$T/r.out" "$T/r.err" "$SOCKPROBE" recv 127.0.0.1 0 --discard --stall-timeout 1s
+  port=$(tr_port "$T/r.err")
+  python3 -c 'import socket, sys, time; s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); time.sleep(5)' "$port" &
+  PIDS+=($!)
+  rc=0; tr_wait "$BGPID" 30 || rc=$?
+  [ "$rc" -eq 3 ]
+  grep -q "no data for .*: the sender is sending nothing" "$T/r.err"
 }
