@@ -36,7 +36,9 @@ void report_listening(Reporter& rep, const Listener& l) {
   j["sndbuf"] = b.sndbuf;
   j["rcvbuf"] = b.rcvbuf;
   details += fmt::format("sndbuf {}, rcvbuf {}", b.sndbuf, b.rcvbuf);
-  rep.event("listening", j, fmt::format("Listening on {} ({}, {})", address_text(l.local), j["protocol"].get<std::string>(), details));
+  // Shown even with -q: with port 0 this line is the only way to learn the port.
+  rep.event("listening", j,
+            fmt::format("Listening on {} ({}, {})", address_text(l.local), j["protocol"].get<std::string>(), details), -1);
 }
 
 void report_accepted(Reporter& rep, int listen_fd, const ConnectionReport& c) {

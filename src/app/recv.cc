@@ -11,6 +11,7 @@
 #include "app/peer.h"
 #include "app/transfer_report.h"
 #include "core/checksum.h"
+#include "core/signals.h"
 #include "core/transfer.h"
 
 namespace sp::app {
@@ -120,6 +121,7 @@ Status run_recv(const RecvFlags& f, const GlobalOptions& g) {
   if (progress) to.progress_every = std::chrono::milliseconds(250);
   TransferStats stats;
   Status st = recv_stream(peer->fd.get(), *sink, to, hooks, &stats);
+  if (!st && interrupted()) st = interrupted_error();  // e.g. SIGINT while stdout was blocked
   if (st) st = verify(stats, *expect_bytes, expect_sum);
   if (st) st = sink->commit();
   report_summary(rep, ctx, stats, st);

@@ -30,7 +30,7 @@ bool write_all(int fd, const void* buf, size_t len) {
   while (len > 0) {
     ssize_t n = ::write(fd, p, len);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR && !interrupted()) continue;  // SIGINT ends a blocked write
       return false;
     }
     p += n;

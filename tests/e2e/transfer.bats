@@ -340,3 +340,12 @@ tr_port_unix() {
   [ "$rc" -eq 3 ]
   grep -q "no data for .*: the sender is sending nothing" "$T/r.err"
 }
+
+@test "-q keeps the Listening line (the only way to learn port 0) and drops the rest" {
+  tr_bg "$T/r.out" "$T/r.err" "$SOCKPROBE" recv -q 127.0.0.1 0 --discard
+  port=$(tr_port "$T/r.err")
+  echo hi | timeout 30 nc -N 127.0.0.1 "$port"
+  tr_wait "$BGPID"
+  [ "$(wc -l < "$T/r.err")" -eq 1 ]
+  [ ! -s "$T/r.out" ]
+}
