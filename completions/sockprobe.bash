@@ -6,7 +6,7 @@
 # may be absent; no single quotes in the description). The same spec lines are in _sockprobe (zsh) and sockprobe.fish;
 # tests/e2e/docs.bats fails until all three and the man page list the flag.
 
-_sockprobe_commands='listen connect send recv'
+_sockprobe_commands='listen connect send recv buffers backlog'
 
 # _sockprobe_spec [SUB]: the flag specs of SUB, or the global ones, one per
 # line (blank lines are ignored).
@@ -51,6 +51,10 @@ _sockprobe_spec() {
 --idle-timeout=DURATION Close after DURATION with no data
 --close-on-eof Close at once on stdin EOF
 --keep-sending Keep sending stdin after the peer EOF
+--count=N Burst: open N connections
+--concurrency=C Burst: connections in flight at once
+--rate=R Burst: connections started per second
+--send=SIZE Burst: bytes written on each connection
 ' ;;
     send) echo '
 -U,--unix=PATH Unix socket PATH instead of HOST PORT
@@ -87,6 +91,36 @@ _sockprobe_spec() {
 -w,--timeout=DURATION Connect timeout with --connect
 --progress Show a progress line
 --no-progress Never show the progress line
+' ;;
+    buffers) echo '
+--set=SIZE Request SIZE for SO_SNDBUF and SO_RCVBUF
+-I,--rcvbuf=SIZE Request SO_RCVBUF of SIZE
+-O,--sndbuf=SIZE Request SO_SNDBUF of SIZE
+--force Use SO_SNDBUFFORCE/SO_RCVBUFFORCE
+--bdp=RATE Link rate for the bandwidth-delay product
+--rtt=DURATION Round-trip time for --bdp
+--port=PORT Live sockets with this port
+--pid=PID Live sockets owned by PID
+--all Every live socket
+--watch=INTERVAL Repeat the live view every INTERVAL
+--count=N With --watch: stop after N intervals
+' ;;
+    backlog) echo '
+--port=PORT Only TCP listeners on PORT
+--pid=PID Only listeners owned by PID
+--watch=INTERVAL Per-interval deltas every INTERVAL
+--count=N With --watch: stop after N intervals
+--check Exit 4 above --fail-above percent full
+--fail-above=PCT With --check: fill threshold in percent
+--fail-on-overflow With --check --watch: exit 4 when overflow counters grow
+-b,--backlog=N backlog test: listen() backlog
+--clients=M backlog test: clients connecting at once
+-w,--timeout=DURATION backlog test: handshake wait per client
+--accept-rate=R backlog test: accept R connections per second
+--somaxconn=N backlog test: somaxconn in the private namespace
+--syncookies=MODE backlog test: tcp_syncookies 0, 1 or 2
+--abort-on-overflow backlog test: tcp_abort_on_overflow = 1
+--no-netns backlog test: stay in the current namespace
 ' ;;
   esac
 }

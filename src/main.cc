@@ -29,6 +29,7 @@ void add_global_flags(CLI::App& app, sp::app::GlobalOptions& g, bool* version) {
 //   `listen --allow 127.0.0.0/8 0` the 0 stays the PORT;
 // - -4/-6 after the subcommand are the global flags: CLI11 would otherwise
 //   take them for negative numbers and pass them on as positionals.
+// Nested subcommands (`backlog test`) get the same rules.
 void apply_cli_rules(CLI::App& app, sp::app::GlobalOptions& g) {
   for (CLI::App* sub : app.get_subcommands({})) {
     for (CLI::Option* opt : sub->get_options()) {
@@ -36,6 +37,7 @@ void apply_cli_rules(CLI::App& app, sp::app::GlobalOptions& g) {
     }
     if (sub->get_option_no_throw("-4") == nullptr) sub->add_flag("-4", g.ipv4)->group("");
     if (sub->get_option_no_throw("-6") == nullptr) sub->add_flag("-6", g.ipv6)->group("");
+    apply_cli_rules(*sub, g);
   }
 }
 

@@ -137,6 +137,17 @@ Result<std::vector<SockInfo>> all_listeners(Reporter& rep, bool warn) {
   return out;
 }
 
+// TCP before Unix, then by port and address, as a reader scans the table.
+bool listed_before(const ListenerRow& a, const ListenerRow& b) {
+  const SockInfo& x = a.sock;
+  const SockInfo& y = b.sock;
+  bool xu = x.transport == Transport::Unix, yu = y.transport == Transport::Unix;
+  if (xu != yu) return yu;
+  if (x.local_port != y.local_port) return x.local_port < y.local_port;
+  if (x.family != y.family) return x.family < y.family;
+  return x.local_address < y.local_address;
+}
+
 Result<Snapshot> take_snapshot(const BacklogOptions& o, Reporter& rep, bool first) {
   ProcFs proc;
   Snapshot s;
@@ -154,6 +165,7 @@ Result<Snapshot> take_snapshot(const BacklogOptions& o, Reporter& rep, bool firs
     if (const SocketOwner* ow = first_owner(owners, row.sock.inode)) row.owner = *ow;
     if (selected(row, o)) s.listeners.push_back(std::move(row));
   }
+  std::stable_sort(s.listeners.begin(), s.listeners.end(), listed_before);
   return s;
 }
 
@@ -436,10 +448,12 @@ Status sleep_interruptible(Duration d) {
 Status watch_loop(Reporter& rep, const BacklogOptions& o, Snapshot prev) {
   Clock::time_point start = prev.at;
   for (long long i = 0; !o.count || i < *o.count; ++i) {
-    if (Status st = sleep_interruptible(*o.watch); !st) return st;
+    // Fixed cadence: the next tick is counted from the start, not from the last snapshot.
+    Clock::time_point tick = start + std::chrono::duration_cast<Clock::duration>(*o.watch * (i + 1));
+    if (Status st = sleep_interruptible(std::max(Duration(0), Duration(tick - Clock::now()))); !st) return st;
     auto now = take_snapshot(o, rep, false);
     if (!now.ok()) return now.take_error();
-    double interval = std::chrono::duration<double>(now->at - prev.at).count();
+    double interval = std::round(std::chrono::duration<double>(now->at - prev.at).count() * 1000) / 1000;
     Counters d = counter_deltas(prev.counters, now->counters);
     auto ds = listener_deltas(prev, *now);
     report_counter_deltas(rep, d, interval, std::chrono::duration<double>(now->at - start).count());

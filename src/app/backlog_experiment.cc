@@ -61,8 +61,10 @@ Result<ExperimentOptions> experiment_options(const TestFlags& f) {
 
 std::string where_text(const ExperimentResult& r) {
   if (r.private_netns) return "Ran in a private network namespace: the counter deltas belong to this test alone.";
-  return "Ran on this namespace's loopback (not root, or --no-netns): the counters are shared, so the deltas "
-         "include every other listener here.";
+  std::string why = r.netns_error.empty() ? "not root, or --no-netns"
+                                           : "no private namespace: " + r.netns_error;
+  return "Ran on this namespace's loopback (" + why + "): the counters are shared, so the deltas include every "
+         "other listener here.";
 }
 
 std::string numbers_table(const ExperimentResult& r) {
@@ -92,6 +94,15 @@ std::string counters_line(const ExperimentResult& r) {
   return out + "\n";
 }
 
+// When a dropped SYN comes back: since 6.x the first retries can be linear.
+std::string retry_schedule(const ExperimentResult& r) {
+  if (r.syn_linear_timeouts > 0) {
+    return fmt::format("clients resend it every 1s for the first {} retries (tcp_syn_linear_timeouts), then "
+                       "doubling", r.syn_linear_timeouts);
+  }
+  return "clients resend it after 1s, 3s, 7s...";
+}
+
 std::vector<std::string> conclusions(const ExperimentResult& r) {
   std::vector<std::string> out;
   if (r.requested > r.effective) {
@@ -104,8 +115,8 @@ std::vector<std::string> conclusions(const ExperimentResult& r) {
   }
   if (r.unanswered > 0) {
     out.push_back(fmt::format("{} client{} got no answer: the kernel dropped the SYN because the accept queue was "
-                              "full (ListenOverflows); clients retry after 1s, 3s, 7s...",
-                              r.unanswered, r.unanswered == 1 ? "" : "s"));
+                              "full (ListenOverflows); {}.",
+                              r.unanswered, r.unanswered == 1 ? "" : "s", retry_schedule(r)));
   }
   if (r.ack_dropped() > 0) {
     out.push_back(fmt::format("{} client{} finished the handshake but sit in no queue: the server dropped the final "

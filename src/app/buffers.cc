@@ -21,7 +21,7 @@ namespace {
 
 struct BuffersFlags {
   SocketFlags sock;  // -I/--rcvbuf, -O/--sndbuf
-  std::string set, bdp, rtt, port, pid, watch;
+  std::string set, bdp, rtt, port, pid, watch, count;
   bool force = false, all = false;
 };
 
@@ -79,6 +79,10 @@ Status convert_live(const BuffersFlags& f, BuffersOptions* o) {
   }
   o->live.watch = *watch;
   if (o->live.watch && !o->live.selected()) return usage_error("--watch needs --port, --pid or --all");
+  auto count = count_flag("--count", f.count, 1, INT32_MAX);
+  if (!count.ok()) return count.take_error();
+  o->live.count = *count;
+  if (o->live.count && !o->live.watch) return usage_error("--count goes with --watch INTERVAL");
   return {};
 }
 
@@ -87,8 +91,9 @@ Result<BuffersOptions> convert(const BuffersFlags& f, const GlobalOptions& g) {
   if (auto s = convert_sizes(f, &o); !s) return s.error();
   if (auto s = convert_bdp(f, &o); !s) return s.error();
   if (auto s = convert_live(f, &o); !s) return s.error();
-  if (g.ipv4 && g.ipv6) return usage_error("-4 and -6 exclude each other");
-  o.live.family = g.ipv4 ? AF_INET : g.ipv6 ? AF_INET6 : AF_UNSPEC;
+  bool v4 = g.ipv4 || f.sock.ipv4, v6 = g.ipv6 || f.sock.ipv6;
+  if (v4 && v6) return usage_error("-4 and -6 exclude each other");
+  o.live.family = v4 ? AF_INET : v6 ? AF_INET6 : AF_UNSPEC;
   return o;
 }
 
@@ -230,7 +235,14 @@ std::string table_title(const ProbeRequest& req) {
                      req.force ? " with --force" : "", part("SO_SNDBUF", req.sndbuf), part("SO_RCVBUF", req.rcvbuf));
 }
 
-Status report_sockets(Reporter& rep, const BufferLimits& lim, const ProbeRequest& req) {
+// -4 leaves out tcp6/udp6, -6 tcp4/udp4; Unix sockets always count.
+bool family_wanted(SockKind k, int family) {
+  if (family == AF_INET) return k != SockKind::Tcp6 && k != SockKind::Udp6;
+  if (family == AF_INET6) return k != SockKind::Tcp4 && k != SockKind::Udp4;
+  return true;
+}
+
+Status report_sockets(Reporter& rep, const BufferLimits& lim, const ProbeRequest& req, int family) {
   bool requested = req.sndbuf || req.rcvbuf;
   KernelMinima min = measure_minima();
   rep.text("\n" + rep.bold(table_title(req)) + "\n");
@@ -238,6 +250,7 @@ Status report_sockets(Reporter& rep, const BufferLimits& lim, const ProbeRequest
                        requested ? 36 : 22, requested ? "SO_RCVBUF requested -> effective" : "SO_RCVBUF"));
   WhyLines why;
   for (SockKind k : kAllSockKinds) {
+    if (!family_wanted(k, family)) continue;
     auto out = probe_socket(k, req);
     if (!out.ok() && out.error().message.find("setsockopt") != std::string::npos) return out.take_error();
     if (!out.ok()) {
@@ -321,7 +334,7 @@ Status run_buffers(const BuffersFlags& f, const GlobalOptions& g) {
   BufferLimits lim = read_buffer_limits(ProcFs());
   report_limits(rep, lim);
   if (!o->rate || o->requested()) {
-    if (auto s = report_sockets(rep, lim, o->probe); !s) return s;
+    if (auto s = report_sockets(rep, lim, o->probe, o->live.family); !s) return s;
   }
   if (o->rate) return report_bdp(rep, lim, *o->rate, *o->rtt);
   return {};
@@ -344,6 +357,7 @@ Command add_buffers(CLI::App& app, const GlobalOptions& g) {
   sub->add_option("--pid", f->pid, "Live sockets owned by process PID")->type_name("PID");
   sub->add_flag("--all", f->all, "Every live TCP, UDP and Unix socket");
   sub->add_option("--watch", f->watch, "Repeat the live view every INTERVAL with deltas")->type_name("INTERVAL");
+  sub->add_option("--count", f->count, "With --watch: stop after N intervals")->type_name("N");
   return {sub, [f, &g] { return run_buffers(*f, g); }};
 }
 

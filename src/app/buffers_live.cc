@@ -1,10 +1,272 @@
-// Live sockets' buffers (see buffers_live.h).
+// Live sockets' buffers (see buffers_live.h): one NETLINK_SOCK_DIAG dump per
+// protocol (core/sockdiag.h), filtered by port or owning process
+// (core/owners.h), each socket's skmem as `ss -m` names it, the UDP buffer
+// error counters, and with --watch the changes per interval.
 #include "app/buffers_live.h"
 
-namespace sp::app {
+#include <poll.h>
+#include <sys/stat.h>
 
-Status report_live(Reporter&, const LiveOptions&) {
-  return system_error("buffers: live sockets (--port/--pid/--all) are not available in this build yet");
+#include <chrono>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "app/backlog_table.h"
+#include "core/bufrules.h"
+#include "core/owners.h"
+#include "core/procfs.h"
+#include "core/signals.h"
+#include "core/sockdiag.h"
+
+namespace sp::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct LiveRow {
+  SockInfo sock;
+  std::optional<SocketOwner> owner;
+};
+
+struct LiveSnapshot {
+  std::vector<LiveRow> rows;
+  std::vector<NamedCounter> udp;
+  Clock::time_point at;
+};
+
+// ---- collecting ------------------------------------------------------------
+
+Status append_dump(DumpRequest req, std::vector<SockInfo>* out) {
+  auto socks = dump_sockets(req);
+  if (!socks.ok()) return socks.take_error();
+  for (auto& s : *socks) out->push_back(std::move(s));
+  return {};
+}
+
+// TCP and UDP always; Unix sockets have no port, so only for --pid/--all.
+Result<std::vector<SockInfo>> dump_all(const LiveOptions& o) {
+  std::vector<SockInfo> out;
+  for (Transport t : {Transport::Tcp, Transport::Udp}) {
+    DumpRequest req;
+    req.transport = t;
+    req.family = o.family;
+    if (auto s = append_dump(req, &out); !s) return s.error();
+  }
+  if (!o.port && o.family == AF_UNSPEC) {
+    DumpRequest req;
+    req.transport = Transport::Unix;
+    if (auto s = append_dump(req, &out); !s) return s.error();
+  }
+  return out;
+}
+
+bool selected(const SockInfo& s, const LiveOptions& o, const OwnerScan& owners) {
+  if (o.port && s.local_port != *o.port && s.remote_port != *o.port) return false;
+  if (o.pid && !owners.by_inode.count(s.inode)) return false;
+  return true;
+}
+
+std::vector<NamedCounter> read_udp_counters(const ProcFs& proc) {
+  auto snmp = proc.read("net/snmp");
+  auto snmp6 = proc.read("net/snmp6");
+  return udp_buffer_counters(snmp.ok() ? *snmp : "", snmp6.ok() ? *snmp6 : "");
+}
+
+Result<LiveSnapshot> take_snapshot(const LiveOptions& o) {
+  ProcFs proc;
+  auto socks = dump_all(o);
+  if (!socks.ok()) return socks.take_error();
+  OwnerScan owners = scan_socket_owners(proc, o.pid);
+  LiveSnapshot snap;
+  snap.at = Clock::now();
+  for (auto& s : *socks) {
+    if (!selected(s, o, owners)) continue;
+    const SocketOwner* owner = first_owner(owners, s.inode);
+    snap.rows.push_back({std::move(s), owner ? std::optional<SocketOwner>(*owner) : std::nullopt});
+  }
+  snap.udp = read_udp_counters(proc);
+  return snap;
+}
+
+Status check_pid(const LiveOptions& o) {
+  if (!o.pid) return {};
+  struct stat st;
+  if (::stat(fmt::format("/proc/{}", *o.pid).c_str(), &st) != 0) {
+    return system_error(fmt::format("--pid {}: no such process", *o.pid));
+  }
+  return {};
+}
+
+// ---- reporting ---------------------------------------------------------------
+
+std::string endpoint_text(const SockInfo& s, bool local) {
+  const std::string& addr = local ? s.local_address : s.remote_address;
+  uint16_t port = local ? s.local_port : s.remote_port;
+  if (s.transport == Transport::Unix) {
+    if (!addr.empty()) return addr;
+    if (!local && s.peer_inode && *s.peer_inode != 0) return fmt::format("peer inode {}", *s.peer_inode);
+    return "*";
+  }
+  std::string host = addr.empty() ? "*" : addr;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return fmt::format("{}:{}", host, port == 0 ? std::string("*") : std::to_string(port));
+}
+
+Json skmem_json(const SkMem& m) {
+  return Json{{"r", m.rmem_alloc}, {"rb", m.rcvbuf},     {"t", m.wmem_alloc}, {"tb", m.sndbuf}, {"f", m.fwd_alloc},
+              {"w", m.wmem_queued}, {"o", m.optmem}, {"bl", m.backlog},   {"d", m.drops}};
+}
+
+Json socket_json(const LiveRow& row, const std::vector<std::string>& notes) {
+  const SockInfo& s = row.sock;
+  Json j{{"socket", live_kind_name(s)}, {"state", state_name(s.state)},
+         {"local", s.local_address},    {"local_port", s.local_port},
+         {"peer", s.remote_address},    {"peer_port", s.remote_port},
+         {"inode", s.inode},            {"recv_q", s.queues_known ? Json(s.recv_q) : Json(nullptr)},
+         {"send_q", s.queues_known ? Json(s.send_q) : Json(nullptr)}};
+  j["skmem"] = s.skmem ? skmem_json(*s.skmem) : Json(nullptr);
+  j["pid"] = row.owner ? Json(row.owner->pid) : Json(nullptr);
+  j["command"] = row.owner ? Json(row.owner->command) : Json(nullptr);
+  j["notes"] = notes;
+  return j;
+}
+
+std::string size_cell(uint32_t v) { return fmt::format("{} ({})", v, human_bytes(v)); }
+
+std::vector<std::string> row_cells(const LiveRow& row, const std::string& extra) {
+  const SockInfo& s = row.sock;
+  std::vector<std::string> c = {live_kind_name(s), state_name(s.state), endpoint_text(s, true),
+                                endpoint_text(s, false)};
+  c.push_back(s.queues_known ? std::to_string(s.recv_q) : "?");
+  c.push_back(s.queues_known ? std::to_string(s.send_q) : "?");
+  if (s.skmem) {
+    const SkMem& m = *s.skmem;
+    for (auto v : {size_cell(m.rcvbuf), size_cell(m.sndbuf), std::to_string(m.rmem_alloc),
+                   std::to_string(m.wmem_queued), std::to_string(m.drops)}) {
+      c.push_back(v);
+    }
+  } else {
+    // TIME-WAIT/SYN-RECV mini-sockets have no buffers; otherwise the kernel sent none.
+    bool mini = s.state == kStateTimeWait || s.state == kStateNewSynRecv;
+    for (int i = 0; i < 5; ++i) c.push_back(mini ? "-" : "?");
+  }
+  c.push_back(extra);
+  c.push_back(row.owner ? fmt::format("{}/{}", row.owner->pid, row.owner->command) : "");
+  return c;
+}
+
+const std::vector<Align>& row_align() {
+  static const std::vector<Align> a = {Align::Left,  Align::Left,  Align::Left,  Align::Left,
+                                       Align::Right, Align::Right, Align::Right, Align::Right,
+                                       Align::Right, Align::Right, Align::Right, Align::Left, Align::Left};
+  return a;
+}
+
+std::vector<std::string> header(bool watch) {
+  return {"Socket", "State", "Local", "Peer", "Recv-Q", "Send-Q", "rb", "tb", "r", "w", "d", watch ? "d+" : "",
+          "Process"};
+}
+
+using PrevRows = std::map<uint64_t, const LiveRow*>;  // by socket cookie
+
+std::optional<int64_t> drops_delta(const LiveRow& row, const PrevRows* prev) {
+  if (!prev || !row.sock.skmem) return std::nullopt;
+  auto it = prev->find(row.sock.cookie);
+  if (it == prev->end() || !it->second->sock.skmem) return std::nullopt;
+  return static_cast<int64_t>(row.sock.skmem->drops) - it->second->sock.skmem->drops;
+}
+
+void report_rows(Reporter& rep, const LiveSnapshot& snap, const PrevRows* prev, double interval) {
+  BufferLimits lim = read_buffer_limits(ProcFs());
+  Table t;
+  t.row(header(prev != nullptr));
+  std::string notes_text;
+  for (const auto& row : snap.rows) {
+    std::vector<std::string> notes = live_notes(row.sock, lim);
+    Json j = socket_json(row, notes);
+    auto dd = drops_delta(row, prev);
+    if (prev) {
+      j["interval"] = interval;
+      j["delta"] = Json{{"d", dd ? Json(*dd) : Json(nullptr)}};
+    }
+    rep.event("socket", std::move(j), "");
+    t.row(row_cells(row, dd ? fmt::format("{:+}", *dd) : ""));
+    for (const auto& n : notes) notes_text += fmt::format("    {} {}: {}\n", live_kind_name(row.sock),
+                                                          endpoint_text(row.sock, true), n);
+  }
+  if (snap.rows.empty()) {
+    rep.text("  No matching sockets.\n");
+    return;
+  }
+  rep.text(t.render(row_align(), "  "));
+  if (!notes_text.empty()) rep.text("  Notes:\n" + notes_text);
+}
+
+void report_udp(Reporter& rep, const std::vector<NamedCounter>& counters, const std::vector<NamedCounter>* before) {
+  std::vector<NamedCounter> shown = before ? counter_changes(*before, counters) : counters;
+  Json j{{"protocol", "udp"}};
+  for (const auto& c : shown) j[c.name] = c.value ? Json(*c.value) : Json(nullptr);
+  rep.event("counters", std::move(j), "");
+  Table t;
+  for (const auto& c : shown) {
+    std::string v = !c.value ? "n/a" : before ? fmt::format("{:+}", *c.value) : std::to_string(*c.value);
+    t.row({c.name, v, std::string(udp_counter_meaning(c.name))});
+  }
+  rep.text(fmt::format("\n{}\n", rep.bold(before ? "UDP buffer errors this interval"
+                                                 : "UDP buffer errors (/proc/net/snmp, snmp6; this namespace, since boot)")));
+  rep.text(t.render({Align::Left, Align::Right, Align::Left}, "  "));
+}
+
+std::string title(const LiveOptions& o) {
+  std::string what = o.port ? fmt::format("port {}", *o.port) : o.pid ? fmt::format("process {}", *o.pid) : "all";
+  return fmt::format("Live sockets ({}): limits rb/tb, use r (receive queue) and w (send queue), d drops; bytes",
+                     what);
+}
+
+// ---- watching ------------------------------------------------------------------
+
+Status sleep_or_interrupt(Duration d) {
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
+  pollfd p = {interrupt_fd(), POLLIN, 0};
+  int n = ::poll(&p, interrupt_fd() >= 0 ? 1 : 0, static_cast<int>(std::min<int64_t>(ms, INT32_MAX)));
+  if (interrupted() || n > 0) return interrupted_error();
+  return {};
+}
+
+PrevRows index_rows(const LiveSnapshot& s) {
+  PrevRows m;
+  for (const auto& row : s.rows) m[row.sock.cookie] = &row;
+  return m;
+}
+
+Status watch_loop(Reporter& rep, const LiveOptions& o, LiveSnapshot prev) {
+  Clock::time_point start = prev.at;
+  for (long long i = 0; !o.count || i < *o.count; ++i) {
+    if (Status st = sleep_or_interrupt(*o.watch); !st) return st;
+    auto now = take_snapshot(o);
+    if (!now.ok()) return now.take_error();
+    double interval = std::chrono::duration<double>(now->at - prev.at).count();
+    PrevRows before = index_rows(prev);
+    rep.text(fmt::format("\n[{:>7.2f}s]\n", std::chrono::duration<double>(now->at - start).count()));
+    report_rows(rep, *now, &before, interval);
+    report_udp(rep, now->udp, &prev.udp);
+    prev = std::move(*now);
+  }
+  return {};
+}
+
+}  // namespace
+
+Status report_live(Reporter& rep, const LiveOptions& o) {
+  if (Status st = check_pid(o); !st) return st;
+  auto snap = take_snapshot(o);
+  if (!snap.ok()) return snap.take_error();
+  rep.text(rep.bold(title(o)) + "\n");
+  report_rows(rep, *snap, nullptr, 0);
+  report_udp(rep, snap->udp, nullptr);
+  if (o.watch) return watch_loop(rep, o, std::move(*snap));
+  return {};
 }
 
 }  // namespace sp::app

@@ -19,6 +19,7 @@ struct LiveOptions {
   bool all = false;
   int family = AF_UNSPEC;  // -4 / -6
   std::optional<Duration> watch;
+  std::optional<long long> count;  // --watch rounds; nullopt: until SIGINT
   bool selected() const { return port || pid || all; }
 };
 

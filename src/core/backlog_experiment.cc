@@ -221,6 +221,8 @@ void read_limits(const ProcFs& proc, ExperimentResult* r) {
   r->syncookies = cookies.ok() ? static_cast<int>(*cookies) : -1;
   auto abort = proc.sysctl_int("net.ipv4.tcp_abort_on_overflow");
   r->abort_on_overflow = abort.ok() ? static_cast<int>(*abort) : -1;
+  auto linear = proc.sysctl_int("net.ipv4.tcp_syn_linear_timeouts");
+  r->syn_linear_timeouts = linear.ok() ? static_cast<int>(*linear) : -1;
 }
 
 // The experiment itself, in whatever namespace we are in.
@@ -268,13 +270,19 @@ Status write_all(int fd, const std::string& s) {
   return {};
 }
 
+bool needs_private_netns(const ExperimentOptions& o) {
+  return o.somaxconn.has_value() || o.syncookies.has_value() || o.abort_on_overflow;
+}
+
 [[noreturn]] void child_main(int out_fd, const ExperimentOptions& o) {
   Json reply;
   Status entered = enter_private_netns(o);
-  if (!entered) {
+  if (!entered && needs_private_netns(o)) {
     reply = Json{{"error", entered.error().message}, {"kind", static_cast<int>(entered.error().kind)}};
   } else {
-    auto r = experiment_here(o, true);
+    // Without the namespace (a container without CAP_SYS_ADMIN) run here and say why.
+    auto r = experiment_here(o, entered.ok());
+    if (r.ok() && !entered) r->netns_error = entered.error().message;
     reply = r.ok() ? experiment_json(*r)
                    : Json{{"error", r.error().message}, {"kind", static_cast<int>(r.error().kind)}};
   }
@@ -321,10 +329,6 @@ Result<ExperimentResult> experiment_in_netns(const ExperimentOptions& o) {
   return parse_child_reply(text);
 }
 
-bool needs_private_netns(const ExperimentOptions& o) {
-  return o.somaxconn.has_value() || o.syncookies.has_value() || o.abort_on_overflow;
-}
-
 }  // namespace
 
 int ExperimentResult::ack_dropped() const { return std::max(0, established - queued - accepted); }
@@ -353,7 +357,10 @@ Json experiment_json(const ExperimentResult& r) {
               {"accept_rate", r.accept_rate > 0 ? Json(r.accept_rate) : Json(nullptr)},
               {"syncookies", r.syncookies},
               {"abort_on_overflow", r.abort_on_overflow},
-              {"private_netns", r.private_netns}, {"address", r.address},
+              {"syn_linear_timeouts", r.syn_linear_timeouts >= 0 ? Json(r.syn_linear_timeouts) : Json(nullptr)},
+              {"private_netns", r.private_netns},
+              {"netns_error", r.netns_error.empty() ? Json(nullptr) : Json(r.netns_error)},
+              {"address", r.address},
               {"port", r.port},                   {"counters", counters}};
 }
 
@@ -374,7 +381,9 @@ Result<ExperimentResult> experiment_from_json(const Json& j) {
     r.accept_rate = j.at("accept_rate").is_null() ? 0 : j.at("accept_rate").get<double>();
     r.syncookies = j.at("syncookies").get<int>();
     r.abort_on_overflow = j.at("abort_on_overflow").get<int>();
+    r.syn_linear_timeouts = j.at("syn_linear_timeouts").is_null() ? -1 : j.at("syn_linear_timeouts").get<int>();
     r.private_netns = j.at("private_netns").get<bool>();
+    if (!j.at("netns_error").is_null()) r.netns_error = j.at("netns_error").get<std::string>();
     r.address = j.at("address").get<std::string>();
     r.port = j.at("port").get<uint16_t>();
     for (const auto& [name, value] : j.at("counters").items()) r.counters[name] = value.get<int64_t>();

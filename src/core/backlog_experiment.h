@@ -33,6 +33,7 @@ struct ExperimentOptions {
 
 struct ExperimentResult {
   bool private_netns = false;
+  std::string netns_error;  // why a private namespace could not be made (then it ran here)
   std::string address = "127.0.0.1";
   uint16_t port = 0;
   int requested = 0;
@@ -40,6 +41,7 @@ struct ExperimentResult {
   int somaxconn = 0;
   int syncookies = 0;
   int abort_on_overflow = 0;
+  int syn_linear_timeouts = -1;  // net.ipv4.tcp_syn_linear_timeouts (6.x); -1: absent
   int clients = 0;
   int established = 0;  // clients whose connect() completed
   int refused = 0;      // clients reset (tcp_abort_on_overflow=1) or refused

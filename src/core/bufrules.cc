@@ -5,6 +5,7 @@
 
 #include <climits>
 #include <cmath>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -262,6 +263,102 @@ Result<BdpAdvice> bdp_advice(uint64_t rate, Duration rtt, const BufferLimits& li
     a.autotune_ceiling = window / a.rtt_seconds;
   }
   return a;
+}
+
+
+std::vector<NamedCounter> udp_buffer_counters(std::string_view snmp, std::string_view snmp6) {
+  static const char* fields[] = {"RcvbufErrors", "SndbufErrors", "InErrors"};
+  CounterTable v4 = parse_counter_pairs(snmp);
+  std::map<std::string, int64_t> v6 = parse_name_value_lines(snmp6);
+  std::vector<NamedCounter> out;
+  for (const char* f : fields) {
+    NamedCounter c{fmt::format("Udp{}", f), std::nullopt};
+    auto row = v4.find("Udp");
+    if (row != v4.end() && row->second.count(f)) c.value = row->second.at(f);
+    out.push_back(c);
+  }
+  for (const char* f : fields) {
+    NamedCounter c{fmt::format("Udp6{}", f), std::nullopt};
+    if (v6.count(c.name)) c.value = v6.at(c.name);
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string_view udp_counter_meaning(std::string_view name) {
+  if (name.ends_with("RcvbufErrors")) return "datagrams dropped: a socket's receive buffer (rb) was full";
+  if (name.ends_with("SndbufErrors")) return "sends that failed for lack of send buffer (tb) or memory";
+  if (name.ends_with("InErrors")) return "datagrams dropped for any receive error (includes RcvbufErrors)";
+  return "";
+}
+
+std::vector<NamedCounter> counter_changes(const std::vector<NamedCounter>& before,
+                                          const std::vector<NamedCounter>& after) {
+  std::vector<NamedCounter> out;
+  for (const auto& a : after) {
+    NamedCounter d{a.name, std::nullopt};
+    for (const auto& b : before) {
+      if (b.name == a.name && a.value && b.value) d.value = *a.value - *b.value;
+    }
+    out.push_back(d);
+  }
+  return out;
+}
+
+
+std::string live_kind_name(const SockInfo& s) {
+  if (s.transport == Transport::Unix) {
+    if (s.type == SOCK_DGRAM) return "unix-dgram";
+    if (s.type == SOCK_SEQPACKET) return "unix-seqpacket";
+    return "unix-stream";
+  }
+  return fmt::format("{}{}", transport_name(s.transport), s.family == AF_INET6 ? 6 : 4);
+}
+
+namespace {
+
+// rb/tb against where a fresh socket of this kind starts.
+std::optional<std::string> limit_note(const SockInfo& s, const BufferLimits& lim, BufDir d, uint32_t value) {
+  std::string_view what = d == BufDir::Send ? "tb" : "rb";
+  if (s.transport == Transport::Tcp) {
+    if (s.state == kStateListen) return std::nullopt;
+    auto start = lim.get(d == BufDir::Send ? "net.ipv4.tcp_wmem" : "net.ipv4.tcp_rmem", 1);
+    auto max = lim.get(d == BufDir::Send ? "net.ipv4.tcp_wmem" : "net.ipv4.tcp_rmem", 2);
+    if (start && max && value > *max) {
+      return fmt::format("{} {} is above tcp_*mem[2]: set with SO_*BUFFORCE or before a limit change", what, value);
+    }
+    if (start && value > *start) return fmt::format("{} grew past the default {}: autotuning (or SO_*BUF)", what, *start);
+    if (start && value < *start) {
+      return fmt::format("{} {} is below the default {}: probably set with {} (locked, no autotuning)", what, value,
+                         *start, option_name(d, false));
+    }
+    return std::nullopt;
+  }
+  auto def = lim.get(d == BufDir::Send ? "net.core.wmem_default" : "net.core.rmem_default");
+  if (def && value != *def) return fmt::format("{} {} differs from the default {}: the program set it", what, value, *def);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<std::string> live_notes(const SockInfo& s, const BufferLimits& lim) {
+  std::vector<std::string> notes;
+  // TIME-WAIT and SYN-RECV entries are mini-sockets without buffers.
+  bool mini = s.state == kStateTimeWait || s.state == kStateNewSynRecv;
+  if (!s.skmem) return mini ? notes : std::vector<std::string>{"no memory info from the kernel (SKMEMINFO missing)"};
+  const SkMem& m = *s.skmem;
+  if (m.drops > 0) notes.push_back(fmt::format("d={}: packets dropped on this socket (receive buffer full)", m.drops));
+  if (m.rcvbuf > 0 && m.rmem_alloc * 10ULL >= m.rcvbuf * 9ULL) {
+    notes.push_back(fmt::format("receive queue r={} is {:.0f}% of rb: the reader is not keeping up", m.rmem_alloc,
+                                100.0 * m.rmem_alloc / m.rcvbuf));
+  }
+  if (m.sndbuf > 0 && m.wmem_queued * 10ULL >= m.sndbuf * 9ULL) {
+    notes.push_back(fmt::format("send queue w={} is {:.0f}% of tb: the writer blocks until the peer reads or acks",
+                                m.wmem_queued, 100.0 * m.wmem_queued / m.sndbuf));
+  }
+  if (auto n = limit_note(s, lim, BufDir::Receive, m.rcvbuf)) notes.push_back(*n);
+  if (auto n = limit_note(s, lim, BufDir::Send, m.sndbuf)) notes.push_back(*n);
+  return notes;
 }
 
 }  // namespace sp

@@ -14,6 +14,7 @@
 
 #include "core/parse.h"
 #include "core/procfs.h"
+#include "core/sockdiag.h"
 
 namespace sp {
 
@@ -119,5 +120,30 @@ struct BdpAdvice {
 };
 // Usage errors for a zero rate or RTT.
 Result<BdpAdvice> bdp_advice(uint64_t rate, Duration rtt, const BufferLimits& lim);
+
+
+// ---- UDP buffer error counters -------------------------------------------
+
+// UdpRcvbufErrors, UdpSndbufErrors, UdpInErrors from /proc/net/snmp and the
+// Udp6 ones from /proc/net/snmp6, named as nstat names them. A counter the
+// kernel does not have (or a missing file: pass "") is nullopt.
+struct NamedCounter {
+  std::string name;
+  std::optional<int64_t> value;
+};
+std::vector<NamedCounter> udp_buffer_counters(std::string_view snmp, std::string_view snmp6);
+std::string_view udp_counter_meaning(std::string_view name);
+// after - before per name (nullopt when either side lacks it).
+std::vector<NamedCounter> counter_changes(const std::vector<NamedCounter>& before,
+                                          const std::vector<NamedCounter>& after);
+
+
+// ---- Live sockets ----------------------------------------------------------
+
+// "tcp4", "udp6", "unix-stream", "unix-dgram", "unix-seqpacket".
+std::string live_kind_name(const SockInfo& s);
+// Short remarks on a live socket's memory (drops, a nearly full receive or
+// send buffer, rb/tb versus the defaults). Empty when nothing stands out.
+std::vector<std::string> live_notes(const SockInfo& s, const BufferLimits& lim);
 
 }  // namespace sp

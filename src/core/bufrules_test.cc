@@ -179,3 +179,67 @@ TEST_CASE("bdp: rounding, impossible pipes, bad input") {
   CHECK_FALSE(box->checks[2].ok());
   CHECK(box->sysctl_lines.empty());  // not known to be short: no advice to change them
 }
+
+TEST_CASE("udp_buffer_counters: by name from snmp and snmp6, missing ones nullopt") {
+  ProcFs host(data_dir() + "/buffers/linux-6.18");
+  auto now = udp_buffer_counters(*host.read("net/snmp"), *host.read("net/snmp6"));
+  REQUIRE(now.size() == 6);
+  CHECK(now[0].name == "UdpRcvbufErrors");
+  CHECK(now[0].value == 0);
+  CHECK(now[3].name == "Udp6RcvbufErrors");
+  CHECK(now[3].value == 0);
+  ProcFs old(data_dir() + "/buffers/old-3.10");
+  CHECK_FALSE(old.read("net/snmp6").ok());
+  auto then = udp_buffer_counters(*old.read("net/snmp"), "");
+  CHECK(then[0].value == 5);  // RcvbufErrors, not UdpLite's
+  CHECK(then[1].value == 1);
+  CHECK(then[2].value == 7);
+  CHECK(then[3].value == std::nullopt);
+  for (const auto& c : then) CHECK_FALSE(udp_counter_meaning(c.name).empty());
+  std::vector<NamedCounter> later = then;
+  later[0].value = 12;
+  auto d = counter_changes(then, later);
+  CHECK(d[0].value == 7);
+  CHECK(d[1].value == 0);
+  CHECK(d[3].value == std::nullopt);
+}
+
+TEST_CASE("live_notes: drops, full queues, rb/tb against the defaults") {
+  BufferLimits lim = fixture("linux-6.18");
+  SockInfo s;
+  s.transport = Transport::Tcp;
+  s.family = AF_INET;
+  s.state = kStateEstablished;
+  CHECK(live_kind_name(s) == "tcp4");
+  CHECK(contains(live_notes(s, lim).at(0), "SKMEMINFO missing"));
+  s.state = kStateTimeWait;
+  CHECK(live_notes(s, lim).empty());
+  s.state = kStateEstablished;
+  SkMem m;
+  m.rcvbuf = 131072;
+  m.sndbuf = 16384;
+  s.skmem = m;
+  CHECK(live_notes(s, lim).empty());
+  m.rcvbuf = 65536;
+  m.rmem_alloc = 60000;
+  m.drops = 3;
+  m.sndbuf = 4194304;
+  s.skmem = m;
+  auto notes = live_notes(s, lim);
+  REQUIRE(notes.size() == 4);
+  CHECK(contains(notes[0], "d=3"));
+  CHECK(contains(notes[1], "92% of rb"));
+  CHECK(contains(notes[2], "rb 65536 is below the default 131072: probably set with SO_RCVBUF"));
+  CHECK(contains(notes[3], "tb grew past the default 16384"));
+  SockInfo u;
+  u.transport = Transport::Udp;
+  u.family = AF_INET6;
+  u.skmem = SkMem{0, 8192, 0, 212992, 0, 0, 0, 0, 0};
+  CHECK(live_kind_name(u) == "udp6");
+  auto un = live_notes(u, lim);
+  REQUIRE(un.size() == 1);
+  CHECK(contains(un[0], "rb 8192 differs from the default 212992"));
+  u.transport = Transport::Unix;
+  u.type = SOCK_DGRAM;
+  CHECK(live_kind_name(u) == "unix-dgram");
+}

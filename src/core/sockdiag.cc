@@ -237,7 +237,7 @@ Status parse_datagram(const std::vector<uint8_t>& dgram, Transport transport, st
     }
     nlh = mnl_nlmsg_next(nlh, &left);
   }
-  if (left != 0) return system_error(fmt::format("sock_diag dump: {} bytes of truncated message", left));
+  if (left > 0) return system_error(fmt::format("sock_diag dump: {} bytes of truncated message", left));
   return {};
 }
 

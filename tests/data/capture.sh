@@ -9,8 +9,9 @@ set -euo pipefail
 sockprobe=${1:?usage: capture.sh SOCKPROBE [OUTDIR]}
 out=${2:-$(dirname "$0")/sockdiag}
 ns="sockprobe-capture-$$"
+scene_pid=""
 ip netns add "$ns"
-trap 'kill "$scene_pid" 2>/dev/null || true; ip netns del "$ns"' EXIT
+trap 'if [ -n "$scene_pid" ]; then kill "$scene_pid" 2>/dev/null || true; fi; ip netns del "$ns"' EXIT
 ip netns exec "$ns" ip link set lo up
 fifo=$(mktemp -u) && mkfifo "$fifo"
 # The scene: TCP 127.0.0.1 backlog 3 with 2 connections queued; TCP ::1

@@ -214,3 +214,12 @@ one() { jq -c --arg e "$2" 'select(.event==$e)' <<<"$1" | head -n 1; }
   bad --pid --pid abc
   bad --watch --watch 1s
 }
+
+@test "buffers -4 / -6: only that family's inet sockets, Unix always" {
+  run "$SOCKPROBE" buffers -4 --json
+  [ "$status" -eq 0 ]
+  [ "$(jq -r 'select(.event=="buffers") | .socket' <<<"$output" | sort | tr '\n' ' ')" = "tcp4 udp4 unix-dgram unix-stream " ]
+  run "$SOCKPROBE" buffers -6 --set 4000 --json
+  [ "$status" -eq 0 ]
+  [ "$(jq -r 'select(.event=="buffers") | .socket' <<<"$output" | sort | tr '\n' ' ')" = "tcp6 udp6 unix-dgram unix-stream " ]
+}

@@ -98,3 +98,16 @@ usage_error() {
 @test "--echo with -u" { usage_error "--echo" listen --echo -u 0; }
 @test "recv -o with --discard" { usage_error "--discard" recv -o "$BATS_TEST_TMPDIR/f" --discard 0; }
 @test "send FILE with --size" { usage_error "--size" send --size 10 127.0.0.1 9 "$BATS_TEST_TMPDIR/f"; }
+
+# --- connect bursts, buffers, backlog ----------------------------------------
+
+@test "connect --count 0" { usage_error "--count: '0'" connect --count 0 127.0.0.1 1; }
+@test "connect --concurrency without --count" { usage_error "--concurrency" connect --concurrency 5 127.0.0.1 1; }
+@test "connect --send over 1M" { usage_error "--send: '2M'" connect --count 5 --send 2M 127.0.0.1 1; }
+@test "buffers --set bad SIZE" { usage_error "--set: '12X'" buffers --set 12X; }
+@test "buffers --bdp without --rtt" { usage_error "--rtt" buffers --bdp 10Gbit; }
+@test "buffers --rtt 0" { usage_error "--rtt: '0'" buffers --bdp 1Gbit --rtt 0; }
+@test "buffers --force without a size" { usage_error "--force" buffers --force; }
+@test "buffers --watch without a selection" { usage_error "--watch" buffers --watch 1s; }
+@test "buffers --pid 0" { usage_error "--pid: '0'" buffers --pid 0; }
+@test "backlog with an unexpected argument" { usage_error "extra" backlog extra; }
