@@ -86,6 +86,19 @@ int readable_bytes(int fd) {
 
 constexpr size_t kZeroCopyChunk = 1 << 20;
 
+// A spliced pipe fills its 16 default slots with socket fragments, so the
+// reader on the other end wakes for every few KiB: growing stdin/stdout
+// pipes to 1 MiB made the pipe case of bench/relay.sh about 3x faster. Only
+// grows, best effort (unprivileged users are capped by
+// /proc/sys/fs/pipe-max-size); the pipe is shared with the process on the
+// other end, for which a larger pipe is harmless.
+void grow_pipe(int fd) {
+  int size = ::fcntl(fd, F_GETPIPE_SZ);
+  if (size >= 0 && static_cast<size_t>(size) < kZeroCopyChunk) {
+    ::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(kZeroCopyChunk));
+  }
+}
+
 // One relay in progress: the fds, the two directions and the counters.
 class Relay {
  public:
@@ -221,10 +234,14 @@ Status Relay::flush_down() {
 void Relay::choose_paths() {
   if (opts_.datagram) return;
   int in_type = file_type(in_);
-  if (in_type == S_IFIFO) up_.path = Path::Splice;
+  if (in_type == S_IFIFO) {
+    up_.path = Path::Splice;
+    grow_pipe(in_);
+  }
   if (in_type == S_IFREG) up_.path = Path::SendFile;
   if (file_type(out_) == S_IFIFO) {
     down_.path = Path::Splice;
+    grow_pipe(out_);
   } else if (never_blocking_sink(out_)) {
     // bench/relay.sh: socket -> /dev/null through our own pipe costs about
     // half the CPU of read()+write(), the copy to user space being most of it.
