@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
     *) SOCKPROBE=$1; shift ;;
   esac
 done
-for tool in "$SOCKPROBE" nc.openbsd ncat socat iperf3 python3 ss; do
+for tool in "$SOCKPROBE" /usr/bin/time nc.openbsd ncat socat iperf3 python3 ss; do
   command -v "$tool" >/dev/null || { echo "bench: $tool not found" >&2; exit 2; }
 done
 BYTES=$(numfmt --from=iec "$SIZE")
@@ -44,35 +44,41 @@ wait_port() {
 }
 now() { date +%s%N; }
 
-# One timed run of a receiver/sender pair; prints nanoseconds.
+# One timed run of a receiver/sender pair; prints "nanoseconds cpu_seconds",
+# cpu being user+sys of receiver and sender together (less sensitive to other
+# load on a shared machine than wall time).
 run_pair() {
   local recv_cmd=$1 send_cmd=$2 port t0 t1 rpid
   port=$(free_port)
   t0=$(now)
-  bash -c "${recv_cmd//PORT/$port}" &
+  /usr/bin/time -f '%U %S' -o "$DIR/rtime" bash -c "${recv_cmd//PORT/$port}" &
   rpid=$!
   wait_port "$port"
-  bash -c "${send_cmd//PORT/$port}"
+  /usr/bin/time -f '%U %S' -o "$DIR/stime" bash -c "${send_cmd//PORT/$port}"
   wait "$rpid"
   t1=$(now)
-  echo $((t1 - t0))
+  echo "$((t1 - t0)) $(cat "$DIR/rtime" "$DIR/stime" | awk '{c += $1 + $2} END {print c}')"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-declare -A RATE
+declare -A RATE CPU
 measure() {
-  local name=$1 recv_cmd=$2 send_cmd=$3 i ns
+  local name=$1 recv_cmd=$2 send_cmd=$3 i runs ns
   run_pair "$recv_cmd" "$send_cmd" >/dev/null  # warm-up
-  ns=$(for i in $(seq "$RUNS"); do run_pair "$recv_cmd" "$send_cmd"; done | median)
+  runs=$(for i in $(seq "$RUNS"); do run_pair "$recv_cmd" "$send_cmd"; done)
+  ns=$(awk '{print $1}' <<<"$runs" | median)
+  CPU[$name]=$(awk '{print $2}' <<<"$runs" | median)
   RATE[$name]=$(awk -v b="$BYTES" -v ns="$ns" 'BEGIN { printf "%.0f", b / (ns / 1e9) }')
-  printf '  %-22s median %8.3f s  %8.1f MB/s\n' "$name" "$(awk -v ns="$ns" 'BEGIN{print ns/1e9}')" \
-    "$(awk -v r="${RATE[$name]}" 'BEGIN{print r/1e6}')"
+  printf '  %-22s median %8.3f s  %8.1f MB/s  cpu %6.2f s\n' "$name" "$(awk -v ns="$ns" 'BEGIN{print ns/1e9}')" \
+    "$(awk -v r="${RATE[$name]}" 'BEGIN{print r/1e6}')" "${CPU[$name]}"
 }
 ratio() { awk -v a="${RATE[$1]}" -v b="${RATE[$2]}" 'BEGIN { printf "%.2f", a / b }'; }
+# CPU ratio: other / sockprobe, so above 1.00 also means sockprobe did better.
+cpu_ratio() { awk -v a="${CPU[$1]}" -v b="${CPU[$2]}" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "n/a" }'; }
 
 SP=$SOCKPROBE
-echo "sockprobe transfer benchmark: $SIZE per run, median of $RUNS, $(nproc) cores, $(uname -r)"
+echo "sockprobe transfer benchmark: $SIZE per run, median of $RUNS, $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "file on tmpfs -> socket -> discard"
 measure sockprobe "$SP recv 127.0.0.1 PORT --discard -q --no-progress" "$SP send 127.0.0.1 PORT $FILE -q --no-progress"
 measure nc.openbsd "nc.openbsd -l 127.0.0.1 PORT > /dev/null" "nc.openbsd -N 127.0.0.1 PORT < $FILE"
@@ -86,3 +92,6 @@ measure "iperf3 -n" "iperf3 -s -1 -B 127.0.0.1 -p PORT > /dev/null" "iperf3 -c 1
 echo "ratios (sockprobe / other, higher is better)"
 echo "  file:      vs socat -b 262144 $(ratio sockprobe 'socat -b 262144')   vs nc.openbsd $(ratio sockprobe nc.openbsd)   vs ncat $(ratio sockprobe ncat)"
 echo "  generated: vs iperf3 -n $(ratio 'sockprobe generated' 'iperf3 -n')"
+echo "cpu ratios (other's user+sys / sockprobe's, higher is better)"
+echo "  file:      vs socat -b 262144 $(cpu_ratio sockprobe 'socat -b 262144')   vs nc.openbsd $(cpu_ratio sockprobe nc.openbsd)   vs ncat $(cpu_ratio sockprobe ncat)"
+echo "  generated: vs iperf3 -n $(cpu_ratio 'sockprobe generated' 'iperf3 -n')"
