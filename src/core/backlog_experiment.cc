@@ -165,7 +165,7 @@ struct SlowAcceptor {
 int poll_timeout_ms(Clock::time_point now, Clock::time_point deadline, const SlowAcceptor& acc) {
   Clock::time_point until = acc.rate ? std::min(deadline, acc.next) : deadline;
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(until - now).count();
-  return static_cast<int>(std::max<int64_t>(ms, 0));
+  return static_cast<int>(std::clamp<int64_t>(ms, 0, 1000 * 1000));  // never wraps to negative
 }
 
 // Waits until every client settled or the timeout passed, accepting slowly

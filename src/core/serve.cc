@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
 #include <unordered_map>
@@ -226,8 +227,9 @@ Status serve(int listen_fd, const ServeOptions& opts, const ServeHooks& hooks) {
     if (opts.idle_timeout.count() > 0 && !conns.empty()) {
       auto soonest = Clock::time_point::max();
       for (auto& [fd, c] : conns) soonest = std::min(soonest, c->last_activity + opts.idle_timeout);
-      int ms = static_cast<int>(std::max<long long>(
-          0, std::chrono::duration_cast<std::chrono::milliseconds>(soonest - now).count() + 1));
+      // Clamped: a long --idle-timeout (1000h) must not wrap to a negative int.
+      int ms = static_cast<int>(std::clamp<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(soonest - now).count() + 1, 0, 1000 * 1000));
       timeout_ms = timeout_ms < 0 ? ms : std::min(timeout_ms, ms);
     }
     epoll_event events[64];
