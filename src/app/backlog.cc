@@ -4,7 +4,6 @@
 // health check for cron and CI (exit 4). `backlog test` lives in
 // backlog_experiment.cc. A hidden --capture DIR saves raw sock_diag dumps
 // and /proc/net/netstat for fixtures and bug reports.
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -437,20 +436,12 @@ Status check_verdict(Reporter& rep, const BacklogOptions& o, const std::vector<s
 
 // ---- running -------------------------------------------------------------------------
 
-Status sleep_interruptible(Duration d) {
-  auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
-  pollfd p = {interrupt_fd(), POLLIN, 0};
-  int n = ::poll(&p, interrupt_fd() >= 0 ? 1 : 0, static_cast<int>(std::min<int64_t>(ms, INT32_MAX)));
-  if (interrupted() || (n > 0)) return interrupted_error();
-  return {};
-}
-
 Status watch_loop(Reporter& rep, const BacklogOptions& o, Snapshot prev) {
   Clock::time_point start = prev.at;
   for (long long i = 0; !o.count || i < *o.count; ++i) {
     // Fixed cadence: the next tick is counted from the start, not from the last snapshot.
     Clock::time_point tick = start + std::chrono::duration_cast<Clock::duration>(*o.watch * (i + 1));
-    if (Status st = sleep_interruptible(std::max(Duration(0), Duration(tick - Clock::now()))); !st) return st;
+    if (!sleep_interruptible(tick - Clock::now())) return interrupted_error();
     auto now = take_snapshot(o, rep, false);
     if (!now.ok()) return now.take_error();
     double interval = std::round(std::chrono::duration<double>(now->at - prev.at).count() * 1000) / 1000;
