@@ -118,24 +118,6 @@ bool selected(const ListenerRow& row, const BacklogOptions& o) {
   return true;
 }
 
-// TCP listeners are required; Unix ones are a warning when unix_diag is missing.
-Result<std::vector<SockInfo>> all_listeners(Reporter& rep, bool warn) {
-  DumpRequest tcp;
-  tcp.states = state_bit(kStateListen);
-  auto out = dump_sockets(tcp);
-  if (!out.ok()) return out;
-  DumpRequest ux;
-  ux.transport = Transport::Unix;
-  ux.states = state_bit(kStateListen);
-  auto unix_socks = dump_sockets(ux);
-  if (!unix_socks.ok()) {
-    if (warn) rep.warning(fmt::format("Unix listeners not shown: {}", unix_socks.error().message));
-    return out;
-  }
-  for (auto& s : *unix_socks) out->push_back(std::move(s));
-  return out;
-}
-
 // TCP before Unix, then by port and address, as a reader scans the table.
 bool listed_before(const ListenerRow& a, const ListenerRow& b) {
   const SockInfo& x = a.sock;
@@ -155,8 +137,10 @@ Result<Snapshot> take_snapshot(const BacklogOptions& o, Reporter& rep, bool firs
   auto counters = read_tcpext(proc);
   if (!counters.ok()) return counters.take_error();
   s.counters = std::move(*counters);
-  auto socks = all_listeners(rep, first);
+  std::string unix_error;  // TCP listeners are required; Unix ones a warning
+  auto socks = dump_listeners(&unix_error);
   if (!socks.ok()) return socks.take_error();
+  if (first && !unix_error.empty()) rep.warning(fmt::format("Unix listeners not shown: {}", unix_error));
   OwnerScan owners = scan_socket_owners(proc, o.pid);
   s.owners_unreadable = owners.unreadable;
   for (auto& sock : *socks) {
