@@ -342,3 +342,48 @@ plain_netns() {
   SP_NETNS+=("$NS")
   ip -n "$NS" link set lo up
 }
+
+# --- one-way python3 peers for transfers (added by the cleanup branch) -------
+
+# py_transfer_peer NAME MODE FILE: a python3 TCP listener on 127.0.0.1 port 0
+# for one client, in the background; prints "port N" on stderr once bound
+# and sets PORT. Modes:
+#   send FILE   send FILE, then close
+#   recv FILE   write everything received to FILE until EOF, then close
+#   deaf        never read (the client's send buffer and our window fill
+#               up), keep the connection open until killed; FILE unused
+py_transfer_peer() {
+  local name=$1
+  shift
+  bg_start "$name" /dev/null "$PY" -c "$SP_PY_TRANSFER_PEER" "$@"
+  wait_for_line "$T/$name.err" '^port [0-9]+' || return 1
+  PORT=$(sed -nE 's/^port ([0-9]+).*/\1/p' "$T/$name.err" | head -1)
+}
+
+SP_PY_TRANSFER_PEER='
+import socket, sys, threading
+mode = sys.argv[1]
+path = sys.argv[2] if len(sys.argv) > 2 else None
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(1)
+print("port", ls.getsockname()[1], file=sys.stderr, flush=True)
+c, _ = ls.accept()
+if mode == "send":
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            c.sendall(b)
+elif mode == "recv":
+    with open(path, "wb") as f:
+        while True:
+            b = c.recv(1 << 20)
+            if not b:
+                break
+            f.write(b)
+else:
+    threading.Event().wait()
+c.close()
+'
