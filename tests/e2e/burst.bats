@@ -3,27 +3,24 @@
 # retransmission call-out, against python3 listeners whose backlog the test
 # controls.
 
-setup() {
-  : "${SOCKPROBE:?set SOCKPROBE to the sockprobe binary (meson test does)}"
-  T=$BATS_TEST_TMPDIR
-  PYPID=
-}
+load helpers
 
-teardown() {
-  [ -n "$PYPID" ] && kill "$PYPID" 2>/dev/null || true
-  [ -n "$PYPID" ] && wait "$PYPID" 2>/dev/null || true
-}
+setup() { sp_setup; }
+teardown() { sp_teardown; }
 
-# py_listener BACKLOG DELAY: listen on 127.0.0.1:0 with BACKLOG; print the port;
+# py_listener BACKLOG DELAY: listen on 127.0.0.1:0 with BACKLOG (sets PORT);
 # accept nothing for DELAY seconds (-1: never), then accept and close forever.
 py_listener() {
-  python3 - "$1" "$2" > "$T/py.port" <<'PY' &
+  py_start py "$BURST_PY_LISTENER" "$1" "$2"
+}
+
+BURST_PY_LISTENER='
 import socket, sys, time
 backlog, delay = int(sys.argv[1]), float(sys.argv[2])
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 s.listen(backlog)
-print(s.getsockname()[1], flush=True)
+print("port", s.getsockname()[1], file=sys.stderr, flush=True)
 if delay < 0:
     time.sleep(120)
     sys.exit(0)
@@ -32,12 +29,7 @@ s.settimeout(30)
 while True:
     c, _ = s.accept()
     c.close()
-PY
-  PYPID=$!
-  local i
-  for i in $(seq 200); do [ -s "$T/py.port" ] && break; sleep 0.05; done
-  PORT=$(head -1 "$T/py.port")
-}
+'
 
 @test "burst against a fast listener: every connection ok, percentiles reported" {
   py_listener 128 0
@@ -67,7 +59,7 @@ PY
   [[ "$output" == *"SYNs were retransmitted"* ]]
   [[ "$output" == *"full listen backlog"* ]]
   # The same run in JSON: the retransmitted ones sit at the kernel's schedule.
-  kill "$PYPID"; wait "$PYPID" 2>/dev/null || true
+  bg_stop py
   py_listener 1 2
   run timeout 60 "$SOCKPROBE" connect 127.0.0.1 "$PORT" --count 8 --concurrency 8 -w 6s --json
   [ "$status" -eq 0 ]
@@ -77,16 +69,13 @@ PY
 @test "refused connections are counted, exit 1" {
   # A socket bound but never listening holds the port for the whole test:
   # connections to it are refused, and nobody else can take it meanwhile.
-  python3 - > "$T/py.port" <<'PY' &
-import socket, time
+  py_start holder '
+import socket, sys, time
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1], flush=True)
+print("port", s.getsockname()[1], file=sys.stderr, flush=True)
 time.sleep(60)
-PY
-  PYPID=$!
-  for i in $(seq 200); do [ -s "$T/py.port" ] && break; sleep 0.05; done
-  PORT=$(head -1 "$T/py.port")
+'
   run timeout 60 "$SOCKPROBE" connect 127.0.0.1 "$PORT" --count 5 --json
   [ "$status" -eq 1 ]
   [ "$(echo "$output" | jq -r 'select(.event=="burst") | .refused')" = 5 ]

@@ -343,11 +343,21 @@ plain_netns() {
   ip -n "$NS" link set lo up
 }
 
-# --- one-way python3 peers for transfers (added by the cleanup branch) -------
+# --- python3 peers from a script, and one-way transfer peers (cleanup) ------
+
+# py_start NAME SCRIPT [ARGS...]: runs the python3 program SCRIPT (text) in
+# the background as NAME; it must print "port N" on stderr once bound. Waits
+# for that line (bounded) and sets PORT.
+py_start() {
+  local name=$1 script=$2
+  shift 2
+  bg_start "$name" /dev/null "$PY" -c "$script" "$@"
+  wait_for_line "$T/$name.err" '^port [0-9]+' || return 1
+  PORT=$(sed -nE 's/^port ([0-9]+).*/\1/p' "$T/$name.err" | head -1)
+}
 
 # py_transfer_peer NAME MODE FILE: a python3 TCP listener on 127.0.0.1 port 0
-# for one client, in the background; prints "port N" on stderr once bound
-# and sets PORT. Modes:
+# for one client, in the background (py_start: sets PORT). Modes:
 #   send FILE   send FILE, then close
 #   recv FILE   write everything received to FILE until EOF, then close
 #   deaf        never read (the client's send buffer and our window fill
@@ -355,9 +365,7 @@ plain_netns() {
 py_transfer_peer() {
   local name=$1
   shift
-  bg_start "$name" /dev/null "$PY" -c "$SP_PY_TRANSFER_PEER" "$@"
-  wait_for_line "$T/$name.err" '^port [0-9]+' || return 1
-  PORT=$(sed -nE 's/^port ([0-9]+).*/\1/p' "$T/$name.err" | head -1)
+  py_start "$name" "$SP_PY_TRANSFER_PEER" "$@"
 }
 
 SP_PY_TRANSFER_PEER='
