@@ -4,36 +4,18 @@
 # receiver that set its own SO_RCVBUF and does not read, a UDP socket that
 # overflows inside a private netns) and compare with ss and /proc/net/snmp.
 
-setup() {
-  : "${SOCKPROBE:?set SOCKPROBE to the sockprobe binary}"
-  NS=""
-  PEER_PID=""
-  TMP=$(mktemp -d)
-}
+load helpers
 
-teardown() {
-  if [ -n "$PEER_PID" ]; then kill "$PEER_PID" 2>/dev/null || true; wait "$PEER_PID" 2>/dev/null || true; fi
-  if [ -n "$NS" ]; then ip netns del "$NS" 2>/dev/null || true; fi
-  rm -rf "$TMP"
-}
-
-# wait_line FILE: the first line of FILE once a python peer wrote it (bounded).
-wait_line() {
-  for _ in $(seq 1 300); do
-    if [ -s "$1" ]; then head -n 1 "$1"; return 0; fi
-    sleep 0.1
-  done
-  echo "no readiness line in $1" >&2
-  return 1
-}
+setup() { sp_setup; }
+teardown() { sp_teardown; }
 
 # A TCP pair on loopback: the listener sets SO_RCVBUF=32768 before listen()
 # (accepted sockets inherit it) and never reads; the client (SO_SNDBUF=65536)
-# writes until the kernel refuses more. Prints "PORT" when the queues are full.
+# writes until the kernel refuses more. Prints "port N" when the queues are
+# full; sets PORT.
 start_tcp_stall() {
-  python3 - "$TMP/ready" <<'EOF' &
+  py_start peer '
 import socket, sys, time
-ready = sys.argv[1]
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
 srv.bind(("127.0.0.1", 0))
@@ -54,16 +36,14 @@ while time.time() < deadline:
             sent += cli.send(b"x" * 65536)
         except BlockingIOError:
             break
-with open(ready, "w") as f:
-    f.write("%d\n" % srv.getsockname()[1])
+print("port", srv.getsockname()[1], file=sys.stderr, flush=True)
 time.sleep(120)
-EOF
-  PEER_PID=$!
+'
 }
 
 @test "buffers --port: rb and tb agree with ss -tmn for a stalled connection" {
   start_tcp_stall
-  port=$(wait_line "$TMP/ready")
+  port=$PORT
   run "$SOCKPROBE" buffers --port "$port" --json
   [ "$status" -eq 0 ]
   ours=$(jq -r 'select(.event=="socket" and .socket=="tcp4") | "\(.local_port) \(.peer_port) \(.skmem.rb) \(.skmem.tb)"' <<<"$output" | sort)
@@ -81,39 +61,35 @@ EOF
 
 @test "buffers --port: human table and owner" {
   start_tcp_stall
-  port=$(wait_line "$TMP/ready")
+  port=$PORT
   run "$SOCKPROBE" buffers --port "$port"
   [ "$status" -eq 0 ]
   [[ "$output" == *"Recv-Q"* ]]
   [[ "$output" == *"65536 (64 KiB)"* ]]
-  [[ "$output" == *"$PEER_PID/python3"* ]]
+  [[ "$output" == *"$(bg_pid peer)/python3"* ]]
   [[ "$output" == *"UdpRcvbufErrors"* ]]
 }
 
 @test "buffers --pid: only that process's sockets, Unix ones too" {
-  python3 - "$TMP/ready" <<'EOF' &
+  bg_start peer /dev/null "$PY" -c '
 import socket, sys, time
 a, b = socket.socketpair()
 a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 50000)
 a.send(b"y" * 1000)
-open(sys.argv[1], "w").write("up\n")
+print("up", file=sys.stderr, flush=True)
 time.sleep(120)
-EOF
-  PEER_PID=$!
-  wait_line "$TMP/ready"
-  run "$SOCKPROBE" buffers --pid "$PEER_PID" --json
+'
+  wait_for_line "$T/peer.err" '^up'
+  run "$SOCKPROBE" buffers --pid "$(bg_pid peer)" --json
   [ "$status" -eq 0 ]
-  [ "$(jq -r 'select(.event=="socket") | .pid' <<<"$output" | sort -u)" = "$PEER_PID" ]
+  [ "$(jq -r 'select(.event=="socket") | .pid' <<<"$output" | sort -u)" = "$(bg_pid peer)" ]
   [ "$(jq -r 'select(.event=="socket") | .socket' <<<"$output" | sort -u)" = "unix-stream" ]
   jq -e -s '[.[] | select(.event=="socket" and .skmem.tb == 100000)] | length == 1' <<<"$output"
 }
 
 @test "buffers --port: UDP overflow in a private netns shows drops and RcvbufErrors" {
-  [ "$(id -u)" -eq 0 ] || skip "needs root for ip netns"
-  NS="sp-bufl-$$-$RANDOM"
-  ip netns add "$NS"
-  ip -n "$NS" link set lo up
-  ip netns exec "$NS" python3 - "$TMP/ready" <<'EOF' &
+  plain_netns
+  bg_start peer /dev/null ip netns exec "$NS" "$PY" -c '
 import socket, sys, time
 r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 r.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -121,11 +97,11 @@ r.bind(("127.0.0.1", 0))
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for _ in range(200):
     s.sendto(b"z" * 1000, r.getsockname())
-open(sys.argv[1], "w").write("%d\n" % r.getsockname()[1])
+print("port", r.getsockname()[1], file=sys.stderr, flush=True)
 time.sleep(120)
-EOF
-  PEER_PID=$!
-  port=$(wait_line "$TMP/ready")
+'
+  wait_for_line "$T/peer.err" '^port [0-9]+'
+  port=$(sed -nE 's/^port ([0-9]+).*/\1/p' "$T/peer.err")
   run ip netns exec "$NS" "$SOCKPROBE" buffers --port "$port" --json
   [ "$status" -eq 0 ]
   sock=$(jq -c 'select(.event=="socket" and .socket=="udp4")' <<<"$output")
@@ -138,7 +114,7 @@ EOF
 
 @test "buffers --watch: bounded by --count, later rounds carry deltas" {
   start_tcp_stall
-  port=$(wait_line "$TMP/ready")
+  port=$PORT
   run "$SOCKPROBE" buffers --port "$port" --watch 200ms --count 2 --json
   [ "$status" -eq 0 ]
   [ "$(jq -s '[.[] | select(.event=="socket")] | length' <<<"$output")" -eq 9 ]
