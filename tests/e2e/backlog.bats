@@ -7,30 +7,23 @@
 
 bats_require_minimum_version 1.5.0
 
-setup() {
-  T=$BATS_TEST_TMPDIR
-  PIDS=()
-  NS=""
-}
+load helpers
 
-teardown() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ -n "$NS" ]; then ip netns del "$NS" 2>/dev/null || true; fi
-}
+setup() { sp_setup; }
+teardown() { sp_teardown; }
 
-# bl_listeners OUT NETNS SPEC...: start python3 listeners (NETNS "" = here),
+# bl_listeners NETNS SPEC...: start python3 listeners (NETNS "" = here) as
+# background process "py" (stdout in $T/py.out, pid in BLPID),
 # SPEC = BACKLOG:CLIENTS (tcp on 127.0.0.1), v6:BACKLOG:CLIENTS (tcp on ::1)
 # or unix:BACKLOG:CLIENTS (abstract name). Clients connect
 # and are never accepted. Waits (at most 10 s) for the READY line and sets
 # PORTS to the TCP ports, in SPEC order.
 bl_listeners() {
-  local out=$1 ns=$2
-  shift 2
+  local ns=$1
+  shift
   local -a run=()
   [ -n "$ns" ] && run=(ip netns exec "$ns")
-  "${run[@]}" python3 -c '
+  bg_start py /dev/null "${run[@]}" "$PY" -c '
 import socket, sys, time
 keep, ports = [], []
 for spec in sys.argv[1:]:
@@ -52,33 +45,15 @@ for spec in sys.argv[1:]:
     keep.append(l)
 print("READY " + " ".join(ports), flush=True)
 time.sleep(120)
-' "$@" >"$out" 2>&1 &
-  PIDS+=($!)
-  BLPID=$!
-  local i
-  for i in $(seq 200); do
-    if grep -q '^READY' "$out"; then
-      read -r -a PORTS <<<"$(sed -n 's/^READY *//p' "$out")"
-      return 0
-    fi
-    sleep 0.05
-  done
-  echo "listeners never got ready:" >&2
-  cat "$out" >&2
-  return 1
+' "$@"
+  BLPID=$(bg_pid py)
+  wait_for_line "$T/py.out" '^READY' || { show "$T/py.err"; return 1; }
+  read -r -a PORTS <<<"$(sed -n 's/^READY *//p' "$T/py.out")"
 }
 
 # bl_need_root: network namespaces and per-namespace sysctls need root.
 bl_need_root() {
   [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-}
-
-# bl_netns: create a private network namespace with lo up; name in NS.
-bl_netns() {
-  bl_need_root
-  NS="sockprobe-bl-$$-$BATS_TEST_NUMBER"
-  ip netns add "$NS"
-  ip netns exec "$NS" ip link set lo up
 }
 
 # bl_listener_field JSONFILE PORT FIELD: a field of the listener event for PORT.
@@ -88,7 +63,7 @@ bl_listener_field() {
 
 @test "listener table agrees with ss -ltn at backlog 0, 5 and 100000 (clamped)" {
   somaxconn=$(cat /proc/sys/net/core/somaxconn)
-  bl_listeners "$T/py" "" 0:1 5:3 100000:2 v6:7:4
+  bl_listeners "" 0:1 5:3 100000:2 v6:7:4
   "$SOCKPROBE" --json backlog >"$T/json"
   local i port
   local -a want_queue=(1 3 2 4) want_max=(0 5 "$somaxconn" 7)
@@ -113,7 +88,7 @@ bl_listener_field() {
 }
 
 @test "human table shows the listener, its fill and the clamp note" {
-  bl_listeners "$T/py" "" 4:5
+  bl_listeners "" 4:5
   run -0 "$SOCKPROBE" backlog --port "${PORTS[0]}"
   [[ "$output" == *"net.core.somaxconn"* ]]
   [[ "$output" == *"TCPBacklogDrop"*"NOT the listen backlog"* ]]
@@ -124,8 +99,8 @@ bl_listener_field() {
 }
 
 @test "Unix stream listeners agree with ss -lx" {
-  bl_listeners "$T/py" "" unix:2:1
-  name=$(sed -n 's/^UNIX //p' "$T/py")
+  bl_listeners "" unix:2:1
+  name=$(sed -n 's/^UNIX //p' "$T/py.out")
   "$SOCKPROBE" --json backlog >"$T/json"
   got=$(jq -r --arg n "$name" 'select(.event=="listener" and .address==$n) | "\(.protocol) \(.queue) \(.max) \(.port)"' "$T/json")
   [ "$got" = "unix 1 2 null" ]
@@ -134,7 +109,7 @@ bl_listener_field() {
 }
 
 @test "--pid and --port select listeners" {
-  bl_listeners "$T/py" "" 3:0 7:0
+  bl_listeners "" 3:0 7:0
   "$SOCKPROBE" --json backlog --pid "$BLPID" >"$T/json"
   [ "$(jq -r 'select(.event=="listener") | .port' "$T/json" | sort -n | tr '\n' ' ')" = \
     "$(printf '%s\n' "${PORTS[@]}" | sort -n | tr '\n' ' ')" ]
@@ -143,7 +118,7 @@ bl_listener_field() {
 }
 
 @test "counters agree with nstat -az in the same namespace" {
-  bl_netns
+  plain_netns
   # Make the overflow counters move inside the namespace first.
   ip netns exec "$NS" "$SOCKPROBE" backlog test --no-netns --backlog 1 --clients 4 --timeout 300ms >/dev/null
   ip netns exec "$NS" "$SOCKPROBE" --json backlog >"$T/json"
@@ -189,7 +164,7 @@ bl_listener_field() {
 }
 
 @test "backlog test --no-netns in a namespace with a lowered somaxconn" {
-  bl_netns
+  plain_netns
   ip netns exec "$NS" sysctl -qw net.core.somaxconn=3
   run -0 ip netns exec "$NS" "$SOCKPROBE" --json backlog test --no-netns --backlog 50 --clients 6 --timeout 300ms
   [ "$(jq -r '.effective' <<<"$output")" = 3 ]
@@ -220,7 +195,7 @@ bl_listener_field() {
 }
 
 @test "--check: exit 4 above the threshold, 0 below" {
-  bl_listeners "$T/py" "" 4:5 9:1
+  bl_listeners "" 4:5 9:1
   run -4 "$SOCKPROBE" backlog --port "${PORTS[0]}" --check
   [[ "$output" == *"check failed"*"${PORTS[0]}"*"100% full"* ]]
   run -0 "$SOCKPROBE" backlog --port "${PORTS[0]}" --check --fail-above 100
@@ -232,26 +207,24 @@ bl_listener_field() {
 }
 
 @test "--check --fail-on-overflow: exit 4 when drops grow during the watch, 0 when quiet" {
-  bl_netns
-  bl_listeners "$T/py" "$NS" 1:2
+  plain_netns
+  bl_listeners "$NS" 1:2
   port=${PORTS[0]}
   run -0 ip netns exec "$NS" "$SOCKPROBE" backlog --check --fail-on-overflow --fail-above 100 --watch 200ms --count 2
   # A client whose SYN is dropped by the full queue, while the watch runs
   # (--check stops at the first failing interval; 8 s at most).
-  ip netns exec "$NS" "$SOCKPROBE" --json backlog --port "$port" --check --fail-on-overflow --fail-above 100 \
-    --watch 1s --count 8 >"$T/watch" 2>"$T/watch.err" &
-  watch_pid=$!
-  PIDS+=("$watch_pid")
-  local i
-  for i in $(seq 100); do grep -q '"event":"listener"' "$T/watch" && break; sleep 0.05; done
+  bg_start watch /dev/null ip netns exec "$NS" "$SOCKPROBE" --json backlog --port "$port" --check \
+    --fail-on-overflow --fail-above 100 --watch 1s --count 8
+  wait_for_line "$T/watch.out" '"event":"listener"' 5
   ip netns exec "$NS" nc -z -w 2 127.0.0.1 "$port" || true
-  run -4 wait "$watch_pid"
-  grep -q '"event":"check","ok":false' "$T/watch"
+  bg_wait watch 20
+  [ "$BG_STATUS" -eq 4 ]
+  grep -q '"event":"check","ok":false' "$T/watch.out"
   grep -q 'drops this interval' "$T/watch.err"
 }
 
 @test "--watch prints per-interval deltas with the interval" {
-  bl_listeners "$T/py" "" 2:1
+  bl_listeners "" 2:1
   run -0 "$SOCKPROBE" --json backlog --port "${PORTS[0]}" --watch 100ms --count 2
   [ "$(jq -c 'select(.event=="counters" and .interval != null)' <<<"$output" | wc -l)" = 2 ]
   [ "$(jq -r 'select(.event=="listener" and .interval != null) | .queue_delta' <<<"$output" | tr '\n' ' ')" = "0 0 " ]
