@@ -5,14 +5,10 @@
 # in /proc/sys, and (for other limits) per-namespace sysctls changed inside a
 # network namespace the test creates. Never a host sysctl.
 
-setup() {
-  : "${SOCKPROBE:?set SOCKPROBE to the sockprobe binary}"
-  NS=""
-}
+load helpers
 
-teardown() {
-  if [ -n "$NS" ]; then ip netns del "$NS" 2>/dev/null || true; fi
-}
+setup() { sp_setup; }
+teardown() { sp_teardown; }
 
 # py_all [REQUEST] [PREFIX...]: "KIND SNDBUF RCVBUF" for every socket kind
 # python3 can open here, after setting both to REQUEST when given (one
@@ -138,12 +134,10 @@ one() { jq -c --arg e "$2" 'select(.event==$e)' <<<"$1" | head -n 1; }
 }
 
 @test "buffers: other limits inside a private netns" {
-  [ "$(id -u)" -eq 0 ] || skip "needs root for ip netns"
   # Measured on 6.18: net.core.{r,w}mem_{default,max} are global, visible but
   # read-only inside a netns; tcp_rmem, tcp_wmem, tcp_moderate_rcvbuf,
   # udp_{r,w}mem_min and unix.max_dgram_qlen are per-netns and writable.
-  NS="sp-buf-$$-$RANDOM"
-  ip netns add "$NS"
+  plain_netns
   ip netns exec "$NS" test -w /proc/sys/net/ipv4/tcp_rmem || skip "tcp_rmem is not per-netns here"
   host_before=$(cat /proc/sys/net/ipv4/tcp_rmem)
   ip netns exec "$NS" sh -c 'echo "4096 65536 1048576" > /proc/sys/net/ipv4/tcp_rmem &&
