@@ -377,20 +377,18 @@ ls.bind(("127.0.0.1", 0))
 ls.listen(1)
 print("port", ls.getsockname()[1], file=sys.stderr, flush=True)
 c, _ = ls.accept()
+def pump(read, write):
+    while True:
+        b = read(1 << 20)
+        if not b:
+            return
+        write(b)
 if mode == "send":
     with open(path, "rb") as f:
-        while True:
-            b = f.read(1 << 20)
-            if not b:
-                break
-            c.sendall(b)
+        pump(f.read, c.sendall)
 elif mode == "recv":
     with open(path, "wb") as f:
-        while True:
-            b = c.recv(1 << 20)
-            if not b:
-                break
-            f.write(b)
+        pump(c.recv, f.write)
 else:
     threading.Event().wait()
 c.close()
