@@ -68,10 +68,17 @@ struct ServedTotals {
 
 bool is_interrupt(const Status& st) { return !st && st.error().kind == ErrorKind::Interrupted; }
 
-// A Unix datagram client that never bound a name sends from an address
-// with only the family: it can be read from but not answered.
-bool unnamed_unix(const Endpoint& ep) {
-  return ep.family() == AF_UNIX && ep.len <= static_cast<socklen_t>(offsetof(sockaddr_un, sun_path));
+// A Unix datagram client that never bound a name sends from no address
+// (recvfrom gives length 0, or only the family): it can be read from but
+// not answered, and connect() to it fails with EINVAL. Its endpoint is
+// made an unnamed AF_UNIX one, so reports say "(unnamed)".
+bool unnamed_unix_peer(const Listener& l, Endpoint* peer) {
+  if (l.local.family() != AF_UNIX || peer->len > static_cast<socklen_t>(offsetof(sockaddr_un, sun_path))) {
+    return false;
+  }
+  peer->addr.ss_family = AF_UNIX;
+  peer->len = static_cast<socklen_t>(sizeof(sa_family_t));
+  return true;
 }
 
 // UDP has no accept: the first datagram's sender becomes the peer (as in
@@ -95,7 +102,7 @@ Status relay_udp(Reporter& rep, const Listener& l, bool close_on_eof, bool keep_
   // An unnamed Unix peer cannot be connect()ed to (EINVAL): keep the
   // socket open to every sender, relay what arrives, and say once that
   // standard input goes nowhere.
-  bool answerable = rc.peer.len > 0 && !unnamed_unix(rc.peer);
+  bool answerable = !unnamed_unix_peer(l, &rc.peer) && rc.peer.len > 0;
   if (answerable && ::connect(fd, rc.peer.sa(), rc.peer.len) != 0) {
     return system_error(fmt::format("connect to {} ({}): {}", format_endpoint(rc.peer),
                                     rc.peer.family() == AF_UNIX ? "unix" : "udp", errno_text(errno)));
