@@ -386,7 +386,7 @@ term_leaves_no_file() {
   # --echo, SIGTERM.
   start_listener echo2 /dev/null listen --echo -U "$sock"
   term_leaves_no_file echo2 TERM "$sock"
-  # A second Ctrl-C (the first asks for a clean stop) removes it too.
+  # SIGINT: the clean stop (exit 130) removes it too.
   start_listener twice /dev/null listen -U "$sock"
   kill -INT "$(bg_pid twice)"
   bg_wait twice 10
