@@ -95,6 +95,7 @@ Status run_recv(const RecvFlags& f, const GlobalOptions& g) {
   // counts time with bytes stuck in its own socket.
   to.stall_timeout = stall->value_or(Duration(0));
   to.checksum = f.checksum || expect_sum.has_value();
+  to.zero_copy = zero_copy_from_env();
 
   // Create the output before the network so a bad path fails fast.
   std::unique_ptr<Sink> sink;

@@ -104,6 +104,7 @@ Status run_send(const SendFlags& f, const GlobalOptions& g) {
   if (interval->has_value()) to.interval = **interval;
   if (stall->has_value()) to.stall_timeout = **stall;
   to.checksum = f.checksum;
+  to.zero_copy = zero_copy_from_env();
 
   // Open the source before the network, so a missing file fails fast.
   Fd file;

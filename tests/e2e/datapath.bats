@@ -1,0 +1,137 @@
+#!/usr/bin/env bats
+# The data paths of send and recv (src/core/transfer.cc): copy through a
+# buffer, splice() from a stdin pipe and into a stdout pipe, MSG_TRUNC for
+# output that is thrown away. Each path is forced in turn with
+# SOCKPROBE_ZEROCOPY=0/1 or left to choose (unset); the bytes must arrive
+# whole on each, including the waits (an empty input pipe, a full output
+# pipe), and strace shows that the default takes the measured path.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+setup() {
+  sp_setup
+  make_random "$T/data" 24
+  SIZE=$(stat -c %s "$T/data")
+}
+teardown() { sp_teardown; }
+
+# sp MODE ARGS...: sockprobe ARGS with SOCKPROBE_ZEROCOPY unset (auto) or
+# set to MODE. recv gets a stall timeout so a failing test never hangs.
+sp() {
+  local mode=$1
+  shift
+  if [ "$mode" = auto ]; then
+    env -u SOCKPROBE_ZEROCOPY "$SOCKPROBE" "$@"
+  else
+    SOCKPROBE_ZEROCOPY=$mode "$SOCKPROBE" "$@"
+  fi
+}
+recv_pipe() { sp "$1" recv 127.0.0.1 0 --json --stall-timeout 20s | cat >"$2"; }
+recv_slow_pipe() { sp "$1" recv 127.0.0.1 0 --json --stall-timeout 20s | { sleep 0.5; cat >"$2"; }; }
+recv_null() { sp "$1" recv 127.0.0.1 0 --json --stall-timeout 20s >/dev/null; }
+send_pipe() { cat "$T/data" | sp "$1" send 127.0.0.1 "$PORT" --json; }
+send_trickle() { { head -c 1M "$T/data"; sleep 0.3; tail -c +$((1024 * 1024 + 1)) "$T/data"; } | sp "$1" send 127.0.0.1 "$PORT" --json; }
+
+# start_recv NAME CMD...: runs CMD in the background and sets PORT from the
+# listening event on its stderr.
+start_recv() {
+  local name=$1
+  shift
+  bg_start "$name" /dev/null "$@"
+  wait_for_line "$T/$name.err" '"event":"listening"' || return 1
+  PORT=$(listening_port "$T/$name.err")
+}
+
+# summary_bytes FILE: bytes in the summary event of FILE.
+summary_bytes() { grep '"event":"summary"' "$1" | jq -r .bytes; }
+
+@test "file -> recv -o FILE is whole with copy, zero-copy and the default" {
+  for mode in auto 0 1; do
+    start_recv recv sp "$mode" recv 127.0.0.1 0 -o "$T/out.$mode" --json --stall-timeout 20s
+    run sp "$mode" send 127.0.0.1 "$PORT" "$T/data" --json
+    [ "$status" -eq 0 ] || { echo "mode $mode: $output" >&2; false; }
+    bg_wait recv 60
+    [ "$BG_STATUS" -eq 0 ] || { show "$T/recv.err"; false; }
+    same_bytes "$T/data" "$T/out.$mode"
+  done
+}
+
+@test "stdin pipe -> stdout pipe is whole with copy, zero-copy and the default" {
+  for mode in auto 0 1; do
+    start_recv recv recv_pipe "$mode" "$T/out.$mode"
+    run send_pipe "$mode"
+    [ "$status" -eq 0 ] || { echo "mode $mode: $output" >&2; false; }
+    bg_wait recv 60
+    [ "$BG_STATUS" -eq 0 ] || { show "$T/recv.err"; false; }
+    same_bytes "$T/data" "$T/out.$mode"
+    [ "$(summary_bytes "$T/recv.err")" -eq "$SIZE" ]
+  done
+}
+
+@test "an input pipe that runs dry and an output pipe that fills up lose nothing" {
+  for mode in auto 0 1; do
+    start_recv recv recv_slow_pipe "$mode" "$T/out.$mode"
+    run send_trickle "$mode"
+    [ "$status" -eq 0 ] || { echo "mode $mode: $output" >&2; false; }
+    bg_wait recv 60
+    [ "$BG_STATUS" -eq 0 ] || { show "$T/recv.err"; false; }
+    same_bytes "$T/data" "$T/out.$mode"
+  done
+}
+
+@test "recv > /dev/null counts every byte (discarded in the kernel)" {
+  for mode in auto 0 1; do
+    start_recv recv recv_null "$mode"
+    run sp "$mode" send 127.0.0.1 "$PORT" "$T/data" --json
+    [ "$status" -eq 0 ]
+    bg_wait recv 60
+    [ "$BG_STATUS" -eq 0 ] || { show "$T/recv.err"; false; }
+    [ "$(summary_bytes "$T/recv.err")" -eq "$SIZE" ]
+  done
+}
+
+@test "--checksum on the zero-copy paths still equals xxh128sum" {
+  local want
+  want=$(xxh128sum "$T/data" | cut -d' ' -f1)
+  start_recv recv bash -c 'SOCKPROBE_ZEROCOPY=1 "$0" recv 127.0.0.1 0 --json --checksum --stall-timeout 20s | cat > "$1"' \
+    "$SOCKPROBE" "$T/out"
+  run bash -c 'cat "$1" | SOCKPROBE_ZEROCOPY=1 "$0" send 127.0.0.1 "$2" --json --checksum' "$SOCKPROBE" "$T/data" "$PORT"
+  [ "$status" -eq 0 ]
+  [ "$(jq -r 'select(.event == "summary") | .checksum' <<<"$output")" = "xxh3-128:$want" ]
+  bg_wait recv 60
+  [ "$(grep '"event":"summary"' "$T/recv.err" | jq -r .checksum)" = "xxh3-128:$want" ]
+  same_bytes "$T/data" "$T/out"
+}
+
+@test "foreign peers: socat into a spliced recv pipe, a spliced send pipe into socat" {
+  start_recv recv recv_pipe auto "$T/out1"
+  run socat -u "OPEN:$T/data" "TCP:127.0.0.1:$PORT"
+  [ "$status" -eq 0 ]
+  bg_wait recv 60
+  same_bytes "$T/data" "$T/out1"
+
+  start_foreign socat /dev/null 'listening on' socat -d -d -u TCP-LISTEN:0,bind=127.0.0.1 "CREATE:$T/out2"
+  PORT=$(sed -nE 's/.*listening on AF=2 127\.0\.0\.1:([0-9]+).*/\1/p' "$T/socat.err")
+  run send_pipe auto
+  [ "$status" -eq 0 ]
+  bg_wait socat 30
+  [ "$BG_STATUS" -eq 0 ]
+  same_bytes "$T/data" "$T/out2"
+}
+
+@test "the default splices pipes and copies files (what bench/transfer.sh measured)" {
+  start_recv recv recv_pipe auto "$T/out"
+  run strace -f -e trace=splice,sendfile -o "$T/send.trace" bash -c \
+    'cat "$1" | env -u SOCKPROBE_ZEROCOPY "$0" send 127.0.0.1 "$2" -q' "$SOCKPROBE" "$T/data" "$PORT"
+  [ "$status" -eq 0 ]
+  bg_wait recv 60
+  grep -q 'splice(' "$T/send.trace" || { show "$T/send.trace"; false; }
+
+  start_recv recv2 sp auto recv 127.0.0.1 0 --discard --json --stall-timeout 20s
+  run strace -f -e trace=splice,sendfile -o "$T/file.trace" env -u SOCKPROBE_ZEROCOPY "$SOCKPROBE" send 127.0.0.1 "$PORT" "$T/data" -q
+  [ "$status" -eq 0 ]
+  bg_wait recv2 60
+  ! grep -q 'sendfile(' "$T/file.trace"
+  ! grep -q 'splice(' "$T/file.trace"
+}
