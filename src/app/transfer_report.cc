@@ -4,8 +4,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <string_view>
 
 #include <fmt/format.h>
 
@@ -108,17 +106,6 @@ void report_summary(Reporter& rep, const TransferContext& ctx, const TransferSta
                                  peer_text(ctx.peer), sending ? "sndbuf" : "rcvbuf", buffer, tcp);
   if (stats.checksum) text += fmt::format("\n  checksum {}", *stats.checksum);
   rep.event("summary", j, text);
-}
-
-// SOCKPROBE_ZEROCOPY=1 / 0 forces the zero-copy paths of send and recv on or
-// off; unset (or anything else), each case uses what bench/transfer.sh
-// measured faster. A knob for measuring, documented under ENVIRONMENT.
-ZeroCopy zero_copy_from_env() {
-  const char* env = std::getenv("SOCKPROBE_ZEROCOPY");
-  if (env == nullptr) return ZeroCopy::Auto;
-  if (std::string_view(env) == "1") return ZeroCopy::On;
-  if (std::string_view(env) == "0") return ZeroCopy::Off;
-  return ZeroCopy::Auto;
 }
 
 }  // namespace sp::app

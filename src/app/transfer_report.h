@@ -29,7 +29,4 @@ void clear_progress_line();
 // --progress / --no-progress, else on when stderr is a terminal (and not --json/-q).
 bool want_progress(bool force_on, bool force_off, const Reporter& rep);
 
-// SOCKPROBE_ZEROCOPY=1/0 forces zero-copy on/off for measuring; else Auto.
-ZeroCopy zero_copy_from_env();
-
 }  // namespace sp::app

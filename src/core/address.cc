@@ -68,6 +68,15 @@ std::string format_endpoint(const Endpoint& ep) {
   return format_host(ep);
 }
 
+std::string format_target(const Endpoint& ep, const char* proto) {
+  if (ep.family() == AF_INET || ep.family() == AF_INET6) {
+    return fmt::format("{} port {} ({})", format_host(ep), endpoint_port(ep), proto);
+  }
+  std::string host = ep.family() == AF_UNIX ? format_host(ep) : "";
+  if (!host.empty()) return fmt::format("{} (unix)", host);
+  return ep.family() == AF_UNIX ? "the peer (unix, unnamed)" : "the peer";
+}
+
 const unsigned char* endpoint_address_bytes(const Endpoint& ep) {
   if (ep.family() == AF_INET) {
     return reinterpret_cast<const unsigned char*>(&reinterpret_cast<const sockaddr_in*>(&ep.addr)->sin_addr);

@@ -236,11 +236,15 @@ Status stalled(int fd, double seconds, bool sending, const TransferHooks& hooks)
 }
 
 // After the last write: FIN, then wait until the peer's kernel acknowledged
-// everything. Bytes the peer sends meanwhile are read and dropped.
+// everything. Bytes the peer sends meanwhile are read and dropped. ACKs
+// raise no poll event, so SIOCOUTQ is looked at after 1 ms, doubling to at
+// most 32 ms while it does not move (a slow or stalled peer costs a few
+// wakeups a second, a fast one adds about a millisecond to the time).
 Status drain_send_queue(int fd, const TransferOptions& opts, const TransferHooks& hooks) {
   ::shutdown(fd, SHUT_WR);
   int last_outq = -1;
   auto last_change = Clock::now();
+  int wait_ms = 1;
   char scratch[4096];
   for (;;) {
     int outq = 0;
@@ -248,16 +252,20 @@ Status drain_send_queue(int fd, const TransferOptions& opts, const TransferHooks
     if (outq != last_outq) {
       last_outq = outq;
       last_change = Clock::now();
-    } else if (opts.stall_timeout.count() > 0 && Clock::now() - last_change >= opts.stall_timeout) {
-      return stalled(fd, seconds_since(last_change), true, hooks);
+      wait_ms = 1;
+    } else {
+      if (opts.stall_timeout.count() > 0 && Clock::now() - last_change >= opts.stall_timeout) {
+        return stalled(fd, seconds_since(last_change), true, hooks);
+      }
+      wait_ms = std::min(wait_ms * 2, 32);
     }
     pollfd p[2] = {{fd, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}};
-    int n = ::poll(p, interrupt_fd() >= 0 ? 2 : 1, 2);  // ACKs raise no event: look every 2 ms
+    int n = ::poll(p, interrupt_fd() >= 0 ? 2 : 1, wait_ms);
     if (interrupted()) return interrupted_error();
     if (n > 0 && (p[0].revents & (POLLIN | POLLERR | POLLHUP))) {
       ssize_t r = ::recv(fd, scratch, sizeof scratch, MSG_DONTWAIT);
       if (r < 0 && errno != EAGAIN && errno != EINTR) {
-        return system_error(fmt::format("waiting for the peer to acknowledge: {}", errno_text(errno)));
+        return system_error(fmt::format("wait for {} to acknowledge: {}", opts.target, errno_text(errno)));
       }
       if (r == 0) return {};  // peer closed: it has read what it wanted
     }
@@ -396,7 +404,7 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
         path = Path::Copy;  // nothing was moved
       } else if (errno != EINTR) {
         finish_stats();
-        return system_error(fmt::format("write to peer: {}", errno_text(errno)));
+        return system_error(fmt::format("write to {}: {}", opts.target, errno_text(errno)));
       }
     } else if (want_source && src.poll_fd() < 0) {
       auto v = src.next(slice);
@@ -416,7 +424,7 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
     // chunk on the fast path.
     if (!pending.empty()) {
       ssize_t w = write_some(net_fd, pending.data(), pending.size());
-      if (w < 0) { finish_stats(); return system_error(fmt::format("write to peer: {}", errno_text(errno))); }
+      if (w < 0) { finish_stats(); return system_error(fmt::format("write to {}: {}", opts.target, errno_text(errno))); }
       if (w > 0) {
         if (sum) sum->update(pending.data(), static_cast<size_t>(w));
         pending = pending.subspan(static_cast<size_t>(w));
@@ -507,7 +515,7 @@ Status recv_stream(int net_fd, Sink& sink, const TransferOptions& opts, const Tr
     }
     if (errno != EAGAIN && errno != EINTR) {
       finish_stats();
-      return system_error(fmt::format("read from peer: {}", errno_text(errno)));
+      return system_error(fmt::format("read from {}: {}", opts.target, errno_text(errno)));
     }
     // Splicing into a pipe, EAGAIN means the socket is empty or the pipe
     // is full: wait for whichever it was.

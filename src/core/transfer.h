@@ -73,6 +73,7 @@ enum class ZeroCopy { Auto, On, Off };
 struct TransferOptions {
   size_t chunk = 256 * 1024;
   ZeroCopy zero_copy = ZeroCopy::Auto;
+  std::string target = "the peer";    // for errors: "127.0.0.1 port 80 (tcp)"
   uint64_t rate = 0;                  // bytes/s; 0: unlimited
   Duration duration{0};               // send: stop after this long; 0: no limit
   Duration stall_timeout{10'000'000'000};  // 0: never

@@ -135,3 +135,45 @@ summary_bytes() { grep '"event":"summary"' "$1" | jq -r .bytes; }
   ! grep -q 'sendfile(' "$T/file.trace"
   ! grep -q 'splice(' "$T/file.trace"
 }
+
+# A python3 peer that resets the connection (SO_LINGER 0, then close) after
+# ARG bytes: as a server (reset_server N) it prints "port P" on stderr.
+RESET_PEER='
+import socket, struct, sys, time
+mode, n = sys.argv[1], int(sys.argv[2])
+if mode == "server":
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    print("port", srv.getsockname()[1], file=sys.stderr, flush=True)
+    c, _ = srv.accept()
+    got = 0
+    while got < n:
+        got += len(c.recv(65536))
+else:
+    c = socket.create_connection(("127.0.0.1", int(sys.argv[3])))
+    c.sendall(b"x" * n)
+    time.sleep(0.3)  # sockprobe reads it all meanwhile
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+c.close()
+'
+
+@test "a reset mid-transfer names the operation, the peer and the errno (exit 1)" {
+  bg_start py /dev/null "$PY" -c "$RESET_PEER" server 1000000
+  wait_for_line "$T/py.err" '^port [0-9]+'
+  PORT=$(sed -n 's/^port //p' "$T/py.err")
+  run -1 "$SOCKPROBE" send 127.0.0.1 "$PORT" --size 1G -q
+  [ "${#lines[@]}" -eq 1 ]
+  [[ $output =~ (write\ to|wait\ for)\ 127\.0\.0\.1\ port\ $PORT\ \(tcp\).*:\ (Connection\ reset\ by\ peer|Broken\ pipe) ]] ||
+    { echo "got: $output" >&2; false; }
+  bg_wait py 10
+}
+
+@test "recv: a sender's reset is reported with its address" {
+  start_recv recv "$SOCKPROBE" recv 127.0.0.1 0 --discard --checksum --json
+  run timeout 20 "$PY" -c "$RESET_PEER" client 100000 "$PORT"
+  bg_wait recv 20
+  [ "$BG_STATUS" -eq 1 ]
+  grep -Eq '"message":"read from 127\.0\.0\.1 port [0-9]+ \(tcp\): Connection reset by peer"' "$T/recv.err" ||
+    { show "$T/recv.err"; false; }
+}
