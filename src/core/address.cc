@@ -72,9 +72,9 @@ std::string format_target(const Endpoint& ep, const char* proto) {
   if (ep.family() == AF_INET || ep.family() == AF_INET6) {
     return fmt::format("{} port {} ({})", format_host(ep), endpoint_port(ep), proto);
   }
-  std::string host = ep.family() == AF_UNIX ? format_host(ep) : "";
-  if (!host.empty()) return fmt::format("{} (unix)", host);
-  return ep.family() == AF_UNIX ? "the peer (unix, unnamed)" : "the peer";
+  if (ep.family() != AF_UNIX) return "the peer";
+  if (ep.len <= sizeof(sa_family_t)) return "the peer (unix, unnamed)";
+  return fmt::format("{} (unix)", format_host(ep));
 }
 
 const unsigned char* endpoint_address_bytes(const Endpoint& ep) {
