@@ -43,6 +43,7 @@
 #include <fmt/format.h>
 
 #include "core/atomicio.h"
+#include "core/deadline.h"
 #include "core/pacer.h"
 #include "core/signals.h"
 #include "core/zerocopy.h"
@@ -168,8 +169,7 @@ struct Ticker {
   // Milliseconds until due (or `cap` when off).
   int ms_left(Clock::time_point now, int cap) const {
     if (every.count() <= 0) return cap;
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
-    return static_cast<int>(std::clamp<long long>(ms, 0, cap));
+    return std::min(cap, poll_timeout_ms(next, now));
   }
 };
 
@@ -223,10 +223,8 @@ bool socket_is_tcp(int fd) {
   return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 && proto == IPPROTO_TCP;
 }
 
-int ms_until(Clock::time_point deadline, int cap) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count() + 1;
-  return static_cast<int>(std::clamp<long long>(ms, 0, cap));
-}
+// Poll timeout until `deadline`, at most `cap` ms.
+int ms_until(Clock::time_point deadline, int cap) { return std::min(cap, poll_timeout_ms(deadline, Clock::now())); }
 
 Status stalled(int fd, double seconds, bool sending, const TransferHooks& hooks) {
   StallSnapshot snap = take_stall_snapshot(fd);
