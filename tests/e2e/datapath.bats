@@ -27,9 +27,11 @@ sp() {
     SOCKPROBE_ZEROCOPY=$mode "$SOCKPROBE" "$@"
   fi
 }
+recv_file() { sp "$1" recv 127.0.0.1 0 -o "$2" --json --stall-timeout 20s; }
 recv_pipe() { sp "$1" recv 127.0.0.1 0 --json --stall-timeout 20s | cat >"$2"; }
 recv_slow_pipe() { sp "$1" recv 127.0.0.1 0 --json --stall-timeout 20s | { sleep 0.5; cat >"$2"; }; }
 recv_null() { sp "$1" recv 127.0.0.1 0 --json --stall-timeout 20s >/dev/null; }
+send_file() { sp "$1" send 127.0.0.1 "$PORT" "$T/data" --json; }
 send_pipe() { cat "$T/data" | sp "$1" send 127.0.0.1 "$PORT" --json; }
 send_trickle() { { head -c 1M "$T/data"; sleep 0.3; tail -c +$((1024 * 1024 + 1)) "$T/data"; } | sp "$1" send 127.0.0.1 "$PORT" --json; }
 
@@ -46,38 +48,31 @@ start_recv() {
 # summary_bytes FILE: bytes in the summary event of FILE.
 summary_bytes() { grep '"event":"summary"' "$1" | jq -r .bytes; }
 
+# through MODE RECV SEND: starts `RECV MODE OUTFILE` (a receiver function
+# above), runs `SEND MODE`, and checks both exit 0 and OUTFILE equals the data.
+through() {
+  local mode=$1 recv=$2 send=$3
+  start_recv recv "$recv" "$mode" "$T/out.$mode"
+  run "$send" "$mode"
+  [ "$status" -eq 0 ] || { echo "mode $mode: $output" >&2; return 1; }
+  bg_wait recv 60
+  [ "$BG_STATUS" -eq 0 ] || { show "$T/recv.err"; return 1; }
+  same_bytes "$T/data" "$T/out.$mode"
+}
+
 @test "file -> recv -o FILE is whole with copy, zero-copy and the default" {
-  for mode in auto 0 1; do
-    start_recv recv sp "$mode" recv 127.0.0.1 0 -o "$T/out.$mode" --json --stall-timeout 20s
-    run sp "$mode" send 127.0.0.1 "$PORT" "$T/data" --json
-    [ "$status" -eq 0 ] || { echo "mode $mode: $output" >&2; false; }
-    bg_wait recv 60
-    [ "$BG_STATUS" -eq 0 ] || { show "$T/recv.err"; false; }
-    same_bytes "$T/data" "$T/out.$mode"
-  done
+  for mode in auto 0 1; do through "$mode" recv_file send_file; done
 }
 
 @test "stdin pipe -> stdout pipe is whole with copy, zero-copy and the default" {
   for mode in auto 0 1; do
-    start_recv recv recv_pipe "$mode" "$T/out.$mode"
-    run send_pipe "$mode"
-    [ "$status" -eq 0 ] || { echo "mode $mode: $output" >&2; false; }
-    bg_wait recv 60
-    [ "$BG_STATUS" -eq 0 ] || { show "$T/recv.err"; false; }
-    same_bytes "$T/data" "$T/out.$mode"
+    through "$mode" recv_pipe send_pipe
     [ "$(summary_bytes "$T/recv.err")" -eq "$SIZE" ]
   done
 }
 
 @test "an input pipe that runs dry and an output pipe that fills up lose nothing" {
-  for mode in auto 0 1; do
-    start_recv recv recv_slow_pipe "$mode" "$T/out.$mode"
-    run send_trickle "$mode"
-    [ "$status" -eq 0 ] || { echo "mode $mode: $output" >&2; false; }
-    bg_wait recv 60
-    [ "$BG_STATUS" -eq 0 ] || { show "$T/recv.err"; false; }
-    same_bytes "$T/data" "$T/out.$mode"
-  done
+  for mode in auto 0 1; do through "$mode" recv_slow_pipe send_trickle; done
 }
 
 @test "recv > /dev/null counts every byte (discarded in the kernel)" {
