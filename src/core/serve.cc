@@ -67,12 +67,6 @@ int try_accept(int listen_fd, Endpoint* peer, int* err) {
   return fd;
 }
 
-// Sleeps for the backoff delay, waking early on SIGINT.
-void backoff_sleep(std::chrono::milliseconds d) {
-  pollfd p = {interrupt_fd(), POLLIN, 0};
-  ::poll(&p, interrupt_fd() >= 0 ? 1 : 0, static_cast<int>(d.count()));
-}
-
 }  // namespace
 
 Result<Fd> accept_allowed(int listen_fd, const std::vector<Cidr>& allow, const std::vector<Cidr>& deny,
@@ -96,7 +90,7 @@ Result<Fd> accept_allowed(int listen_fd, const std::vector<Cidr>& allow, const s
       bool first = !backoff->in_burst();
       auto d = backoff->next();
       if (first && hooks.on_backoff) hooks.on_backoff(err, d);
-      backoff_sleep(d);
+      sleep_interruptible(d);  // SIGINT ends it: the poll above sees the flag
       continue;
     }
     backoff->reset();
