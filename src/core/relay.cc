@@ -33,6 +33,7 @@
 #include <cerrno>
 #include <chrono>
 #include <memory>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -81,6 +82,14 @@ bool never_blocking_sink(int fd) {
   if (fd < 0 || ::fstat(fd, &st) != 0) return false;
   if (S_ISREG(st.st_mode)) return (fcntl(fd, F_GETFL) & O_APPEND) == 0;
   return S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3;
+}
+
+// The socket's pending error (SO_ERROR, which also clears it); 0 if none.
+int socket_error(int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return 0;
+  return err;
 }
 
 // Bytes waiting to be read in a pipe or socket (FIONREAD == SIOCINQ).
@@ -163,10 +172,16 @@ bool Relay::finished() const {
   return up_.done || opts_.on_peer_eof == PeerEof::Stop;
 }
 
-// "write to 127.0.0.1 port 4242 (tcp): Connection reset by peer"
+// "write to 127.0.0.1 port 4242 (tcp): Connection reset by peer". A write
+// refused after the peer's EOF means the peer had closed, not half-closed:
+// say so, since the relay went on sending only because of that EOF.
 Error Relay::net_error(const char* op, int err) const {
   const std::string& target = opts_.target.empty() ? std::string("peer") : opts_.target;
-  return system_error(fmt::format("{} {}: {}", op, target, errno_text(err)));
+  std::string hint;
+  if (down_.eof && (err == EPIPE || err == ECONNRESET) && std::string_view(op) == "write to") {
+    hint = " (the peer closed the connection before reading all of the input)";
+  }
+  return system_error(fmt::format("{} {}: {}{}", op, target, errno_text(err), hint));
 }
 
 bool Relay::up_blocked() const {
@@ -391,6 +406,10 @@ Status Relay::move_down_zero_copy() {
       continue;
     }
     if (n == 0) {
+      // splice() reports a reset connection as an EOF (it looks at the
+      // "done" flag before the error), where read() says ECONNRESET: ask.
+      // EPIPE is a reset after the peer's FIN, whose EOF this is.
+      if (int err = socket_error(net_); err != 0 && err != EPIPE) return net_error("read from", err);
       down_.eof = down_.done = true;
       return {};
     }

@@ -199,6 +199,25 @@ threading.Event().wait()
   [ "$status" -eq 0 ]
   [[ $output =~ warning:\ the\ peer\ closed\ its\ side\ first:\ [0-9]+\ bytes\ of\ input\ were\ not\ sent ]]
 
+  # A peer that half-closes, reads a little and closes: the rest cannot be
+  # delivered, which is an error (exit 1) that says so, not a silent exit 0.
+  bg_start py5 /dev/null "$PY" -c '
+import socket, sys
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(1)
+print("port", ls.getsockname()[1], file=sys.stderr, flush=True)
+c, _ = ls.accept()
+c.shutdown(socket.SHUT_WR)
+n = 0
+while n < (1 << 20):
+    n += len(c.recv(1 << 16))
+c.close()
+'
+  wait_for_line "$T/py5.err" '^port '
+  PORT=$(sed -nE 's/^port ([0-9]+)/\1/p' "$T/py5.err")
+  run timeout 30 "$SOCKPROBE" connect 127.0.0.1 "$PORT" <"$T/big"
+  [ "$status" -eq 1 ]
+  [[ $output =~ ^sockprobe:\ write\ to\ 127\.0\.0\.1\ port\ $PORT\ \(tcp\):\ (Connection\ reset\ by\ peer|Broken\ pipe)\ \(the\ peer\ closed\ the\ connection\ before\ reading\ all\ of\ the\ input\)$ ]]
+
   run "$SOCKPROBE" connect --keep-sending --stop-on-peer-eof 127.0.0.1 1 </dev/null
   [ "$status" -eq 2 ]
   [[ $output == *"--keep-sending and --stop-on-peer-eof exclude each other"* ]]
