@@ -4,7 +4,6 @@
 // health check for cron and CI (exit 4). `backlog test` lives in
 // backlog_experiment.cc. A hidden --capture DIR saves raw sock_diag dumps
 // and /proc/net/netstat for fixtures and bug reports.
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -119,24 +118,6 @@ bool selected(const ListenerRow& row, const BacklogOptions& o) {
   return true;
 }
 
-// TCP listeners are required; Unix ones are a warning when unix_diag is missing.
-Result<std::vector<SockInfo>> all_listeners(Reporter& rep, bool warn) {
-  DumpRequest tcp;
-  tcp.states = state_bit(kStateListen);
-  auto out = dump_sockets(tcp);
-  if (!out.ok()) return out;
-  DumpRequest ux;
-  ux.transport = Transport::Unix;
-  ux.states = state_bit(kStateListen);
-  auto unix_socks = dump_sockets(ux);
-  if (!unix_socks.ok()) {
-    if (warn) rep.warning(fmt::format("Unix listeners not shown: {}", unix_socks.error().message));
-    return out;
-  }
-  for (auto& s : *unix_socks) out->push_back(std::move(s));
-  return out;
-}
-
 // TCP before Unix, then by port and address, as a reader scans the table.
 bool listed_before(const ListenerRow& a, const ListenerRow& b) {
   const SockInfo& x = a.sock;
@@ -156,8 +137,10 @@ Result<Snapshot> take_snapshot(const BacklogOptions& o, Reporter& rep, bool firs
   auto counters = read_tcpext(proc);
   if (!counters.ok()) return counters.take_error();
   s.counters = std::move(*counters);
-  auto socks = all_listeners(rep, first);
+  std::string unix_error;  // TCP listeners are required; Unix ones a warning
+  auto socks = dump_listeners(&unix_error);
   if (!socks.ok()) return socks.take_error();
+  if (first && !unix_error.empty()) rep.warning(fmt::format("Unix listeners not shown: {}", unix_error));
   OwnerScan owners = scan_socket_owners(proc, o.pid);
   s.owners_unreadable = owners.unreadable;
   for (auto& sock : *socks) {
@@ -437,20 +420,12 @@ Status check_verdict(Reporter& rep, const BacklogOptions& o, const std::vector<s
 
 // ---- running -------------------------------------------------------------------------
 
-Status sleep_interruptible(Duration d) {
-  auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
-  pollfd p = {interrupt_fd(), POLLIN, 0};
-  int n = ::poll(&p, interrupt_fd() >= 0 ? 1 : 0, static_cast<int>(std::min<int64_t>(ms, INT32_MAX)));
-  if (interrupted() || (n > 0)) return interrupted_error();
-  return {};
-}
-
 Status watch_loop(Reporter& rep, const BacklogOptions& o, Snapshot prev) {
   Clock::time_point start = prev.at;
   for (long long i = 0; !o.count || i < *o.count; ++i) {
     // Fixed cadence: the next tick is counted from the start, not from the last snapshot.
     Clock::time_point tick = start + std::chrono::duration_cast<Clock::duration>(*o.watch * (i + 1));
-    if (Status st = sleep_interruptible(std::max(Duration(0), Duration(tick - Clock::now()))); !st) return st;
+    if (!sleep_interruptible(tick - Clock::now())) return interrupted_error();
     auto now = take_snapshot(o, rep, false);
     if (!now.ok()) return now.take_error();
     double interval = std::round(std::chrono::duration<double>(now->at - prev.at).count() * 1000) / 1000;

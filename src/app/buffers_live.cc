@@ -4,7 +4,6 @@
 // error counters, and with --watch the changes per interval.
 #include "app/buffers_live.h"
 
-#include <poll.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -226,14 +225,6 @@ std::string title(const LiveOptions& o) {
 
 // ---- watching ------------------------------------------------------------------
 
-Status sleep_or_interrupt(Duration d) {
-  auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
-  pollfd p = {interrupt_fd(), POLLIN, 0};
-  int n = ::poll(&p, interrupt_fd() >= 0 ? 1 : 0, static_cast<int>(std::min<int64_t>(ms, INT32_MAX)));
-  if (interrupted() || n > 0) return interrupted_error();
-  return {};
-}
-
 PrevRows index_rows(const LiveSnapshot& s) {
   PrevRows m;
   for (const auto& row : s.rows) m[row.sock.cookie] = &row;
@@ -243,7 +234,7 @@ PrevRows index_rows(const LiveSnapshot& s) {
 Status watch_loop(Reporter& rep, const LiveOptions& o, LiveSnapshot prev) {
   Clock::time_point start = prev.at;
   for (long long i = 0; !o.count || i < *o.count; ++i) {
-    if (Status st = sleep_or_interrupt(*o.watch); !st) return st;
+    if (!sleep_interruptible(*o.watch)) return interrupted_error();
     auto now = take_snapshot(o);
     if (!now.ok()) return now.take_error();
     double interval = std::chrono::duration<double>(now->at - prev.at).count();

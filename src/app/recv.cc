@@ -9,6 +9,7 @@
 
 #include "app/common.h"
 #include "app/peer.h"
+#include "app/transfer_flags.h"
 #include "app/transfer_report.h"
 #include "core/checksum.h"
 #include "core/signals.h"
@@ -20,10 +21,9 @@ namespace {
 struct RecvFlags {
   std::vector<std::string> args;  // [HOST] PORT
   SocketFlags sock;
-  bool connect = false, discard = false, checksum = false;
+  bool connect = false, discard = false;
   std::string output, expect_bytes, expect_checksum;
-  std::string chunk, interval, stall_timeout, timeout;
-  bool progress = false, no_progress = false;
+  TransferFlags transfer;
 };
 
 Result<PeerSpec> plan_peer(const RecvFlags& f) {
@@ -71,30 +71,16 @@ Status run_recv(const RecvFlags& f, const GlobalOptions& g) {
     if (!c.ok()) return usage_error(fmt::format("--expect-checksum: {}", c.error().message));
     expect_sum = *c;
   }
-  auto chunk = size_flag("--chunk", f.chunk);
-  if (!chunk.ok()) return chunk.take_error();
-  if (chunk->has_value() && (**chunk == 0 || **chunk > (64u << 20))) {
-    return usage_error(fmt::format("--chunk: '{}' must be from 1 byte to 64M", f.chunk));
-  }
-  auto interval = duration_flag("--interval", f.interval);
-  if (!interval.ok()) return interval.take_error();
-  if (interval->has_value() && interval->value().count() < 10'000'000) {
-    return usage_error(fmt::format("--interval: '{}' is shorter than 10ms", f.interval));
-  }
-  auto stall = duration_flag("--stall-timeout", f.stall_timeout);
-  if (!stall.ok()) return stall.take_error();
-  auto timeout = duration_flag("--timeout", f.timeout);
-  if (!timeout.ok()) return timeout.take_error();
+  auto settings = transfer_settings(f.transfer);
+  if (!settings.ok()) return settings.take_error();
 
-  TransferOptions to;
-  if (chunk->has_value()) to.chunk = static_cast<size_t>(**chunk);
-  if (interval->has_value()) to.interval = **interval;
+  TransferOptions to = settings->options;
   // A receiver cannot tell a stalled network from a sender whose source is
   // quiet (tar pausing, a log tail), so recv waits indefinitely unless
   // --stall-timeout is given; send keeps its 10 s default because it only
   // counts time with bytes stuck in its own socket.
-  to.stall_timeout = stall->value_or(Duration(0));
-  to.checksum = f.checksum || expect_sum.has_value();
+  to.stall_timeout = settings->stall_timeout.value_or(Duration(0));
+  to.checksum = to.checksum || expect_sum.has_value();
 
   // Create the output before the network so a bad path fails fast.
   std::unique_ptr<Sink> sink;
@@ -112,11 +98,12 @@ Status run_recv(const RecvFlags& f, const GlobalOptions& g) {
 
   Reporter diag = make_reporter(g, stderr);
   Reporter rep = make_reporter(g, data_on_stdout ? stderr : stdout);
-  auto peer = open_peer(*spec, *cfg, timeout->value_or(Duration(0)), diag);
+  auto peer = open_peer(*spec, *cfg, settings->connect_timeout, diag);
   if (!peer.ok()) return peer.take_error();
+  to.target = format_target(peer->peer);
 
   TransferContext ctx{"recv", peer->peer, peer->fd.get()};
-  bool progress = want_progress(f.progress, f.no_progress, rep);
+  bool progress = want_progress(f.transfer.progress, f.transfer.no_progress, rep);
   TransferHooks hooks = make_transfer_hooks(rep, ctx, progress, *expect_bytes);
   if (progress) to.progress_every = std::chrono::milliseconds(250);
   TransferStats stats;
@@ -139,17 +126,14 @@ Command add_recv(CLI::App& app, const GlobalOptions& g) {
   sub->add_flag("--connect", f->connect, "Connect to HOST PORT and receive from it instead of listening");
   sub->add_option("-o,--output", f->output, "Write to FILE (renamed into place when complete)")->type_name("FILE");
   sub->add_flag("--discard", f->discard, "Drop the bytes (measure only)");
-  sub->add_flag("--checksum", f->checksum, "Compute XXH3-128 of what arrived");
   sub->add_option("--expect-bytes", f->expect_bytes, "Exit 4 unless exactly SIZE bytes arrive")->type_name("SIZE");
   sub->add_option("--expect-checksum", f->expect_checksum, "Exit 4 unless the XXH3-128 matches (xxh3-128:HEX)")
       ->type_name("SUM");
-  sub->add_option("--chunk", f->chunk, "Read size (default 256K)")->type_name("SIZE");
-  sub->add_option("--interval", f->interval, "Print a line every DURATION (like iperf3 -i)")->type_name("DURATION");
-  sub->add_option("--stall-timeout", f->stall_timeout, "Give up, explaining why, after DURATION without data (default: never)")
-      ->type_name("DURATION");
-  sub->add_option("-w,--timeout", f->timeout, "Connect timeout with --connect (default: none)")->type_name("DURATION");
-  sub->add_flag("--progress", f->progress, "Show a progress line on stderr even when it is not a terminal");
-  sub->add_flag("--no-progress", f->no_progress, "Never show the progress line");
+  add_transfer_flags(sub, &f->transfer,
+                     {.chunk = "Read size (default 256K)",
+                      .checksum = "Compute XXH3-128 of what arrived",
+                      .stall_timeout = "Give up, explaining why, after DURATION without data (default: never)",
+                      .timeout = "Connect timeout with --connect (default: none)"});
   return {sub, [f, &g] { return run_recv(*f, g); }};
 }
 

@@ -68,6 +68,15 @@ std::string format_endpoint(const Endpoint& ep) {
   return format_host(ep);
 }
 
+std::string format_target(const Endpoint& ep, const char* proto) {
+  if (ep.family() == AF_INET || ep.family() == AF_INET6) {
+    return fmt::format("{} port {} ({})", format_host(ep), endpoint_port(ep), proto);
+  }
+  if (ep.family() != AF_UNIX) return "the peer";
+  if (ep.len <= sizeof(sa_family_t)) return "the peer (unix, unnamed)";
+  return fmt::format("{} (unix)", format_host(ep));
+}
+
 const unsigned char* endpoint_address_bytes(const Endpoint& ep) {
   if (ep.family() == AF_INET) {
     return reinterpret_cast<const unsigned char*>(&reinterpret_cast<const sockaddr_in*>(&ep.addr)->sin_addr);

@@ -32,6 +32,10 @@ std::string format_host(const Endpoint& ep);
 uint16_t endpoint_port(const Endpoint& ep);
 // "127.0.0.1:80", "[::1]:80", "/tmp/s", "@name".
 std::string format_endpoint(const Endpoint& ep);
+// The peer as error messages name it, in nc's words: "127.0.0.1 port 80
+// (tcp)", "::1 port 53 (udp)", "/tmp/s (unix)", "@name (unix)". `proto` is
+// "tcp" or "udp" for IP endpoints (ignored for Unix ones).
+std::string format_target(const Endpoint& ep, const char* proto = "tcp");
 // The address bytes (4 or 16) for CIDR checks; nullptr for Unix.
 const unsigned char* endpoint_address_bytes(const Endpoint& ep);
 

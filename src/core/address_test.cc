@@ -44,6 +44,19 @@ TEST_CASE("unix_endpoint: paths, @abstract names, and limits") {
   CHECK(unix_endpoint(std::string(200, 'x')).error().kind == ErrorKind::Usage);
 }
 
+TEST_CASE("format_target names the peer as nc's messages do") {
+  CHECK(format_target(v6("::1", 80)) == "::1 port 80 (tcp)");
+  CHECK(format_target(v6("::ffff:127.0.0.1", 53), "udp") == "127.0.0.1 port 53 (udp)");
+  auto p = unix_endpoint("/tmp/s.sock");
+  REQUIRE(p.ok());
+  CHECK(format_target(*p) == "/tmp/s.sock (unix)");
+  Endpoint unnamed;
+  unnamed.addr.ss_family = AF_UNIX;
+  unnamed.len = sizeof(sa_family_t);
+  CHECK(format_target(unnamed) == "the peer (unix, unnamed)");
+  CHECK(format_target(Endpoint{}) == "the peer");
+}
+
 TEST_CASE("strip_brackets") {
   CHECK(strip_brackets("[::1]") == "::1");
   CHECK(strip_brackets("::1") == "::1");

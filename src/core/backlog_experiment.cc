@@ -24,6 +24,8 @@
 
 #include <fmt/format.h>
 
+#include "core/atomicio.h"
+#include "core/deadline.h"
 #include "core/fd.h"
 #include "core/signals.h"
 #include "core/sock.h"
@@ -162,10 +164,9 @@ struct SlowAcceptor {
   }
 };
 
-int poll_timeout_ms(Clock::time_point now, Clock::time_point deadline, const SlowAcceptor& acc) {
-  Clock::time_point until = acc.rate ? std::min(deadline, acc.next) : deadline;
-  auto ms = std::chrono::ceil<std::chrono::milliseconds>(until - now).count();
-  return static_cast<int>(std::clamp<int64_t>(ms, 0, 1000 * 1000));  // never wraps to negative
+// The timeout, or the next slow accept if that comes first.
+Clock::time_point wake_at(Clock::time_point deadline, const SlowAcceptor& acc) {
+  return acc.rate ? std::min(deadline, acc.next) : deadline;
 }
 
 // Waits until every client settled or the timeout passed, accepting slowly
@@ -184,7 +185,7 @@ Status wait_for_clients(int listen_fd, std::vector<Client>& clients, Duration ti
     if (acc.due(now)) acc.accept_one(listen_fd, now);
     if ((pfds.empty() && !acc.rate) || now >= deadline) return {};
     if (interrupt_fd() >= 0) pfds.push_back({interrupt_fd(), POLLIN, 0});
-    int n = ::poll(pfds.data(), pfds.size(), poll_timeout_ms(now, deadline, acc));
+    int n = ::poll(pfds.data(), pfds.size(), poll_timeout_ms(wake_at(deadline, acc), now));
     if (interrupted()) return interrupted_error();
     if (n < 0 && errno != EINTR) return system_error(fmt::format("poll: {}", errno_text(errno)));
     for (size_t i = 0; i < owners.size(); ++i) {
@@ -259,17 +260,6 @@ Result<ExperimentResult> experiment_here(const ExperimentOptions& o, bool privat
 
 // ---- the private namespace: a forked child reports over a pipe ---------------
 
-Status write_all(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return system_error(fmt::format("write: {}", errno_text(errno)));
-    off += static_cast<size_t>(n);
-  }
-  return {};
-}
-
 bool needs_private_netns(const ExperimentOptions& o) {
   return o.somaxconn.has_value() || o.syncookies.has_value() || o.abort_on_overflow;
 }
@@ -286,7 +276,8 @@ bool needs_private_netns(const ExperimentOptions& o) {
     reply = r.ok() ? experiment_json(*r)
                    : Json{{"error", r.error().message}, {"kind", static_cast<int>(r.error().kind)}};
   }
-  (void)write_all(out_fd, reply.dump());
+  std::string text = reply.dump();
+  (void)write_all(out_fd, text.data(), text.size());
   ::_exit(0);
 }
 
@@ -294,8 +285,7 @@ std::string read_all(int fd) {
   std::string s;
   char buf[4096];
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
+    ssize_t n = read_some(fd, buf, sizeof buf);
     if (n <= 0) return s;
     s.append(buf, static_cast<size_t>(n));
   }
@@ -313,20 +303,25 @@ Result<ExperimentResult> parse_child_reply(const std::string& text) {
 Result<ExperimentResult> experiment_in_netns(const ExperimentOptions& o) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) return system_error(fmt::format("pipe: {}", errno_text(errno)));
+  Fd in(p[0]);
+  Fd out(p[1]);
   std::fflush(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) return system_error(fmt::format("fork: {}", errno_text(errno)));
   if (pid == 0) {
-    ::close(p[0]);
-    child_main(p[1], o);
+    in.reset();
+    child_main(out.get(), o);
   }
-  ::close(p[1]);
-  Fd in(p[0]);
+  out.reset();
   std::string text = read_all(in.get());
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  return parse_child_reply(text);
+  auto reply = parse_child_reply(text);
+  // Ctrl-C reaches the child too, which reports it; when it cut our read
+  // short instead, say so rather than blame the child.
+  if (!reply.ok() && interrupted()) return interrupted_error();
+  return reply;
 }
 
 }  // namespace

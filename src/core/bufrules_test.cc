@@ -3,32 +3,20 @@
 // and checked against the numbers measured on those kernels.
 #include "core/bufrules.h"
 
-#include <sys/stat.h>
-
 #include <climits>
-#include <cstdlib>
 #include <string>
 
 #include <doctest/doctest.h>
+
+#include "core/test_data.h"
 
 using namespace sp;
 using namespace std::chrono_literals;
 
 namespace {
 
-// tests/meson.build sets SOCKPROBE_TEST_DATA; the guesses cover running the
-// binary by hand from the source or build directory.
-std::string data_dir() {
-  if (const char* env = std::getenv("SOCKPROBE_TEST_DATA")) return env;
-  for (const char* guess : {"tests/data", "../tests/data", "../../tests/data"}) {
-    struct stat st;
-    if (::stat(guess, &st) == 0) return guess;
-  }
-  return "tests/data";
-}
-
 BufferLimits fixture(const char* name) {
-  return read_buffer_limits(ProcFs(data_dir() + "/buffers/" + name));
+  return read_buffer_limits(ProcFs(test_data_dir() + "/buffers/" + name));
 }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
@@ -181,14 +169,14 @@ TEST_CASE("bdp: rounding, impossible pipes, bad input") {
 }
 
 TEST_CASE("udp_buffer_counters: by name from snmp and snmp6, missing ones nullopt") {
-  ProcFs host(data_dir() + "/buffers/linux-6.18");
+  ProcFs host(test_data_dir() + "/buffers/linux-6.18");
   auto now = udp_buffer_counters(*host.read("net/snmp"), *host.read("net/snmp6"));
   REQUIRE(now.size() == 6);
   CHECK(now[0].name == "UdpRcvbufErrors");
   CHECK(now[0].value == 0);
   CHECK(now[3].name == "Udp6RcvbufErrors");
   CHECK(now[3].value == 0);
-  ProcFs old(data_dir() + "/buffers/old-3.10");
+  ProcFs old(test_data_dir() + "/buffers/old-3.10");
   CHECK_FALSE(old.read("net/snmp6").ok());
   auto then = udp_buffer_counters(*old.read("net/snmp"), "");
   CHECK(then[0].value == 5);  // RcvbufErrors, not UdpLite's

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "core/deadline.h"
 #include "core/fd.h"
 #include "core/signals.h"
 
@@ -36,6 +37,12 @@ void classify(BurstResult* r, int err) {
       ++r->other;
       ++r->other_errors[errno_text(err)];
   }
+}
+
+// When attempt number n may start at `rate` attempts per second (rate > 0).
+Clock::time_point start_time(Clock::time_point t0, uint64_t n, uint64_t rate) {
+  std::chrono::duration<double> due(static_cast<double>(n) / static_cast<double>(rate));
+  return t0 + std::chrono::duration_cast<Clock::duration>(due);
 }
 
 }  // namespace
@@ -99,10 +106,7 @@ Result<BurstResult> run_burst(const Endpoint& target, const SocketConfig& cfg, c
     auto now = Clock::now();
     // Start as many as concurrency and rate allow.
     while (started < opts.count && inflight.size() < opts.concurrency) {
-      if (opts.rate > 0) {
-        double due = static_cast<double>(started) / static_cast<double>(opts.rate);
-        if (std::chrono::duration<double>(now - t0).count() < due) break;
-      }
+      if (opts.rate > 0 && now < start_time(t0, started, opts.rate)) break;
       if (Status s = start_one(); !s) return s.error();
     }
     // Expire attempts past the timeout.
@@ -115,14 +119,11 @@ Result<BurstResult> run_burst(const Endpoint& target, const SocketConfig& cfg, c
         it = inflight.erase(it);
         continue;
       }
-      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
-      wait_ms = static_cast<int>(std::min<long long>(wait_ms, ms));
+      wait_ms = std::min(wait_ms, poll_timeout_ms(deadline, now));
       ++it;
     }
     if (opts.rate > 0 && started < opts.count) {
-      double due = static_cast<double>(started) / static_cast<double>(opts.rate);
-      double left = due - std::chrono::duration<double>(now - t0).count();
-      wait_ms = std::min(wait_ms, std::max(0, static_cast<int>(std::ceil(left * 1000))));
+      wait_ms = std::min(wait_ms, poll_timeout_ms(start_time(t0, started, opts.rate), now));
     }
     if (inflight.empty() && started >= opts.count) break;
     epoll_event events[256];

@@ -1,3 +1,6 @@
+// The burst statistics are pure, so they are checked on made-up samples:
+// percentiles, the SYN retransmission schedule, histogram buckets and the
+// clusters that point at retransmitted SYNs.
 #include "core/burst.h"
 
 #include <algorithm>

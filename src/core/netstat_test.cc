@@ -2,24 +2,15 @@
 // missing, extra, reordered) and against the live file.
 #include "core/netstat.h"
 
-#include <sys/stat.h>
-
-#include <cstdlib>
-
 #include <doctest/doctest.h>
+
+#include "core/test_data.h"
 
 using namespace sp;
 
 namespace {
 
-ProcFs fixture_root() {
-  if (const char* env = std::getenv("SOCKPROBE_TEST_DATA")) return ProcFs(env);
-  for (const char* guess : {"tests/data", "../tests/data", "../../tests/data"}) {
-    struct stat st;
-    if (::stat(guess, &st) == 0) return ProcFs(guess);
-  }
-  return ProcFs("tests/data");
-}
+ProcFs fixture_root() { return ProcFs(test_data_dir()); }
 
 Counters load(const char* name) {
   auto text = fixture_root().read(std::string("netstat/") + name);

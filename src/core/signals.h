@@ -3,6 +3,8 @@
 // can print their summary and exit 130. A second SIGINT kills at once.
 #pragma once
 
+#include <chrono>
+
 namespace sp {
 
 void install_signal_handlers();
@@ -11,5 +13,9 @@ bool interrupted();
 // A read end to include in poll sets: readable once SIGINT arrived (-1 before
 // install_signal_handlers()).
 int interrupt_fd();
+
+// Sleeps for d (a --watch interval, an accept backoff) unless SIGINT
+// arrives: true after the full time, false at once when interrupted.
+bool sleep_interruptible(std::chrono::steady_clock::duration d);
 
 }  // namespace sp

@@ -13,10 +13,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
 
+#include "core/deadline.h"
 #include "core/procfs.h"
 #include "core/signals.h"
 #include "core/tcpinfo.h"
@@ -83,13 +85,6 @@ bool unix_path_in_use(const std::string& path, bool stream) {
     if (bound[0] != '/' && bound.substr(bound.rfind('/') + 1) == base) return true;
   }
   return false;
-}
-
-int poll_timeout_ms(Clock::time_point deadline, bool limited) {
-  if (!limited) return -1;
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  if (left <= 0) return 0;
-  return static_cast<int>(std::min<long long>(left, 1000 * 1000));
 }
 
 }  // namespace
@@ -247,11 +242,11 @@ Status timeout_connect(int fd, const Endpoint& to, Duration timeout, const std::
   if (errno != EINPROGRESS && errno != EAGAIN) {
     return system_error(fmt::format("{}: {}", target, errno_text(errno)));
   }
-  bool limited = timeout.count() > 0;
-  auto deadline = Clock::now() + timeout;
+  std::optional<Clock::time_point> deadline;  // none: wait as long as the kernel does
+  if (timeout.count() > 0) deadline = Clock::now() + timeout;
   for (;;) {
     pollfd pfd[2] = {{fd, POLLOUT, 0}, {interrupt_fd(), POLLIN, 0}};
-    int n = ::poll(pfd, interrupt_fd() >= 0 ? 2 : 1, poll_timeout_ms(deadline, limited));
+    int n = ::poll(pfd, interrupt_fd() >= 0 ? 2 : 1, poll_timeout_ms(deadline, Clock::now()));
     if (interrupted()) return interrupted_error();
     if (n < 0) {
       if (errno == EINTR) continue;

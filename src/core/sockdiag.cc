@@ -324,7 +324,7 @@ Result<std::vector<SockInfo>> dump_sockets(const DumpRequest& req) {
   return out;
 }
 
-Result<std::vector<SockInfo>> dump_listeners() {
+Result<std::vector<SockInfo>> dump_listeners(std::string* unix_error) {
   DumpRequest tcp;
   tcp.states = state_bit(kStateListen);
   auto out = dump_sockets(tcp);
@@ -333,7 +333,11 @@ Result<std::vector<SockInfo>> dump_listeners() {
   unix_req.transport = Transport::Unix;
   unix_req.states = state_bit(kStateListen);
   auto unix_socks = dump_sockets(unix_req);
-  if (!unix_socks.ok()) return unix_socks.take_error();
+  if (!unix_socks.ok()) {
+    if (!unix_error) return unix_socks.take_error();
+    *unix_error = unix_socks.error().message;
+    return out;
+  }
   for (auto& s : *unix_socks) {
     if (s.type == SOCK_STREAM || s.type == SOCK_SEQPACKET) out->push_back(std::move(s));
   }

@@ -112,8 +112,10 @@ Result<std::vector<SockInfo>> parse_dump(const NetlinkDump& dump, Transport tran
 Result<std::vector<SockInfo>> dump_sockets(const DumpRequest& req);
 
 // Every listening socket: TCP over IPv4 and IPv6, and Unix stream and
-// seqpacket listeners.
-Result<std::vector<SockInfo>> dump_listeners();
+// seqpacket listeners. A failed Unix dump (no unix_diag module) is an error,
+// unless unix_error is given: then it holds the message and the TCP
+// listeners are returned alone.
+Result<std::vector<SockInfo>> dump_listeners(std::string* unix_error = nullptr);
 
 // Fixture format for captured dumps: one datagram per line in lowercase hex;
 // lines starting with '#' are comments. Round-trips exactly.

@@ -25,6 +25,7 @@
 #include <doctest/doctest.h>
 
 #include "core/fd.h"
+#include "core/test_data.h"
 
 using namespace sp;
 
@@ -88,17 +89,8 @@ void put_done(MsgBuilder& b) {
 
 // ---- fixtures --------------------------------------------------------------
 
-std::string data_dir() {
-  if (const char* env = std::getenv("SOCKPROBE_TEST_DATA")) return env;
-  for (const char* guess : {"tests/data", "../tests/data", "../../tests/data"}) {
-    struct stat st;
-    if (::stat(guess, &st) == 0) return guess;
-  }
-  return "tests/data";
-}
-
 NetlinkDump load_fixture(const std::string& name) {
-  std::string path = data_dir() + "/sockdiag/" + name;
+  std::string path = test_data_dir() + "/sockdiag/" + name;
   std::ifstream in(path);
   INFO("fixture " << path);
   REQUIRE(in.good());

@@ -1,20 +1,26 @@
 // Sources, sinks and the send/recv loops (see transfer.h).
 //
-// Which path each case uses, and the measurement that chose it (2-core
-// machine shared with other builds, load 9-14, so CPU time user+sys of the
-// receiver is the figure trusted; 1 GiB generated -> recv --discard,
-// 3 interleaved runs, medians):
-//   send, regular file:   read + write, 256K chunks. Not sendfile: earlier
-//                         loopback runs on this class of machine gave
-//                         2.7-2.8 GB/s for read/write vs ~2.0 GB/s sendfile.
-//   send, pipe/stdin:     read + write, 256K (not yet measured against splice).
+// Which path each case uses, and the measurement that chose it:
+// bench/transfer.sh --only datapath, 512 MiB, 5 alternating runs of copy
+// (SOCKPROBE_ZEROCOPY=0) and zero-copy (=1), three sessions on a 2-core
+// machine shared with builds (load 4-10), so CPU time user+sys of both ends
+// is the figure trusted; ratios are copy CPU / zero-copy CPU (above 1:
+// zero-copy cheaper), one per session:
+//   send, regular file:   read + write, 256K chunks. sendfile: 0.90, 1.09,
+//                         0.91 -- no gain (the 2.0 vs 2.8 GB/s
+//                         loopback figure points the same way).
+//   send, pipe/stdin:     splice(pipe -> socket): 1.72, 1.16, 1.31.
 //   send, generated:      write from a precomputed 4 MiB block (no per-chunk
 //                         generation, no copy in user space).
 //   recv --discard:       recv(MSG_TRUNC) on TCP when no checksum is asked:
 //                         the kernel drops the bytes without copying them out.
 //                         Receiver CPU 0.29 s vs 0.34 s with read() (base).
-//                         Unix sockets and --checksum keep read().
-//   recv -o FILE, stdout: read + write, 256K (splice not yet measured).
+//                         Unix sockets and --checksum keep read(). Output to
+//                         /dev/null counts as --discard.
+//   recv -o FILE:         read + write. splice via a pipe: 1.24, 0.89, 0.95.
+//   recv | pipe:          splice(socket -> pipe): 2.05, 1.68, 1.93.
+// Pipes on either side are grown to 1 MiB whichever path is taken. A
+// checksum needs the bytes in user space, so --checksum always copies.
 #include "core/transfer.h"
 
 #include <fcntl.h>
@@ -22,6 +28,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,8 +43,10 @@
 #include <fmt/format.h>
 
 #include "core/atomicio.h"
+#include "core/deadline.h"
 #include "core/pacer.h"
 #include "core/signals.h"
+#include "core/zerocopy.h"
 
 namespace sp {
 namespace {
@@ -63,6 +72,7 @@ class FdSource : public Source {
   }
   int poll_fd() const override { return regular_ ? -1 : fd_; }
   std::optional<uint64_t> size() const override { return size_; }
+  int direct_fd() const override { return fd_; }
 
  private:
   int fd_;
@@ -111,6 +121,10 @@ class FdSink : public Sink {
     if (!write_all(fd_, data, len)) return system_error(fmt::format("write {}: {}", name_, errno_text(errno)));
     return {};
   }
+  int direct_fd() const override { return fd_; }
+  std::string name() const override { return name_; }
+  // `recv > /dev/null` discards as --discard does.
+  bool discards() const override { return is_dev_null(fd_); }
 
  protected:
   int fd_;
@@ -155,8 +169,7 @@ struct Ticker {
   // Milliseconds until due (or `cap` when off).
   int ms_left(Clock::time_point now, int cap) const {
     if (every.count() <= 0) return cap;
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
-    return static_cast<int>(std::clamp<long long>(ms, 0, cap));
+    return std::min(cap, poll_timeout_ms(next, now));
   }
 };
 
@@ -210,10 +223,8 @@ bool socket_is_tcp(int fd) {
   return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 && proto == IPPROTO_TCP;
 }
 
-int ms_until(Clock::time_point deadline, int cap) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count() + 1;
-  return static_cast<int>(std::clamp<long long>(ms, 0, cap));
-}
+// Poll timeout until `deadline`, at most `cap` ms.
+int ms_until(Clock::time_point deadline, int cap) { return std::min(cap, poll_timeout_ms(deadline, Clock::now())); }
 
 Status stalled(int fd, double seconds, bool sending, const TransferHooks& hooks) {
   StallSnapshot snap = take_stall_snapshot(fd);
@@ -223,11 +234,15 @@ Status stalled(int fd, double seconds, bool sending, const TransferHooks& hooks)
 }
 
 // After the last write: FIN, then wait until the peer's kernel acknowledged
-// everything. Bytes the peer sends meanwhile are read and dropped.
+// everything. Bytes the peer sends meanwhile are read and dropped. ACKs
+// raise no poll event, so SIOCOUTQ is looked at after 1 ms, doubling to at
+// most 32 ms while it does not move (a slow or stalled peer costs a few
+// wakeups a second, a fast one adds about a millisecond to the time).
 Status drain_send_queue(int fd, const TransferOptions& opts, const TransferHooks& hooks) {
   ::shutdown(fd, SHUT_WR);
   int last_outq = -1;
   auto last_change = Clock::now();
+  int wait_ms = 1;
   char scratch[4096];
   for (;;) {
     int outq = 0;
@@ -235,21 +250,77 @@ Status drain_send_queue(int fd, const TransferOptions& opts, const TransferHooks
     if (outq != last_outq) {
       last_outq = outq;
       last_change = Clock::now();
-    } else if (opts.stall_timeout.count() > 0 && Clock::now() - last_change >= opts.stall_timeout) {
-      return stalled(fd, seconds_since(last_change), true, hooks);
+      wait_ms = 1;
+    } else {
+      if (opts.stall_timeout.count() > 0 && Clock::now() - last_change >= opts.stall_timeout) {
+        return stalled(fd, seconds_since(last_change), true, hooks);
+      }
+      wait_ms = std::min(wait_ms * 2, 32);
     }
     pollfd p[2] = {{fd, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}};
-    int n = ::poll(p, interrupt_fd() >= 0 ? 2 : 1, 2);  // ACKs raise no event: look every 2 ms
+    int n = ::poll(p, interrupt_fd() >= 0 ? 2 : 1, wait_ms);
     if (interrupted()) return interrupted_error();
     if (n > 0 && (p[0].revents & (POLLIN | POLLERR | POLLHUP))) {
       ssize_t r = ::recv(fd, scratch, sizeof scratch, MSG_DONTWAIT);
       if (r < 0 && errno != EAGAIN && errno != EINTR) {
-        return system_error(fmt::format("waiting for the peer to acknowledge: {}", errno_text(errno)));
+        return system_error(fmt::format("wait for {} to acknowledge: {}", opts.target, errno_text(errno)));
       }
       if (r == 0) return {};  // peer closed: it has read what it wanted
     }
   }
 }
+
+// How send_stream moves bytes from the source into the socket, and how
+// recv_stream moves them from the socket into the sink.
+enum class Path {
+  Copy,       // through a user-space buffer (read/next + write)
+  SendFile,   // send: regular file -> socket
+  Splice,     // send: pipe -> socket; recv: socket -> pipe
+  SpliceVia,  // recv: socket -> our own pipe -> regular file or /dev/null
+};
+
+// What Auto chooses, per case; see the table at the top of this file.
+constexpr bool kAutoSendFile = false;
+constexpr bool kAutoSplicePipeIn = true;
+constexpr bool kAutoSplicePipeOut = true;
+constexpr bool kAutoSpliceToFile = false;
+
+bool allowed(ZeroCopy mode, bool auto_choice) {
+  return mode == ZeroCopy::On || (mode == ZeroCopy::Auto && auto_choice);
+}
+
+// Pipes are grown whichever path is taken: a 64 KiB pipe costs the copy
+// path as many wakeups as the splice path.
+Path choose_send_path(const Source& src, const TransferOptions& opts) {
+  int type = file_type(src.direct_fd());
+  if (type == S_IFIFO) grow_pipe(src.direct_fd());
+  if (opts.checksum) return Path::Copy;  // the checksum needs the bytes
+  if (type == S_IFREG && allowed(opts.zero_copy, kAutoSendFile)) return Path::SendFile;
+  if (type == S_IFIFO && allowed(opts.zero_copy, kAutoSplicePipeIn)) return Path::Splice;
+  return Path::Copy;
+}
+
+Path choose_recv_path(const Sink& sink, const TransferOptions& opts) {
+  int fd = sink.direct_fd();
+  int type = file_type(fd);
+  if (type == S_IFIFO) grow_pipe(fd);
+  if (opts.checksum) return Path::Copy;
+  if (type == S_IFIFO && allowed(opts.zero_copy, kAutoSplicePipeOut)) return Path::Splice;
+  if (type == S_IFREG && never_blocking_sink(fd) && allowed(opts.zero_copy, kAutoSpliceToFile)) {
+    return Path::SpliceVia;
+  }
+  return Path::Copy;
+}
+
+// One zero-copy move into the socket: bytes moved, 0 at the source's EOF,
+// -1 with errno (EAGAIN: the socket is full, or a pipe is empty).
+ssize_t move_into_socket(Path path, int src_fd, int net_fd, size_t max) {
+  if (path == Path::SendFile) return ::sendfile(net_fd, src_fd, nullptr, max);
+  return ::splice(src_fd, nullptr, net_fd, nullptr, max, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+}
+
+// The kernel refuses this pair of fds: copy from now on.
+bool zero_copy_refused(int err) { return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP; }
 
 }  // namespace
 
@@ -287,6 +358,8 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
   };
   std::span<const char> pending;
   bool src_eof = false;
+  Path path = choose_send_path(src, opts);
+  bool blocked = false;  // zero-copy: bytes wait for room in the socket
   auto last_progress = Clock::now();
   constexpr int kCapMs = 1000;
 
@@ -307,7 +380,31 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
       double wait = pacer.wait_for(elapsed, stats->bytes, slice);
       timeout = std::min(timeout, static_cast<int>(wait * 1000) + 1);
     }
-    if (want_source && src.poll_fd() < 0) {
+    bool socket_full = false;
+    if (want_source && path != Path::Copy) {
+      ssize_t n = move_into_socket(path, src.direct_fd(), net_fd, slice);
+      if (n > 0) {
+        stats->bytes += static_cast<uint64_t>(n);
+        last_progress = Clock::now();
+        blocked = false;
+        want_source = false;
+      } else if (n == 0) {
+        src_eof = true;
+        want_source = false;
+      } else if (errno == EAGAIN) {
+        // A file is always readable, so the socket is full; a pipe may
+        // just be empty (then poll it, as for the copy path).
+        if (path == Path::SendFile || readable_bytes(src.direct_fd()) > 0) {
+          socket_full = blocked = true;
+          want_source = false;
+        }
+      } else if (zero_copy_refused(errno)) {
+        path = Path::Copy;  // nothing was moved
+      } else if (errno != EINTR) {
+        finish_stats();
+        return system_error(fmt::format("write to {}: {}", opts.target, errno_text(errno)));
+      }
+    } else if (want_source && src.poll_fd() < 0) {
       auto v = src.next(slice);
       if (!v.ok()) { finish_stats(); return v.take_error(); }
       pending = *v;
@@ -315,17 +412,17 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
       want_source = false;
     }
     if (pending.empty() && src_eof) break;
+    const bool stuck = !pending.empty() || blocked;
     if (opts.duration.count() > 0) timeout = std::min(timeout, ms_until(start + opts.duration, kCapMs));
-    if (!pending.empty() && opts.stall_timeout.count() > 0) {
+    if (stuck && opts.stall_timeout.count() > 0) {
       timeout = std::min(timeout, ms_until(last_progress + opts.stall_timeout, kCapMs));
     }
 
     // Write first and poll only when the socket is full: one syscall per
     // chunk on the fast path.
-    bool socket_full = false;
     if (!pending.empty()) {
       ssize_t w = write_some(net_fd, pending.data(), pending.size());
-      if (w < 0) { finish_stats(); return system_error(fmt::format("write to peer: {}", errno_text(errno))); }
+      if (w < 0) { finish_stats(); return system_error(fmt::format("write to {}: {}", opts.target, errno_text(errno))); }
       if (w > 0) {
         if (sum) sum->update(pending.data(), static_cast<size_t>(w));
         pending = pending.subspan(static_cast<size_t>(w));
@@ -342,7 +439,7 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
                      {interrupt_fd(), POLLIN, 0}};
       int n = ::poll(p, 3, timeout);
       if (n < 0 && errno != EINTR) { finish_stats(); return system_error(fmt::format("poll: {}", errno_text(errno))); }
-      if (n > 0 && p[kSrc].revents != 0) {
+      if (n > 0 && p[kSrc].revents != 0 && path == Path::Copy) {
         auto v = src.next(slice);
         if (!v.ok()) { finish_stats(); return v.take_error(); }
         pending = *v;
@@ -350,7 +447,7 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
       }
     }
     if (interrupted()) { finish_stats(); return interrupted_error(); }
-    if (!pending.empty() && opts.stall_timeout.count() > 0 && Clock::now() - last_progress >= opts.stall_timeout) {
+    if (stuck && opts.stall_timeout.count() > 0 && Clock::now() - last_progress >= opts.stall_timeout) {
       finish_stats();
       return stalled(net_fd, seconds_since(last_progress), true, hooks);
     }
@@ -379,11 +476,30 @@ Status recv_stream(int net_fd, Sink& sink, const TransferOptions& opts, const Tr
   // --discard without a checksum: MSG_TRUNC makes TCP drop the bytes in the
   // kernel without copying them out (see the table at the top).
   const bool truncate = sink.discards() && !sum && socket_is_tcp(net_fd);
+  Path path = truncate ? Path::Copy : choose_recv_path(sink, opts);
+  Fd via[2];
+  if (path == Path::SpliceVia && !make_via_pipe(via)) path = Path::Copy;
+  const int out_fd = sink.direct_fd();
   for (;;) {
-    ssize_t r = truncate ? ::recv(net_fd, buf.data(), buf.size(), MSG_TRUNC) : ::read(net_fd, buf.data(), buf.size());
+    ssize_t r;
+    if (path == Path::Splice) {
+      r = ::splice(net_fd, nullptr, out_fd, nullptr, opts.chunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    } else if (path == Path::SpliceVia) {
+      r = splice_via(net_fd, via[1].get(), via[0].get(), out_fd, opts.chunk);
+      if (r == -2) {
+        finish_stats();
+        return system_error(fmt::format("write {}: {}", sink.name(), errno_text(errno)));
+      }
+    } else if (truncate) {
+      r = ::recv(net_fd, buf.data(), buf.size(), MSG_TRUNC);
+    } else {
+      r = ::read(net_fd, buf.data(), buf.size());
+    }
     if (r > 0) {
-      if (sum) sum->update(buf.data(), static_cast<size_t>(r));
-      if (Status st = sink.write(buf.data(), static_cast<size_t>(r)); !st) { finish_stats(); return st; }
+      if (path == Path::Copy) {
+        if (sum) sum->update(buf.data(), static_cast<size_t>(r));
+        if (Status st = sink.write(buf.data(), static_cast<size_t>(r)); !st) { finish_stats(); return st; }
+      }
       stats->bytes += static_cast<uint64_t>(r);
       last_progress = Clock::now();
       rep.tick(stats->bytes);
@@ -391,14 +507,21 @@ Status recv_stream(int net_fd, Sink& sink, const TransferOptions& opts, const Tr
       continue;
     }
     if (r == 0) break;
+    if (path != Path::Copy && zero_copy_refused(errno)) {
+      path = Path::Copy;  // nothing was moved
+      continue;
+    }
     if (errno != EAGAIN && errno != EINTR) {
       finish_stats();
-      return system_error(fmt::format("read from peer: {}", errno_text(errno)));
+      return system_error(fmt::format("read from {}: {}", opts.target, errno_text(errno)));
     }
+    // Splicing into a pipe, EAGAIN means the socket is empty or the pipe
+    // is full: wait for whichever it was.
+    const bool out_full = path == Path::Splice && errno == EAGAIN && readable_bytes(net_fd) > 0;
     int timeout = rep.ms_left(kCapMs);
     if (opts.stall_timeout.count() > 0) timeout = std::min(timeout, ms_until(last_progress + opts.stall_timeout, kCapMs));
-    pollfd p[2] = {{net_fd, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}};
-    ::poll(p, 2, timeout);
+    pollfd p[3] = {{out_full ? -1 : net_fd, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}, {out_full ? out_fd : -1, POLLOUT, 0}};
+    ::poll(p, 3, timeout);
     if (interrupted()) { finish_stats(); return interrupted_error(); }
     if (opts.stall_timeout.count() > 0 && Clock::now() - last_progress >= opts.stall_timeout) {
       finish_stats();

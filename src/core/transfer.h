@@ -32,6 +32,9 @@ class Source {
   virtual int poll_fd() const { return -1; }
   // Total size when known (for the ETA and --size).
   virtual std::optional<uint64_t> size() const { return std::nullopt; }
+  // Zero-copy: the fd that sendfile() (regular file) or splice() (pipe) can
+  // move straight into the socket, or -1 when bytes must pass through next().
+  virtual int direct_fd() const { return -1; }
 };
 
 // Reads an fd (a file or stdin) through a buffer of `chunk` bytes.
@@ -49,6 +52,11 @@ class Sink {
   // Called once after a complete, verified transfer (renames a temp file).
   virtual Status commit() { return {}; }
   virtual bool discards() const { return false; }
+  // Zero-copy: the fd splice() can move socket bytes into (a pipe, a regular
+  // file, /dev/null), or -1 when bytes must pass through write().
+  virtual int direct_fd() const { return -1; }
+  // For error messages: "stdout", the file's name.
+  virtual std::string name() const { return "output"; }
 };
 std::unique_ptr<Sink> make_fd_sink(int fd, std::string name);
 std::unique_ptr<Sink> make_discard_sink();
@@ -56,8 +64,16 @@ std::unique_ptr<Sink> make_discard_sink();
 // commit(); the temporary file is removed if commit() never happens.
 Result<std::unique_ptr<Sink>> make_file_sink(const std::string& path);
 
+// Whether bytes may skip user space (sendfile/splice). Auto picks per case
+// what bench/transfer.sh measured faster (see the table in transfer.cc);
+// On/Off force it, for measuring (SOCKPROBE_ZEROCOPY=1/0). A checksum
+// always needs the bytes, so it always copies.
+enum class ZeroCopy { Auto, On, Off };
+
 struct TransferOptions {
   size_t chunk = 256 * 1024;
+  ZeroCopy zero_copy = ZeroCopy::Auto;
+  std::string target = "the peer";    // for errors: "127.0.0.1 port 80 (tcp)"
   uint64_t rate = 0;                  // bytes/s; 0: unlimited
   Duration duration{0};               // send: stop after this long; 0: no limit
   Duration stall_timeout{10'000'000'000};  // 0: never
