@@ -46,12 +46,9 @@ Result<Peer> open_peer(const PeerSpec& spec, const SocketConfig& cfg, Duration c
 }
 
 std::string relay_target(const Endpoint& peer, Transport t, const std::string& unix_path) {
-  if (peer.family() == AF_UNIX) {
-    std::string path = format_host(peer);
-    if (path == "(unnamed)" && !unix_path.empty()) path = unix_path;
-    return fmt::format("{} (unix)", path);
-  }
-  return fmt::format("{} port {} ({})", format_host(peer), endpoint_port(peer), transport_name(t));
+  bool unnamed_unix = peer.family() == AF_UNIX && peer.len <= sizeof(sa_family_t);
+  if (unnamed_unix && !unix_path.empty()) return fmt::format("{} (unix)", unix_path);
+  return format_target(peer, t == Transport::Udp ? "udp" : "tcp");
 }
 
 // With no --stall-timeout a stall is only warned about after this long: a

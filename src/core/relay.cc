@@ -33,11 +33,13 @@
 #include <cerrno>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include <fmt/format.h>
 
 #include "core/atomicio.h"
+#include "core/deadline.h"
 #include "core/fd.h"
 #include "core/signals.h"
 
@@ -131,7 +133,7 @@ class Relay {
  private:
   Status loop();
   bool up_blocked() const;
-  Clock::time_point stall_deadline() const;
+  std::optional<Clock::time_point> stall_deadline() const;
   Status watch_stall();
   void choose_paths();
   uint64_t input_left() const;
@@ -189,8 +191,8 @@ bool Relay::up_blocked() const {
   return up_.path == Path::Copy ? up_.pending() > 0 : up_.wait_dst;
 }
 
-Clock::time_point Relay::stall_deadline() const {
-  if (opts_.stall_timeout.count() <= 0 || !up_blocked() || stall_reported_) return Clock::time_point::max();
+std::optional<Clock::time_point> Relay::stall_deadline() const {
+  if (opts_.stall_timeout.count() <= 0 || !up_blocked() || stall_reported_) return std::nullopt;
   return blocked_since_ + opts_.stall_timeout;
 }
 
@@ -215,12 +217,14 @@ Status Relay::watch_stall() {
   return timeout_error(fmt::format("write to {}: {}", target, why));
 }
 
+// The nearer of the idle and stall deadlines.
 int Relay::poll_timeout_ms() const {
-  Clock::time_point deadline = stall_deadline();
-  if (opts_.idle_timeout.count() > 0) deadline = std::min(deadline, last_activity_ + opts_.idle_timeout);
-  if (deadline == Clock::time_point::max()) return -1;
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return static_cast<int>(std::max<long long>(0, std::min<long long>(left + 1, 1 << 30)));
+  std::optional<Clock::time_point> deadline = stall_deadline();
+  if (opts_.idle_timeout.count() > 0) {
+    Clock::time_point idle_end = last_activity_ + opts_.idle_timeout;
+    deadline = deadline ? std::min(*deadline, idle_end) : idle_end;
+  }
+  return sp::poll_timeout_ms(deadline, Clock::now());
 }
 
 Status Relay::read_input() {
@@ -499,16 +503,8 @@ Status Relay::loop() {
       continue;
     }
     short net_rev = pfd[kNet].revents;
-    if (up_zc) {
-      if (pfd[kIn].revents != 0 || (up_.wait_dst && (net_rev & (POLLOUT | POLLERR | POLLHUP)))) {
-        if (auto s = move_up_zero_copy(); !s) return s;
-      }
-    } else if (pfd[kIn].revents != 0) {
-      if (auto s = read_input(); !s) return s;
-      if (auto s = flush_up(); !s) return s;
-    } else if (net_rev & (POLLOUT | POLLERR | POLLHUP)) {
-      if (auto s = flush_up(); !s) return s;
-    }
+    // The peer's bytes (and EOF) first: a write refused right after the
+    // peer's EOF is then known to follow it (see net_error).
     if (down_zc) {
       bool net_ready = !down_.wait_dst && (net_rev & (POLLIN | POLLERR | POLLHUP));
       if (net_ready || pfd[kOut].revents != 0) {
@@ -519,6 +515,16 @@ Status Relay::loop() {
       if (auto s = flush_down(); !s) return s;
     } else if (pfd[kOut].revents != 0) {
       if (auto s = flush_down(); !s) return s;
+    }
+    if (up_zc) {
+      if (pfd[kIn].revents != 0 || (up_.wait_dst && (net_rev & (POLLOUT | POLLERR | POLLHUP)))) {
+        if (auto s = move_up_zero_copy(); !s) return s;
+      }
+    } else if (pfd[kIn].revents != 0) {
+      if (auto s = read_input(); !s) return s;
+      if (auto s = flush_up(); !s) return s;
+    } else if (net_rev & (POLLOUT | POLLERR | POLLHUP)) {
+      if (auto s = flush_up(); !s) return s;
     }
     if (interrupted()) return interrupted_error();
     if (auto s = watch_stall(); !s) return s;
