@@ -2,6 +2,7 @@
 // subcommand, and turn its Status into an exit code. Nothing else lives here.
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -41,14 +42,40 @@ void apply_cli_rules(CLI::App& app, sp::app::GlobalOptions& g) {
   }
 }
 
-int report_error(const sp::Error& err, const sp::app::GlobalOptions& g) {
+const char* kind_name(sp::ErrorKind kind) {
+  switch (kind) {
+    case sp::ErrorKind::System: return "system";
+    case sp::ErrorKind::Usage: return "usage";
+    case sp::ErrorKind::Timeout: return "timeout";
+    case sp::ErrorKind::Check: return "check";
+    case sp::ErrorKind::Interrupted: return "interrupted";
+  }
+  return "system";
+}
+
+// The last word of a failed run: "sockprobe: MESSAGE" on stderr, or with
+// --json one {"event":"error"} line there. Returns the exit status.
+int report_error(const sp::Error& err, const sp::app::GlobalOptions& g, const char* hint = "") {
   if (g.json) {
     sp::Reporter r = sp::app::make_reporter(g, stderr);
-    r.event("error", sp::Json{{"message", err.message}, {"exit", sp::exit_code(err.kind)}}, "");
+    r.event("error", sp::Json{{"kind", kind_name(err.kind)}, {"message", err.message}, {"exit", sp::exit_code(err.kind)}},
+            "");
   } else {
-    std::fprintf(stderr, "sockprobe: %s\n", err.message.c_str());
+    std::fprintf(stderr, "sockprobe: %s%s\n", err.message.c_str(), hint);
   }
   return sp::exit_code(err.kind);
+}
+
+// When CLI11 rejects the command line, --json may not have been parsed
+// yet: look for it among the arguments (before a "--") so the usage error
+// is still one JSON line.
+bool json_on_command_line(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--") return false;
+    if (a == "--json" || a.starts_with("--json=")) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -81,8 +108,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "sockprobe: %s (see 'sockprobe --help')\n", e.what());
-    return 2;
+    g.json = g.json || json_on_command_line(argc, argv);
+    return report_error(sp::usage_error(e.what()), g, " (see 'sockprobe --help')");
   }
   if (version) {
     std::printf("sockprobe %s\n", SOCKPROBE_VERSION);
@@ -95,6 +122,5 @@ int main(int argc, char** argv) {
       return st.ok() ? 0 : report_error(st.error(), g);
     }
   }
-  std::fprintf(stderr, "sockprobe: a subcommand is required (see 'sockprobe --help')\n");
-  return 2;
+  return report_error(sp::usage_error("a subcommand is required"), g, " (see 'sockprobe --help')");
 }

@@ -88,6 +88,7 @@ Reporter make_reporter(const GlobalOptions& g, std::FILE* stream) {
   o.verbosity = g.verbose;
   o.quiet = g.quiet;
   o.color = resolve_color(g.color, fileno(stream));
+  o.stderr_color = resolve_color(g.color, STDERR_FILENO);
   return Reporter(o, stream);
 }
 

@@ -20,6 +20,15 @@ std::string address_text(const Endpoint& ep) {
   return fmt::format("{} {}", format_host(ep), endpoint_port(ep));
 }
 
+// The listener's accept queue right now, as JSON and as text
+// (", accept queue 0/128"); nothing for UDP or when the kernel says nothing.
+void add_accept_queue(int listen_fd, Json* j, std::string* text) {
+  if (auto q = listener_queue(listen_fd)) {
+    (*j)["accept_queue"] = Json{{"depth", q->depth}, {"max", q->max}};
+    *text += fmt::format(", accept queue {}/{}", q->depth, q->max);
+  }
+}
+
 }  // namespace
 
 void report_listening(Reporter& rep, const Listener& l) {
@@ -31,6 +40,7 @@ void report_listening(Reporter& rep, const Listener& l) {
     j["backlog"] = Json{{"requested", l.backlog_requested}, {"effective", l.backlog_effective}};
     details = fmt::format("backlog {}", l.backlog_effective);
     if (l.backlog_effective != l.backlog_requested) details += fmt::format(" (requested {})", l.backlog_requested);
+    add_accept_queue(l.fd.get(), &j, &details);
     details += ", ";
   }
   j["sndbuf"] = b.sndbuf;
@@ -49,10 +59,7 @@ void report_accepted(Reporter& rep, int listen_fd, const ConnectionReport& c) {
   j["sndbuf"] = c.sndbuf;
   j["rcvbuf"] = c.rcvbuf;
   std::string queue;
-  if (auto q = listener_queue(listen_fd)) {
-    j["accept_queue"] = Json{{"depth", q->depth}, {"max", q->max}};
-    queue = fmt::format(", accept queue {}/{}", q->depth, q->max);
-  }
+  add_accept_queue(listen_fd, &j, &queue);
   rep.event("accepted", j,
             fmt::format("Connection from {} (sndbuf {}, rcvbuf {}{})", address_text(c.peer), c.sndbuf, c.rcvbuf, queue));
 }
@@ -76,6 +83,8 @@ void report_closed(Reporter& rep, const ConnectionReport& c, int min_verbosity) 
   j["bytes_in"] = c.bytes_in;
   j["bytes_out"] = c.bytes_out;
   j["seconds"] = c.seconds;
+  j["sndbuf"] = c.sndbuf;
+  j["rcvbuf"] = c.rcvbuf;
   if (!c.error.empty()) j["error"] = c.error;
   std::string tcp;
   if (c.has_tcp_info) {
@@ -83,8 +92,9 @@ void report_closed(Reporter& rep, const ConnectionReport& c, int min_verbosity) 
     tcp = ", " + tcp_info_summary(c.tcp_info);
   }
   rep.event("closed", j,
-            fmt::format("Closed {}: {} in, {} out, {}{}{}", address_text(c.peer), c.bytes_in, c.bytes_out,
-                        human_duration(c.seconds), tcp, c.error.empty() ? "" : " (" + c.error + ")"),
+            fmt::format("Closed {}: {} in, {} out, {}, sndbuf {}, rcvbuf {}{}{}", address_text(c.peer), c.bytes_in,
+                        c.bytes_out, human_duration(c.seconds), c.sndbuf, c.rcvbuf, tcp,
+                        c.error.empty() ? "" : " (" + c.error + ")"),
             min_verbosity);
 }
 
@@ -93,10 +103,7 @@ void finish_connection(Reporter& rep, int fd, ConnectionReport& c, const RelaySt
   c.bytes_in = stats.bytes_received;
   c.bytes_out = stats.bytes_sent;
   c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (auto ti = get_tcp_info(fd); ti.ok()) {
-    c.has_tcp_info = true;
-    c.tcp_info = *ti;
-  }
+  record_close_state(fd, &c);
   if (!st) c.error = st.error().message;
   // After SIGINT the summary is shown even without -v: the user asked to
   // stop and wants to know what got through (exit 130 follows).

@@ -4,9 +4,11 @@
 // with --echo / --discard.
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstddef>
 
 #include <fmt/format.h>
 
@@ -45,6 +47,41 @@ Status host_port(const std::vector<std::string>& args, bool unix_given, std::str
   return {};
 }
 
+// What a listener that serves many connections (--echo, --discard, -k) did,
+// reported as the "served" event when Ctrl-C ends it (exit 130 follows).
+struct ServedTotals {
+  uint64_t connections = 0, bytes_in = 0, bytes_out = 0;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  void add(const ConnectionReport& c) {
+    ++connections;
+    bytes_in += c.bytes_in;
+    bytes_out += c.bytes_out;
+  }
+  void report(Reporter& rep) const {
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    rep.event("served",
+              Json{{"connections", connections}, {"bytes_in", bytes_in}, {"bytes_out", bytes_out}, {"seconds", secs}},
+              fmt::format("Interrupted after {}: {} connections, {} in, {} out", human_duration(secs), connections,
+                          bytes_in, bytes_out));
+  }
+};
+
+bool is_interrupt(const Status& st) { return !st && st.error().kind == ErrorKind::Interrupted; }
+
+// A Unix datagram client that never bound a name sends from no address
+// (recvfrom gives length 0, or only the family): it can be read from but
+// not answered, and connect() to it fails with EINVAL. Its endpoint is
+// made an unnamed AF_UNIX one, so reports say "(unnamed)".
+bool unnamed_unix_peer(const Listener& l, Endpoint* peer) {
+  if (l.local.family() != AF_UNIX || peer->len > static_cast<socklen_t>(offsetof(sockaddr_un, sun_path))) {
+    return false;
+  }
+  peer->addr.ss_family = AF_UNIX;
+  peer->len = static_cast<socklen_t>(sizeof(sa_family_t));
+  return true;
+}
+
 // UDP has no accept: the first datagram's sender becomes the peer (as in
 // nc -u -l), the socket is connected to it, and the relay starts.
 Status relay_udp(Reporter& rep, const Listener& l, RelayOptions ro) {
@@ -63,18 +100,27 @@ Status relay_udp(Reporter& rep, const Listener& l, RelayOptions ro) {
   if (::recvfrom(fd, &probe, 1, MSG_PEEK, rc.peer.sa(), &rc.peer.len) < 0) {
     return system_error(fmt::format("recvfrom: {}", errno_text(errno)));
   }
-  if (rc.peer.len > 0 && ::connect(fd, rc.peer.sa(), rc.peer.len) != 0) {
-    return system_error(fmt::format("connect to {} (udp): {}", format_endpoint(rc.peer), errno_text(errno)));
+  // An unnamed Unix peer cannot be connect()ed to (EINVAL): keep the
+  // socket open to every sender, relay what arrives, and say once that
+  // standard input goes nowhere.
+  bool answerable = !unnamed_unix_peer(l, &rc.peer) && rc.peer.len > 0;
+  if (answerable && ::connect(fd, rc.peer.sa(), rc.peer.len) != 0) {
+    return system_error(fmt::format("connect to {} ({}): {}", format_endpoint(rc.peer),
+                                    rc.peer.family() == AF_UNIX ? "unix" : "udp", errno_text(errno)));
   }
   BufferSizes b = effective_buffers(fd);
   rc.sndbuf = b.sndbuf;
   rc.rcvbuf = b.rcvbuf;
   report_accepted(rep, fd, rc);
+  if (!answerable) {
+    rep.warning("the peer's Unix datagram socket has no name (it did not bind): its datagrams are "
+                "received, but nothing can be sent back, so standard input is not read");
+  }
   ro.datagram = true;
   ro.target = relay_target(rc.peer, Transport::Udp);
   RelayStats stats;
   auto started = std::chrono::steady_clock::now();
-  Status st = readwrite(fd, STDIN_FILENO, STDOUT_FILENO, ro, &stats);
+  Status st = readwrite(fd, answerable ? STDIN_FILENO : -1, STDOUT_FILENO, ro, &stats);
   finish_connection(rep, fd, rc, stats, started, st);
   return st;
 }
@@ -131,24 +177,15 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
     ServeHooks hooks;
     static_cast<AcceptHooks&>(hooks) = accept_hooks;
     int lfd = listener->fd.get();
-    uint64_t served = 0, total_in = 0, total_out = 0;
-    auto started = std::chrono::steady_clock::now();
+    ServedTotals totals;
     hooks.on_accept = [&](const ConnectionReport& c) { report_accepted(rep, lfd, c); };
     hooks.on_close = [&](const ConnectionReport& c) {
-      ++served;
-      total_in += c.bytes_in;
-      total_out += c.bytes_out;
+      totals.add(c);
       report_closed(rep, c);
     };
-    Status st = serve(listener->fd.get(), so, hooks);
+    Status st = serve(lfd, so, hooks);
     // Servers run until Ctrl-C: then say what they did (exit 130 follows).
-    if (!st && st.error().kind == ErrorKind::Interrupted) {
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      rep.event("summary",
-                Json{{"connections", served}, {"bytes_in", total_in}, {"bytes_out", total_out}, {"seconds", secs}},
-                fmt::format("Interrupted after {}: {} connections, {} in, {} out", human_duration(secs), served,
-                            total_in, total_out));
-    }
+    if (is_interrupt(st)) totals.report(rep);
     return st;
   }
 
@@ -161,10 +198,14 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
   AcceptBackoff backoff;
   bool stdin_open = true;
   uint64_t next_id = 1;
+  ServedTotals totals;
   for (;;) {
     Endpoint peer;
     auto conn = accept_allowed(listener->fd.get(), *allow, *deny, &backoff, accept_hooks, &peer);
-    if (!conn.ok()) return conn.take_error();
+    if (!conn.ok()) {
+      if (f.keep_open && conn.error().kind == ErrorKind::Interrupted) totals.report(rep);
+      return conn.take_error();
+    }
     ConnectionReport rc;
     rc.id = next_id++;
     rc.peer = peer;
@@ -178,6 +219,8 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
     auto started = std::chrono::steady_clock::now();
     Status st = readwrite(conn->get(), stdin_open ? STDIN_FILENO : -1, STDOUT_FILENO, ro, &stats);
     finish_connection(rep, conn->get(), rc, stats, started, st);
+    totals.add(rc);
+    if (f.keep_open && is_interrupt(st)) totals.report(rep);
     // With -k one connection's failure (reset, idle timeout) is reported and
     // the listener goes on, as ncat -k does; Ctrl-C still ends it.
     if (!st && (!f.keep_open || st.error().kind == ErrorKind::Interrupted)) return st;

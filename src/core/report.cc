@@ -9,6 +9,11 @@
 
 namespace sp {
 
+static std::string wrap(bool on, const char* code, std::string_view s) {
+  if (!on) return std::string(s);
+  return fmt::format("\x1b[{}m{}\x1b[0m", code, s);
+}
+
 void Reporter::event(std::string_view name, Json fields, std::string_view human, int min_verbosity) {
   if (opts_.json) {
     Json obj;
@@ -30,7 +35,7 @@ void Reporter::warning(std::string_view message) {
     event("warning", Json{{"message", message}}, "");
     return;
   }
-  std::string line = fmt::format("sockprobe: {}: {}", yellow("warning"), message);
+  std::string line = warning_line(message, opts_.stderr_color);
   std::fprintf(stderr, "%s\n", line.c_str());
 }
 
@@ -40,15 +45,14 @@ void Reporter::text(std::string_view text) {
   std::fflush(out_);
 }
 
-static std::string wrap(bool on, const char* code, std::string_view s) {
-  if (!on) return std::string(s);
-  return fmt::format("\x1b[{}m{}\x1b[0m", code, s);
-}
-
 std::string Reporter::bold(std::string_view s) const { return wrap(opts_.color, "1", s); }
 std::string Reporter::red(std::string_view s) const { return wrap(opts_.color, "31", s); }
 std::string Reporter::yellow(std::string_view s) const { return wrap(opts_.color, "33", s); }
 std::string Reporter::green(std::string_view s) const { return wrap(opts_.color, "32", s); }
+
+std::string warning_line(std::string_view message, bool color) {
+  return fmt::format("sockprobe: {}: {}", wrap(color, "33", "warning"), message);
+}
 
 bool resolve_color(std::string_view mode, int fd) {
   if (mode == "always") return true;

@@ -20,7 +20,8 @@ struct ReportOptions {
   bool json = false;
   int verbosity = 0;   // -v count
   bool quiet = false;  // -q: only errors
-  bool color = false;  // resolved from --color, NO_COLOR and isatty
+  bool color = false;  // resolved from --color, NO_COLOR and isatty of the report stream
+  bool stderr_color = false;  // the same for stderr, where warnings go
 };
 
 class Reporter {
@@ -33,7 +34,8 @@ class Reporter {
   void event(std::string_view name, Json fields, std::string_view human, int min_verbosity = 0);
 
   // A warning line in text mode ("sockprobe: warning: ..."), a
-  // {"event":"warning"} object in JSON mode. Always on stderr in text mode.
+  // {"event":"warning"} object in JSON mode. Always on stderr in text mode,
+  // coloured by stderr_color (not by the report stream's colour).
   void warning(std::string_view message);
 
   // Plain text (tables) in text mode only; nothing in JSON mode.
@@ -54,6 +56,9 @@ class Reporter {
   ReportOptions opts_;
   std::FILE* out_;
 };
+
+// "sockprobe: warning: MESSAGE", with "warning" in yellow when color.
+std::string warning_line(std::string_view message, bool color);
 
 // Resolves --color=auto|always|never with NO_COLOR and isatty(fd).
 bool resolve_color(std::string_view mode, int fd);

@@ -67,12 +67,6 @@ int try_accept(int listen_fd, Endpoint* peer, int* err) {
   return fd;
 }
 
-// Sleeps for the backoff delay, waking early on SIGINT.
-void backoff_sleep(std::chrono::milliseconds d) {
-  pollfd p = {interrupt_fd(), POLLIN, 0};
-  ::poll(&p, interrupt_fd() >= 0 ? 1 : 0, static_cast<int>(d.count()));
-}
-
 }  // namespace
 
 Result<Fd> accept_allowed(int listen_fd, const std::vector<Cidr>& allow, const std::vector<Cidr>& deny,
@@ -96,7 +90,7 @@ Result<Fd> accept_allowed(int listen_fd, const std::vector<Cidr>& allow, const s
       bool first = !backoff->in_burst();
       auto d = backoff->next();
       if (first && hooks.on_backoff) hooks.on_backoff(err, d);
-      backoff_sleep(d);
+      sleep_interruptible(d);  // SIGINT ends it: the poll above sees the flag
       continue;
     }
     backoff->reset();
@@ -107,6 +101,16 @@ Result<Fd> accept_allowed(int listen_fd, const std::vector<Cidr>& allow, const s
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     return conn;
+  }
+}
+
+void record_close_state(int fd, ConnectionReport* c) {
+  BufferSizes b = effective_buffers(fd);
+  c->sndbuf = b.sndbuf;
+  c->rcvbuf = b.rcvbuf;
+  if (auto ti = get_tcp_info(fd); ti.ok()) {
+    c->has_tcp_info = true;
+    c->tcp_info = *ti;
   }
 }
 
@@ -124,178 +128,242 @@ struct Conn {
 };
 
 constexpr size_t kConnBuffer = 64 * 1024;
+constexpr int kMaxEvents = 64;
 
-}  // namespace
+// The --echo/--discard server: one epoll set holding the listener, the
+// SIGINT pipe and every connection. Each step is one method: decide whether
+// to accept and how long to wait, accept what is pending, move one
+// connection's data, close (and report) a connection, close idle ones.
+class Server {
+ public:
+  Server(int listen_fd, const ServeOptions& opts, const ServeHooks& hooks)
+      : listen_fd_(listen_fd), opts_(opts), hooks_(hooks), discard_buf_(new char[kConnBuffer]) {}
 
-Status serve(int listen_fd, const ServeOptions& opts, const ServeHooks& hooks) {
-  fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
-  Fd ep(::epoll_create1(EPOLL_CLOEXEC));
-  if (!ep.valid()) return system_error(fmt::format("epoll_create1: {}", errno_text(errno)));
-  auto ctl = [&](int op, int fd, uint32_t events) {
-    epoll_event ev = {};
-    ev.events = events;
-    ev.data.fd = fd;
-    return ::epoll_ctl(ep.get(), op, fd, &ev);
-  };
-  ctl(EPOLL_CTL_ADD, listen_fd, EPOLLIN);
-  if (interrupt_fd() >= 0) ctl(EPOLL_CTL_ADD, interrupt_fd(), EPOLLIN);
+  Status run();
 
-  std::unordered_map<int, std::unique_ptr<Conn>> conns;
-  uint64_t next_id = 1;
-  bool listening = true;        // listener is in the epoll set
-  bool stop_accepting = false;  // !keep_open and one connection came
-  AcceptBackoff backoff;
-  Clock::time_point resume_accept{};
-  std::unique_ptr<char[]> discard_buf(new char[kConnBuffer]);
+ private:
+  int ctl(int op, int fd, uint32_t events);
+  void set_listening(bool on);
+  int wait_timeout_ms(bool may_accept) const;
+  Status accept_pending();
+  void add_connection(Fd fd, const Endpoint& peer);
+  bool service(Conn& c);
+  bool write_echo(Conn& c, bool* moved);
+  bool read_some_more(Conn& c, bool* moved);
+  void close_conn(Conn& c, std::string error);
+  void close_idle();
+  Status interrupt_all();
 
-  auto close_conn = [&](Conn& c, std::string error) {
-    c.report.seconds = std::chrono::duration<double>(Clock::now() - c.started).count();
-    c.report.error = std::move(error);
-    if (auto ti = get_tcp_info(c.fd.get()); ti.ok()) {
-      c.report.has_tcp_info = true;
-      c.report.tcp_info = *ti;
+  int listen_fd_;
+  const ServeOptions& opts_;
+  const ServeHooks& hooks_;
+  Fd ep_;
+  std::unordered_map<int, std::unique_ptr<Conn>> conns_;
+  uint64_t next_id_ = 1;
+  bool listening_ = true;        // listener is in the epoll set
+  bool stop_accepting_ = false;  // !keep_open and one connection came
+  AcceptBackoff backoff_;
+  Clock::time_point resume_accept_{};
+  std::unique_ptr<char[]> discard_buf_;
+};
+
+int Server::ctl(int op, int fd, uint32_t events) {
+  epoll_event ev = {};
+  ev.events = events;
+  ev.data.fd = fd;
+  return ::epoll_ctl(ep_.get(), op, fd, &ev);
+}
+
+void Server::set_listening(bool on) {
+  if (on == listening_) return;
+  ctl(on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, listen_fd_, EPOLLIN);
+  listening_ = on;
+}
+
+// Until the backoff pause ends (when accepting is paused only by it), or the
+// soonest idle deadline; -1: no limit.
+int Server::wait_timeout_ms(bool may_accept) const {
+  int timeout_ms = -1;
+  auto now = Clock::now();
+  if (!may_accept && !stop_accepting_ && conns_.size() < opts_.max_conns) {
+    timeout_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(resume_accept_ - now).count()) + 1;
+  }
+  if (opts_.idle_timeout.count() > 0 && !conns_.empty()) {
+    auto soonest = Clock::time_point::max();
+    for (auto& [fd, c] : conns_) soonest = std::min(soonest, c->last_activity + opts_.idle_timeout);
+    // Clamped: a long --idle-timeout (1000h) must not wrap to a negative int.
+    int ms = static_cast<int>(std::clamp<long long>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(soonest - now).count() + 1, 0, 1000 * 1000));
+    timeout_ms = timeout_ms < 0 ? ms : std::min(timeout_ms, ms);
+  }
+  return timeout_ms;
+}
+
+// Accepts up to kMaxEvents pending connections; a temporary error pauses
+// accepting for the backoff delay (said once per burst).
+Status Server::accept_pending() {
+  for (int k = 0; k < kMaxEvents && conns_.size() < opts_.max_conns && !stop_accepting_; ++k) {
+    Endpoint peer;
+    int err = 0;
+    int cfd = try_accept(listen_fd_, &peer, &err);
+    if (cfd < 0) {
+      if (err == EAGAIN || err == EINTR) break;
+      if (!accept_error_is_temporary(err)) return system_error(fmt::format("accept: {}", errno_text(err)));
+      bool first = !backoff_.in_burst();
+      auto d = backoff_.next();
+      if (first && hooks_.on_backoff) hooks_.on_backoff(err, d);
+      resume_accept_ = Clock::now() + d;
+      break;
     }
-    if (hooks.on_close) hooks.on_close(c.report);
-    int fd = c.fd.get();
-    ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, fd, nullptr);
-    conns.erase(fd);
-  };
-  auto set_listening = [&](bool on) {
-    if (on == listening) return;
-    ctl(on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, listen_fd, EPOLLIN);
-    listening = on;
-  };
+    backoff_.reset();
+    Fd owned(cfd);
+    if (!peer_allowed(peer, opts_.allow, opts_.deny)) {
+      if (hooks_.on_refused) hooks_.on_refused(peer);
+      continue;  // closes here
+    }
+    add_connection(std::move(owned), peer);
+    if (!opts_.keep_open) stop_accepting_ = true;
+  }
+  return {};
+}
 
-  // Moves data for one connection; returns false once it was closed.
-  auto service = [&](Conn& c, uint32_t events) -> bool {
-    bool moved = false;
-    for (int round = 0; round < 16; ++round) {  // bounded fairness per wakeup
-      if (c.end > c.start) {
-        ssize_t w = write_some(c.fd.get(), c.buf.get() + c.start, c.end - c.start);
-        if (w < 0) {
-          close_conn(c, fmt::format("write: {}", errno_text(errno)));
-          return false;
-        }
-        c.start += static_cast<size_t>(w);
-        c.report.bytes_out += static_cast<uint64_t>(w);
-        moved = moved || w > 0;
-        if (c.end > c.start) break;  // send buffer full: wait for EPOLLOUT
-      }
-      if (c.read_eof) break;
-      char* dst = opts.mode == ServeOptions::Mode::Echo ? c.buf.get() : discard_buf.get();
-      ssize_t r = read_some(c.fd.get(), dst, kConnBuffer);
-      if (r < 0) {
-        if (errno == EAGAIN) break;
-        close_conn(c, fmt::format("read: {}", errno_text(errno)));
-        return false;
-      }
-      if (r == 0) {
-        c.read_eof = true;
-        break;
-      }
-      moved = true;
-      c.report.bytes_in += static_cast<uint64_t>(r);
-      if (opts.mode == ServeOptions::Mode::Echo) {
-        c.start = 0;
-        c.end = static_cast<size_t>(r);
-      }
-    }
-    (void)events;
-    if (moved) c.last_activity = Clock::now();
-    if (c.read_eof && c.end == c.start) {
-      close_conn(c, "");
-      return false;
-    }
-    // Level-triggered, and no EPOLLRDHUP: a half-closed peer that is slow to
-    // read our echo must not wake us in a loop; read() reports its EOF.
-    uint32_t want = c.end > c.start ? EPOLLOUT : EPOLLIN;
-    ctl(EPOLL_CTL_MOD, c.fd.get(), want);
+void Server::add_connection(Fd fd, const Endpoint& peer) {
+  auto c = std::make_unique<Conn>();
+  int cfd = fd.get();
+  c->fd = std::move(fd);
+  c->report.id = next_id_++;
+  c->report.peer = peer;
+  BufferSizes b = effective_buffers(cfd);
+  c->report.sndbuf = b.sndbuf;
+  c->report.rcvbuf = b.rcvbuf;
+  c->started = c->last_activity = Clock::now();
+  if (opts_.mode == ServeOptions::Mode::Echo) c->buf.reset(new char[kConnBuffer]);
+  if (hooks_.on_accept) hooks_.on_accept(c->report);
+  ctl(EPOLL_CTL_ADD, cfd, EPOLLIN);
+  conns_[cfd] = std::move(c);
+}
+
+// Sends echo bytes still waiting; false once the connection was closed.
+bool Server::write_echo(Conn& c, bool* moved) {
+  ssize_t w = write_some(c.fd.get(), c.buf.get() + c.start, c.end - c.start);
+  if (w < 0) {
+    close_conn(c, fmt::format("write: {}", errno_text(errno)));
+    return false;
+  }
+  c.start += static_cast<size_t>(w);
+  c.report.bytes_out += static_cast<uint64_t>(w);
+  *moved = *moved || w > 0;
+  return true;
+}
+
+// Reads one chunk (into the echo buffer, or dropped); false once the
+// connection was closed on an error. EOF sets read_eof.
+bool Server::read_some_more(Conn& c, bool* moved) {
+  bool echo = opts_.mode == ServeOptions::Mode::Echo;
+  ssize_t r = read_some(c.fd.get(), echo ? c.buf.get() : discard_buf_.get(), kConnBuffer);
+  if (r < 0) {
+    if (errno == EAGAIN) return true;
+    close_conn(c, fmt::format("read: {}", errno_text(errno)));
+    return false;
+  }
+  if (r == 0) {
+    c.read_eof = true;
     return true;
-  };
+  }
+  *moved = true;
+  c.report.bytes_in += static_cast<uint64_t>(r);
+  if (echo) {
+    c.start = 0;
+    c.end = static_cast<size_t>(r);
+  }
+  return true;
+}
 
+// Moves data for one connection; returns false once it was closed.
+bool Server::service(Conn& c) {
+  bool moved = false;
+  for (int round = 0; round < 16; ++round) {  // bounded fairness per wakeup
+    if (c.end > c.start) {
+      if (!write_echo(c, &moved)) return false;
+      if (c.end > c.start) break;  // send buffer full: wait for EPOLLOUT
+    }
+    if (c.read_eof) break;
+    size_t before = c.report.bytes_in;
+    if (!read_some_more(c, &moved)) return false;
+    if (c.read_eof || c.report.bytes_in == before) break;  // EOF or EAGAIN
+  }
+  if (moved) c.last_activity = Clock::now();
+  if (c.read_eof && c.end == c.start) {
+    close_conn(c, "");
+    return false;
+  }
+  // Level-triggered, and no EPOLLRDHUP: a half-closed peer that is slow to
+  // read our echo must not wake us in a loop; read() reports its EOF.
+  ctl(EPOLL_CTL_MOD, c.fd.get(), c.end > c.start ? EPOLLOUT : EPOLLIN);
+  return true;
+}
+
+// Reports the connection (counts, duration, buffers, TCP_INFO) and drops it.
+void Server::close_conn(Conn& c, std::string error) {
+  c.report.seconds = std::chrono::duration<double>(Clock::now() - c.started).count();
+  c.report.error = std::move(error);
+  record_close_state(c.fd.get(), &c.report);
+  if (hooks_.on_close) hooks_.on_close(c.report);
+  int fd = c.fd.get();
+  ::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  conns_.erase(fd);
+}
+
+void Server::close_idle() {
+  if (opts_.idle_timeout.count() <= 0) return;
+  auto now = Clock::now();
+  std::vector<int> idle;
+  for (auto& [fd, c] : conns_) {
+    if (now - c->last_activity >= opts_.idle_timeout) idle.push_back(fd);
+  }
+  for (int fd : idle) close_conn(*conns_[fd], "idle timeout");
+}
+
+Status Server::interrupt_all() {
+  while (!conns_.empty()) close_conn(*conns_.begin()->second, "interrupted");
+  return interrupted_error();
+}
+
+Status Server::run() {
+  fcntl(listen_fd_, F_SETFL, fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
+  ep_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!ep_.valid()) return system_error(fmt::format("epoll_create1: {}", errno_text(errno)));
+  ctl(EPOLL_CTL_ADD, listen_fd_, EPOLLIN);
+  if (interrupt_fd() >= 0) ctl(EPOLL_CTL_ADD, interrupt_fd(), EPOLLIN);
   for (;;) {
-    if (stop_accepting && conns.empty()) return {};
+    if (stop_accepting_ && conns_.empty()) return {};
     // Re-arm the listener after a backoff pause or when below --max-conns.
-    bool may_accept = !stop_accepting && conns.size() < opts.max_conns && Clock::now() >= resume_accept;
+    bool may_accept = !stop_accepting_ && conns_.size() < opts_.max_conns && Clock::now() >= resume_accept_;
     set_listening(may_accept);
-
-    int timeout_ms = -1;
-    auto now = Clock::now();
-    if (!may_accept && !stop_accepting && conns.size() < opts.max_conns) {
-      timeout_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(resume_accept - now).count()) + 1;
-    }
-    if (opts.idle_timeout.count() > 0 && !conns.empty()) {
-      auto soonest = Clock::time_point::max();
-      for (auto& [fd, c] : conns) soonest = std::min(soonest, c->last_activity + opts.idle_timeout);
-      // Clamped: a long --idle-timeout (1000h) must not wrap to a negative int.
-      int ms = static_cast<int>(std::clamp<long long>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(soonest - now).count() + 1, 0, 1000 * 1000));
-      timeout_ms = timeout_ms < 0 ? ms : std::min(timeout_ms, ms);
-    }
-    epoll_event events[64];
-    int n = ::epoll_wait(ep.get(), events, 64, timeout_ms);
-    if (interrupted()) {
-      while (!conns.empty()) close_conn(*conns.begin()->second, "interrupted");
-      return interrupted_error();
-    }
+    epoll_event events[kMaxEvents];
+    int n = ::epoll_wait(ep_.get(), events, kMaxEvents, wait_timeout_ms(may_accept));
+    if (interrupted()) return interrupt_all();
     if (n < 0) {
       if (errno == EINTR) continue;
       return system_error(fmt::format("epoll_wait: {}", errno_text(errno)));
     }
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd;
-      if (fd == listen_fd) {
-        for (int k = 0; k < 64 && conns.size() < opts.max_conns && !stop_accepting; ++k) {
-          Endpoint peer;
-          int err = 0;
-          int cfd = try_accept(listen_fd, &peer, &err);
-          if (cfd < 0) {
-            if (err == EAGAIN || err == EINTR) break;
-            if (!accept_error_is_temporary(err)) {
-              return system_error(fmt::format("accept: {}", errno_text(err)));
-            }
-            bool first = !backoff.in_burst();
-            auto d = backoff.next();
-            if (first && hooks.on_backoff) hooks.on_backoff(err, d);
-            resume_accept = Clock::now() + d;
-            break;
-          }
-          backoff.reset();
-          Fd cfd_owned(cfd);
-          if (!peer_allowed(peer, opts.allow, opts.deny)) {
-            if (hooks.on_refused) hooks.on_refused(peer);
-            continue;
-          }
-          auto c = std::make_unique<Conn>();
-          c->fd = std::move(cfd_owned);
-          c->report.id = next_id++;
-          c->report.peer = peer;
-          BufferSizes b = effective_buffers(cfd);
-          c->report.sndbuf = b.sndbuf;
-          c->report.rcvbuf = b.rcvbuf;
-          c->started = c->last_activity = Clock::now();
-          if (opts.mode == ServeOptions::Mode::Echo) c->buf.reset(new char[kConnBuffer]);
-          if (hooks.on_accept) hooks.on_accept(c->report);
-          ctl(EPOLL_CTL_ADD, cfd, EPOLLIN);
-          conns[cfd] = std::move(c);
-          if (!opts.keep_open) stop_accepting = true;
-        }
+      if (fd == listen_fd_) {
+        if (Status st = accept_pending(); !st) return st;
         continue;
       }
-      if (fd == interrupt_fd()) continue;
-      auto it = conns.find(fd);
-      if (it == conns.end()) continue;
-      service(*it->second, events[i].events);
+      auto it = conns_.find(fd);
+      if (it != conns_.end()) service(*it->second);
     }
-    if (opts.idle_timeout.count() > 0) {
-      auto now2 = Clock::now();
-      std::vector<int> idle;
-      for (auto& [fd, c] : conns) {
-        if (now2 - c->last_activity >= opts.idle_timeout) idle.push_back(fd);
-      }
-      for (int fd : idle) close_conn(*conns[fd], "idle timeout");
-    }
+    close_idle();
   }
+}
+
+}  // namespace
+
+Status serve(int listen_fd, const ServeOptions& opts, const ServeHooks& hooks) {
+  return Server(listen_fd, opts, hooks).run();
 }
 
 }  // namespace sp

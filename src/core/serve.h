@@ -51,7 +51,7 @@ Result<Fd> accept_allowed(int listen_fd, const std::vector<Cidr>& allow, const s
 struct ConnectionReport {
   uint64_t id = 0;
   Endpoint peer;
-  int sndbuf = 0, rcvbuf = 0;  // the accepted socket's effective buffers
+  int sndbuf = 0, rcvbuf = 0;  // effective buffers: at accept, then at close (autotuning grows them)
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   double seconds = 0;
@@ -59,6 +59,10 @@ struct ConnectionReport {
   TcpInfo tcp_info;
   std::string error;  // empty when it closed cleanly
 };
+
+// Just before a connection's fd closes: its effective SO_SNDBUF/SO_RCVBUF
+// and (TCP) TCP_INFO, for the "closed" report.
+void record_close_state(int fd, ConnectionReport* c);
 
 struct ServeOptions {
   enum class Mode { Echo, Discard } mode = Mode::Echo;

@@ -21,6 +21,7 @@
 #include "core/deadline.h"
 #include "core/procfs.h"
 #include "core/signals.h"
+#include "core/sockdiag.h"
 #include "core/tcpinfo.h"
 
 namespace sp {
@@ -110,7 +111,9 @@ Status apply_buffers(int fd, const SocketConfig& cfg) {
 }
 
 Listener::~Listener() {
-  if (!unlink_path.empty()) ::unlink(unlink_path.c_str());
+  if (unlink_path.empty()) return;  // not Unix, abstract, or moved from
+  forget_unlink_on_fatal_signal();
+  ::unlink(unlink_path.c_str());
 }
 
 int default_backlog() {
@@ -119,10 +122,10 @@ int default_backlog() {
   return SOMAXCONN;
 }
 
+// What the kernel holds as the accept queue's maximum: TCP_INFO for TCP,
+// unix_diag for Unix; min(requested, somaxconn) if neither answers.
 static int effective_backlog(const Listener& l) {
-  if (l.transport == Transport::Tcp) {
-    if (auto q = listener_queue(l.fd.get())) return static_cast<int>(q->max);
-  }
+  if (auto q = listener_queue(l.fd.get())) return static_cast<int>(q->max);
   return std::min(l.backlog_requested, default_backlog());
 }
 
@@ -200,7 +203,10 @@ Result<Listener> unix_listen(const std::string& path, const SocketConfig& cfg, i
   }
   Listener l;
   l.transport = cfg.transport;
-  if (!abstract) l.unlink_path = path;
+  if (!abstract) {
+    l.unlink_path = path;
+    unlink_on_fatal_signal(path.c_str());  // SIGTERM/SIGHUP must not leave it behind
+  }
   l.backlog_requested = backlog < 0 ? default_backlog() : backlog;
   if (cfg.transport != Transport::Udp && ::listen(fd, l.backlog_requested) != 0) {
     return system_error(fmt::format("listen {}: {}", path, errno_text(errno)));
@@ -224,7 +230,22 @@ Result<Accepted> accept_one(int listen_fd, int* err_no) {
   return a;
 }
 
+// Unix listener: unix_diag by the socket's inode, whose RQLEN attribute
+// holds the queue length and sk_max_ack_backlog (what `ss -lx` shows).
+static std::optional<QueueFill> unix_listener_queue(int listen_fd) {
+  struct stat st;
+  if (::fstat(listen_fd, &st) != 0) return std::nullopt;
+  auto info = unix_socket_by_inode(st.st_ino);
+  if (!info.ok() || !info->listening() || !info->queues_known) return std::nullopt;
+  return QueueFill{info->recv_q, info->send_q};
+}
+
 std::optional<QueueFill> listener_queue(int listen_fd) {
+  int domain = 0;
+  socklen_t len = sizeof domain;
+  if (getsockopt(listen_fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX) {
+    return unix_listener_queue(listen_fd);
+  }
   auto info = get_tcp_info(listen_fd);
   if (!info.ok()) return std::nullopt;
   return QueueFill{info->raw.unacked, info->raw.sacked};

@@ -40,7 +40,7 @@ struct Listener {
   Endpoint local;
   Transport transport = Transport::Tcp;
   int backlog_requested = 0;
-  int backlog_effective = 0;   // TCP: listener TCP_INFO (tcpi_sacked); Unix: min(requested, somaxconn)
+  int backlog_effective = 0;   // the queue maximum the kernel reports (listener_queue)
   std::string unlink_path;     // Unix socket file we created (removed by the destructor)
 
   Listener() = default;
@@ -70,7 +70,8 @@ struct Accepted {
 };
 Result<Accepted> accept_one(int listen_fd, int* err_no);
 
-// Accept-queue depth and maximum of a TCP listener from TCP_INFO.
+// Accept-queue depth and maximum of a listener: TCP from TCP_INFO, Unix
+// stream from unix_diag. nullopt for UDP or when the kernel does not say.
 struct QueueFill {
   uint32_t depth = 0;
   uint32_t max = 0;

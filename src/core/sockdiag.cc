@@ -75,6 +75,19 @@ Status receive_dump(mnl_socket* nl, unsigned seq, unsigned portid, const std::st
   }
 }
 
+// An exact (non-dump) request is answered by one message and no
+// NLMSG_DONE; an NLMSG_ERROR reply becomes errno through mnl_cb_run.
+Status receive_one(mnl_socket* nl, unsigned seq, unsigned portid, const std::string& what, NetlinkDump* out) {
+  std::vector<uint8_t> buf(64 * 1024);
+  ssize_t n = mnl_socket_recvfrom(nl, buf.data(), buf.size());
+  if (n < 0) return system_error(fmt::format("recv {}: {}", what, errno_text(errno)));
+  if (mnl_cb_run(buf.data(), static_cast<size_t>(n), seq, portid, nullptr, nullptr) == MNL_CB_ERROR) {
+    return system_error(fmt::format("{}: {}", what, errno_text(errno)));
+  }
+  out->emplace_back(buf.begin(), buf.begin() + n);
+  return {};
+}
+
 // ---- parsing -------------------------------------------------------------
 
 constexpr int kMaxAttr = 32;
@@ -342,6 +355,35 @@ Result<std::vector<SockInfo>> dump_listeners(std::string* unix_error) {
     if (s.type == SOCK_STREAM || s.type == SOCK_SEQPACKET) out->push_back(std::move(s));
   }
   return out;
+}
+
+Result<SockInfo> unix_socket_by_inode(uint64_t inode) {
+  MnlSocket s;
+  auto portid = open_diag_socket(&s);
+  if (!portid.ok()) return portid.take_error();
+  std::vector<char> buf(8192);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  nlh->nlmsg_flags = NLM_F_REQUEST;
+  nlh->nlmsg_seq = static_cast<uint32_t>(::time(nullptr));
+  DumpRequest req;
+  req.transport = Transport::Unix;
+  put_unix_request(nlh, req);
+  auto* r = static_cast<unix_diag_req*>(mnl_nlmsg_get_payload(nlh));
+  r->udiag_ino = static_cast<uint32_t>(inode);
+  r->udiag_cookie[0] = r->udiag_cookie[1] = INET_DIAG_NOCOOKIE;  // any socket with this inode
+  std::string what = fmt::format("unix_diag lookup of inode {}", inode);
+  if (mnl_socket_sendto(s.nl, nlh, nlh->nlmsg_len) < 0) {
+    return system_error(fmt::format("send {}: {}", what, errno_text(errno)));
+  }
+  NetlinkDump reply;
+  if (Status st = receive_one(s.nl, nlh->nlmsg_seq, *portid, what, &reply); !st) return st.error();
+  auto socks = parse_dump(reply, Transport::Unix);
+  if (!socks.ok()) return socks.take_error();
+  for (SockInfo& si : *socks) {
+    if (si.inode == inode) return std::move(si);
+  }
+  return system_error(fmt::format("{}: no such socket", what));
 }
 
 std::string dump_to_hex(const NetlinkDump& dump, std::string_view comment) {

@@ -117,6 +117,11 @@ Result<std::vector<SockInfo>> dump_sockets(const DumpRequest& req);
 // listeners are returned alone.
 Result<std::vector<SockInfo>> dump_listeners(std::string* unix_error = nullptr);
 
+// One Unix socket by inode (fstat(fd).st_ino of a socket), with its name,
+// queues and meminfo: a single unix_diag request, not a dump. For a
+// listener recv_q/send_q are its accept-queue depth and maximum.
+Result<SockInfo> unix_socket_by_inode(uint64_t inode);
+
 // Fixture format for captured dumps: one datagram per line in lowercase hex;
 // lines starting with '#' are comments. Round-trips exactly.
 std::string dump_to_hex(const NetlinkDump& dump, std::string_view comment = {});

@@ -12,7 +12,8 @@ teardown() { sp_teardown; }
 @test "listen: text line gives address and port; JSON listening event has every field" {
   start_listener txt /dev/null listen 127.0.0.1 0
   [ "$PORT" -gt 0 ]
-  [[ $(head -1 "$T/txt.err") =~ ^Listening\ on\ 127\.0\.0\.1\ $PORT\ \(tcp,\ backlog\ [0-9]+,\ sndbuf\ [0-9]+,\ rcvbuf\ [0-9]+\)$ ]]
+  [[ $(head -1 "$T/txt.err") =~ ^Listening\ on\ 127\.0\.0\.1\ $PORT\ \(tcp,\ backlog\ ([0-9]+),\ accept\ queue\ 0/([0-9]+),\ sndbuf\ [0-9]+,\ rcvbuf\ [0-9]+\)$ ]]
+  [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]
 
   start_listener js /dev/null --json listen -b 7 127.0.0.1 0
   local ev
@@ -23,6 +24,8 @@ teardown() { sp_teardown; }
   [ "$(jq -r .protocol <<<"$ev")" = tcp ]
   [ "$(jq -r .backlog.requested <<<"$ev")" = 7 ]
   [ "$(jq -r .backlog.effective <<<"$ev")" = 7 ]
+  # The accept queue right now, named as in "accepted".
+  [ "$(jq -c .accept_queue <<<"$ev")" = '{"depth":0,"max":7}' ]
   [ "$(jq -r '.sndbuf | type' <<<"$ev")" = number ]
   [ "$(jq -r '.rcvbuf | type' <<<"$ev")" = number ]
   [ "$(jq -r '.sndbuf > 0 and .rcvbuf > 0' <<<"$ev")" = true ]
@@ -85,6 +88,8 @@ teardown() { sp_teardown; }
   [ "$(jq -r .bytes_in <<<"$closed")" = 5 ]
   [ "$(jq -r .bytes_out <<<"$closed")" = 11 ]
   [ "$(jq -r '.seconds >= 0' <<<"$closed")" = true ]
+  # The closed socket's effective buffers (autotuning may have grown them).
+  [ "$(jq -r '.sndbuf > 0 and .rcvbuf > 0' <<<"$closed")" = true ]
   [ "$(jq -r '.tcp_info.rtt | type' <<<"$closed")" = number ]
   [ "$(jq -r '.tcp_info.retransmits | type' <<<"$closed")" = number ]
   [ "$(jq -r '.tcp_info.snd_cwnd > 0' <<<"$closed")" = true ]
@@ -97,7 +102,7 @@ teardown() { sp_teardown; }
   start_listener verbose /dev/null -v listen 127.0.0.1 0
   printf 'a' | timeout 10 nc -N 127.0.0.1 "$PORT" >/dev/null
   bg_wait verbose 10
-  grep -Eq '^Closed 127\.0\.0\.1 [0-9]+: 1 in, 0 out, .*rtt .*retrans [0-9]+, cwnd [0-9]+' "$T/verbose.err"
+  grep -Eq '^Closed 127\.0\.0\.1 [0-9]+: 1 in, 0 out, [^,]+, sndbuf [0-9]+, rcvbuf [0-9]+, .*rtt .*retrans [0-9]+, cwnd [0-9]+' "$T/verbose.err"
 }
 
 @test "listen: without -k one connection is relayed and the listener exits; with -k it keeps accepting" {
@@ -216,17 +221,23 @@ teardown() { sp_teardown; }
 }
 
 @test "listen without HOST is dual-stack: IPv4 and IPv6 clients both reach it" {
-  [ -n "$(ip -6 addr show dev lo 2>/dev/null)" ] || skip "no IPv6 on lo"
-  start_listener dual /dev/null listen --echo 0
+  # Binding every address is done inside a namespace of our own, whose only
+  # interface is its lo.
+  plain_netns
+  [ -n "$(ip -n "$NS" -6 addr show dev lo 2>/dev/null)" ] || skip "no IPv6 on lo in the namespace"
+  bg_start dual /dev/null ip netns exec "$NS" "$SOCKPROBE" listen --echo 0
+  wait_for_line "$T/dual.err" '^Listening on'
+  PORT=$(listening_port "$T/dual.err")
   grep -q '^Listening on :: ' "$T/dual.err"
-  run bash -c 'printf v4 | timeout 10 nc -N 127.0.0.1 "$1"' _ "$PORT"
+  run bash -c 'printf v4 | timeout 10 ip netns exec "$1" nc -N 127.0.0.1 "$2"' _ "$NS" "$PORT"
   [ "$output" = v4 ]
-  run bash -c 'printf v6 | timeout 10 nc -N ::1 "$1"' _ "$PORT"
+  run bash -c 'printf v6 | timeout 10 ip netns exec "$1" nc -N ::1 "$2"' _ "$NS" "$PORT"
   [ "$output" = v6 ]
   # IPv4 peers are shown as IPv4, not ::ffff:127.0.0.1.
   grep -q '^Connection from 127\.0\.0\.1 ' "$T/dual.err"
   grep -q '^Connection from ::1 ' "$T/dual.err"
-  start_listener four /dev/null listen -4 0
+  bg_start four /dev/null ip netns exec "$NS" "$SOCKPROBE" listen -4 0
+  wait_for_line "$T/four.err" '^Listening on'
   grep -q '^Listening on 0\.0\.0\.0 ' "$T/four.err"
 }
 
@@ -251,6 +262,7 @@ teardown() { sp_teardown; }
   [ "$(jq -r .address "$T/u1.err")" = "$sock" ]
   [ "$(jq -r 'has("port")' "$T/u1.err")" = false ]
   [ "$(jq -r '.backlog.effective > 0' "$T/u1.err")" = true ]
+  [ "$(jq -r '.accept_queue.depth' "$T/u1.err")" = 0 ]
   # A live listener on the path: error, and its file is left alone.
   run "$SOCKPROBE" listen -U "$sock"
   [ "$status" -eq 1 ]
@@ -288,6 +300,29 @@ teardown() { sp_teardown; }
   bg_wait echo 10
   [ "$BG_STATUS" -eq 130 ]
   grep -Eq '^Interrupted after .*: 3 connections, 3000 in, 3000 out$' "$T/echo.err"
+
+  # JSON: the "served" event (not "summary", which is send/recv's).
+  start_listener js /dev/null --json listen --echo 127.0.0.1 0
+  run py_clients "$PORT" 2 500 20
+  [ "$output" = "ok 2" ]
+  kill -INT "$(bg_pid js)"
+  bg_wait js 10
+  [ "$BG_STATUS" -eq 130 ]
+  [ "$(jq -c 'select(.event == "served") | [.connections, .bytes_in, .bytes_out]' "$T/js.err")" = "[2,1000,1000]" ]
+  [ "$(jq -r 'select(.event == "served") | .seconds >= 0' "$T/js.err")" = true ]
+  ! grep -q '"event":"summary"' "$T/js.err"
+  [ "$(tail -1 "$T/js.err" | jq -r '[.event, .kind, .exit] | join(" ")')" = "error interrupted 130" ]
+}
+
+@test "listen -k (relay): SIGINT reports the served total too" {
+  start_listener keep /dev/null --json listen -k 127.0.0.1 0
+  printf 'abc' | timeout 10 nc -N 127.0.0.1 "$PORT" >/dev/null
+  printf 'de' | timeout 10 nc -N 127.0.0.1 "$PORT" >/dev/null
+  wait_for_line "$T/keep.err" '"event":"accepted","id":2'
+  kill -INT "$(bg_pid keep)"
+  bg_wait keep 10
+  [ "$BG_STATUS" -eq 130 ]
+  [ "$(jq -c 'select(.event == "served") | [.connections, .bytes_in]' "$T/keep.err")" = "[2,5]" ]
 }
 
 @test "listen --idle-timeout: exit 3 without -k; with -k the idle connection is closed and the next one served" {
@@ -309,6 +344,116 @@ teardown() { sp_teardown; }
   wait_for_size "$T/keep.out" 5
   [ "$(cat "$T/keep.out")" = later ]
   exec 5>&-
+}
+
+# --- Unix listeners: signals, accept queue, datagrams --------------------------
+
+# term_leaves_no_file NAME SIGNAL SOCK: the listener NAME, killed by SIGNAL,
+# ends as that signal's default action would and leaves no file at SOCK.
+term_leaves_no_file() {
+  local name=$1 sig=$2 sock=$3 want
+  [ -S "$sock" ]
+  kill -"$sig" "$(bg_pid "$name")"
+  bg_wait "$name" 10
+  want=$((128 + $(kill -l "$sig")))
+  [ "$BG_STATUS" -eq "$want" ]
+  [ ! -e "$sock" ]
+}
+
+@test "listen -U: SIGTERM and SIGHUP remove the socket file (relay, -k, --echo)" {
+  local sock=$T/t.sock
+  # Relay mode, waiting for a connection.
+  start_listener relay /dev/null listen -U "$sock"
+  term_leaves_no_file relay TERM "$sock"
+  # Relay mode in the middle of a connection.
+  mkfifo "$T/in"
+  exec 5<>"$T/in"
+  start_listener busy "$T/in" listen -U "$sock"
+  bg_start client /dev/null "$PY" -c 'import socket, sys, time; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(30)' "$sock"
+  wait_for_line "$T/busy.err" '^Connection from '
+  term_leaves_no_file busy TERM "$sock"
+  bg_stop client
+  exec 5>&-
+  # -k, after serving one connection.
+  start_listener keep /dev/null listen -k -U "$sock"
+  printf 'x' | timeout 10 nc -N -U "$sock" >/dev/null
+  term_leaves_no_file keep TERM "$sock"
+  # --echo with a client connected; SIGHUP this time.
+  start_listener echo /dev/null listen --echo -U "$sock"
+  bg_start eclient /dev/null "$PY" -c 'import socket, sys, time; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(30)' "$sock"
+  wait_for_line "$T/echo.err" '^Connection from '
+  term_leaves_no_file echo HUP "$sock"
+  bg_stop eclient
+  # --echo, SIGTERM.
+  start_listener echo2 /dev/null listen --echo -U "$sock"
+  term_leaves_no_file echo2 TERM "$sock"
+  # SIGINT: the clean stop (exit 130) removes it too.
+  start_listener twice /dev/null listen -U "$sock"
+  kill -INT "$(bg_pid twice)"
+  bg_wait twice 10
+  [ "$BG_STATUS" -eq 130 ]
+  [ ! -e "$sock" ]
+}
+
+@test "listen -U: the accept queue is reported as ss -lx shows it" {
+  local sock=$T/q.sock ss_line
+  start_listener srv /dev/null --json listen -k -b 5 -U "$sock"
+  [ "$(jq -c 'select(.event == "listening") | .backlog' "$T/srv.err")" = '{"requested":5,"effective":5}' ]
+  [ "$(jq -c 'select(.event == "listening") | .accept_queue' "$T/srv.err")" = '{"depth":0,"max":5}' ]
+  # ss -lx: Recv-Q is the queue, Send-Q its maximum.
+  ss_line=$(ss -lxH | awk -v p="$sock" '$5 == p {print $3, $4}')
+  [ "$ss_line" = "0 5" ]
+  # c1 is accepted and relayed (it holds the connection open); c2 and c3
+  # wait in the accept queue meanwhile.
+  local hold='import socket, sys, time; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print("connected", file=sys.stderr, flush=True); time.sleep(30)'
+  bg_start c1 /dev/null "$PY" -c "$hold" "$sock"
+  wait_for_line "$T/srv.err" '"event":"accepted","id":1'
+  [ "$(jq -c 'select(.event == "accepted" and .id == 1) | .accept_queue' "$T/srv.err")" = '{"depth":0,"max":5}' ]
+  bg_start c2 /dev/null "$PY" -c "$hold" "$sock"
+  bg_start c3 /dev/null "$PY" -c "$hold" "$sock"
+  wait_for_line "$T/c2.err" '^connected'
+  wait_for_line "$T/c3.err" '^connected'
+  ss_line=$(ss -lxH | awk -v p="$sock" '$5 == p {print $3, $4}')
+  [ "$ss_line" = "2 5" ]
+  # c1 goes: c2 is accepted with c3 still queued.
+  bg_stop c1
+  wait_for_line "$T/srv.err" '"event":"accepted","id":2'
+  [ "$(jq -c 'select(.event == "accepted" and .id == 2) | .accept_queue' "$T/srv.err")" = '{"depth":1,"max":5}' ]
+  ss_line=$(ss -lxH | awk -v p="$sock" '$5 == p {print $3, $4}')
+  [ "$ss_line" = "1 5" ]
+  # Text mode says the same.
+  start_listener txt /dev/null listen -b 3 -U "$T/txt.sock"
+  grep -q "^Listening on $T/txt.sock (unix, backlog 3, accept queue 0/3, " "$T/txt.err"
+}
+
+@test "listen -U -u: an unnamed datagram client is received, and said to be unanswerable" {
+  local sock=$T/d.sock
+  # Standard input has data: with no one to send it to, it must stay unread
+  # (not end the relay with a send error).
+  printf 'unsent' >"$T/stdin"
+  start_listener dg "$T/stdin" listen -u -U "$sock"
+  local send='import socket, sys; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); [s.sendto(m.encode(), sys.argv[1]) for m in sys.argv[2:]]'
+  "$PY" -c "$send" "$sock" "one " "two "
+  wait_for_size "$T/dg.out" 8
+  "$PY" -c "$send" "$sock" "three"
+  wait_for_size "$T/dg.out" 13
+  [ "$(cat "$T/dg.out")" = "one two three" ]
+  bg_alive dg
+  grep -q '^Connection from (unnamed) (' "$T/dg.err"
+  [ "$(grep -c 'warning: .*no name.*nothing can be sent back' "$T/dg.err")" -eq 1 ]
+  ! grep -Eq 'Invalid argument|not connected|Destination address' "$T/dg.err"
+  # A client bound to a name gets standard input back.
+  printf 'reply' >"$T/in"
+  start_listener named "$T/in" listen -u -U "$T/n.sock"
+  run "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[2])
+s.settimeout(10)
+s.sendto(b"hi", sys.argv[1])
+print(s.recv(100).decode())' "$T/n.sock" "$T/client.sock"
+  [ "$output" = reply ]
+  ! grep -q 'warning' "$T/named.err"
 }
 
 @test "listen relay: --stall-timeout names the client that never reads, exit 3; flag conflicts are exit 2" {

@@ -111,3 +111,31 @@ usage_error() {
 @test "buffers --watch without a selection" { usage_error "--watch" buffers --watch 1s; }
 @test "buffers --pid 0" { usage_error "--pid: '0'" buffers --pid 0; }
 @test "backlog with an unexpected argument" { usage_error "extra" backlog extra; }
+
+# --- with --json: the usage error is one {"event":"error"} line ------------
+
+# json_usage_error NEEDLE ARGS...: like usage_error, and the stderr line is
+# a JSON error event of kind "usage" with exit 2 whose message names NEEDLE.
+json_usage_error() {
+  local needle=$1
+  usage_error "$@" || return 1
+  if [ "$(jq -r '[.event, .kind, .exit] | join(" ")' "$ERR")" != "error usage 2" ]; then
+    echo "sockprobe ${*:2}: not a JSON usage error event: $(cat "$ERR")" >&2
+    return 1
+  fi
+  jq -e --arg n "$needle" '.message | contains($n)' "$ERR" >/dev/null || {
+    echo "sockprobe ${*:2}: message does not name '$needle': $(cat "$ERR")" >&2
+    return 1
+  }
+}
+
+@test "--json: unknown flag (CLI11) is a JSON error" { json_usage_error "--frobnicate" --json listen --frobnicate 0; }
+@test "--json after the subcommand: unknown flag is a JSON error" { json_usage_error "--frobnicate" listen --frobnicate 0 --json; }
+@test "--json: flag without its value (CLI11)" { json_usage_error "--backlog" --json listen -b; }
+@test "--json: bad --color choice (CLI11)" { json_usage_error "sometimes" --json --color=sometimes listen 0; }
+@test "--json: no subcommand" { json_usage_error "subcommand" --json; }
+@test "--json: bad SIZE (checked after parsing)" { json_usage_error "--rcvbuf: '12X'" --json listen -I 12X 0; }
+@test "--json after --: not taken for the flag" {
+  usage_error "--json" listen -- --json
+  ! jq -e . "$ERR" >/dev/null 2>&1
+}
