@@ -69,7 +69,9 @@ void add_relay_flags(CLI::App* sub, RelayFlags* f) {
 }
 
 Result<RelayOptions> relay_options(const RelayFlags& f, int in_fd, Reporter& rep) {
-  if (f.keep_sending && f.stop_on_peer_eof) return usage_error("--keep-sending and --stop-on-peer-eof exclude each other");
+  if (f.keep_sending && f.stop_on_peer_eof) {
+    return usage_error("--keep-sending and --stop-on-peer-eof exclude each other");
+  }
   auto stall = duration_flag("--stall-timeout", f.stall_timeout);
   if (!stall.ok()) return stall.take_error();
   RelayOptions ro;
@@ -82,14 +84,17 @@ Result<RelayOptions> relay_options(const RelayFlags& f, int in_fd, Reporter& rep
   ro.on_peer_eof = stop ? PeerEof::Stop : PeerEof::KeepSending;
   ro.stall_timeout = stall->value_or(kStallWarnAfter);
   ro.stall_is_error = stall->has_value();
-  ro.on_stall = [&rep, fatal = ro.stall_is_error](const StallSnapshot& s, const std::string& why) {
+  ro.on_stall = [&rep, fatal = ro.stall_is_error](const StallSnapshot& s, const std::string& why,
+                                                  const std::string& target) {
     Json j = stall_json(s);
     j["direction"] = "send";
     j["message"] = why;
     // A fatal stall's line comes from main() with the error; JSON gets the
     // numbers too.
     rep.event("stall", j, "");
-    if (!fatal) rep.warning(why + "; still waiting (--stall-timeout DURATION gives up)");
+    if (!fatal) {
+      rep.warning(fmt::format("write to {}: {}; still waiting (--stall-timeout DURATION gives up)", target, why));
+    }
   };
   return ro;
 }

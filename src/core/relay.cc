@@ -211,9 +211,9 @@ Status Relay::watch_stall() {
   StallSnapshot snap = take_stall_snapshot(net_);
   std::string why = explain_send_stall(snap, std::chrono::duration<double>(now - blocked_since_).count());
   stall_reported_ = true;
-  if (opts_.on_stall) opts_.on_stall(snap, why);
-  if (!opts_.stall_is_error) return {};
   const std::string& target = opts_.target.empty() ? std::string("peer") : opts_.target;
+  if (opts_.on_stall) opts_.on_stall(snap, why, target);
+  if (!opts_.stall_is_error) return {};
   return timeout_error(fmt::format("write to {}: {}", target, why));
 }
 

@@ -36,7 +36,8 @@ struct RelayOptions {
   // stall. 0: not watched.
   Duration stall_timeout{0};
   bool stall_is_error = true;  // false: call on_stall once per stall and go on
-  std::function<void(const StallSnapshot&, const std::string& why)> on_stall;
+  // `why`: explain_send_stall()'s sentence; `target`: the target below.
+  std::function<void(const StallSnapshot&, const std::string& why, const std::string& target)> on_stall;
   // Names the peer in error messages: "write to TARGET: Connection reset by
   // peer", e.g. "127.0.0.1 port 4242 (tcp)". Empty: "peer".
   std::string target;

@@ -92,9 +92,10 @@ TEST_CASE("relay: a peer that never reads is a stall: an error naming the target
   o.stall_timeout = 200ms;
   o.target = "/tmp/x.sock (unix)";
   int reports = 0;
-  o.on_stall = [&](const StallSnapshot&, const std::string& why) {
+  o.on_stall = [&](const StallSnapshot&, const std::string& why, const std::string& target) {
     ++reports;
     CHECK(why.find("no progress for") == 0);
+    CHECK(target == "/tmp/x.sock (unix)");
   };
   RelayStats st;
   Status s = readwrite(p.ours.get(), in.get(), -1, o, &st);
@@ -113,7 +114,7 @@ TEST_CASE("relay: a stall that is not an error is reported once and the relay go
   o.stall_is_error = false;
   o.idle_timeout = 500ms;  // what ends it here
   int reports = 0;
-  o.on_stall = [&](const StallSnapshot&, const std::string&) { ++reports; };
+  o.on_stall = [&](const StallSnapshot&, const std::string&, const std::string&) { ++reports; };
   RelayStats st;
   Status s = readwrite(p.ours.get(), in.get(), -1, o, &st);
   REQUIRE(!s.ok());
@@ -131,7 +132,7 @@ TEST_CASE("relay: an idle input is never a stall") {
   o.stall_timeout = 50ms;
   o.idle_timeout = 300ms;
   int reports = 0;
-  o.on_stall = [&](const StallSnapshot&, const std::string&) { ++reports; };
+  o.on_stall = [&](const StallSnapshot&, const std::string&, const std::string&) { ++reports; };
   RelayStats st;
   Status s = readwrite(p.ours.get(), in_r.get(), -1, o, &st);
   REQUIRE(!s.ok());

@@ -304,7 +304,7 @@ c.close()
   make_random "$T/big" 64
   py_no_read py
   bg_start cli "$T/big" "$SOCKPROBE" connect 127.0.0.1 "$PORT"
-  wait_for_line "$T/cli.err" 'warning: no progress for 10.*the peer is not reading.*still waiting' 30
+  wait_for_line "$T/cli.err" "warning: write to 127\.0\.0\.1 port $PORT \(tcp\): no progress for 10.*the peer is not reading.*still waiting" 30
   bg_alive cli
 }
 
