@@ -37,7 +37,9 @@ _sockprobe_spec() {
 --deny=CIDR Refuse peers in CIDR
 --idle-timeout=DURATION Close after DURATION with no data
 --close-on-eof Close at once on stdin EOF
---keep-sending Keep sending stdin after the peer EOF
+--keep-sending After the peer EOF send stdin to its EOF, terminal too
+--stop-on-peer-eof Stop at the peer EOF, dropping unsent stdin
+--stall-timeout=DURATION Give up when stdin bytes make no progress
 ' ;;
     connect) echo '
 -u,--udp Use UDP instead of TCP
@@ -50,7 +52,9 @@ _sockprobe_spec() {
 -w,--timeout=DURATION Connect timeout
 --idle-timeout=DURATION Close after DURATION with no data
 --close-on-eof Close at once on stdin EOF
---keep-sending Keep sending stdin after the peer EOF
+--keep-sending After the peer EOF send stdin to its EOF, terminal too
+--stop-on-peer-eof Stop at the peer EOF, dropping unsent stdin
+--stall-timeout=DURATION Give up when stdin bytes make no progress
 --count=N Burst: open N connections
 --concurrency=C Burst: connections in flight at once
 --rate=R Burst: connections started per second

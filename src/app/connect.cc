@@ -10,6 +10,7 @@
 #include "app/burst_report.h"
 #include "app/common.h"
 #include "app/conn_report.h"
+#include "app/peer.h"
 #include "core/relay.h"
 #include "core/sock.h"
 
@@ -21,7 +22,7 @@ struct ConnectFlags {
   SocketFlags sock;
   bool zero_io = false;
   std::string timeout, idle_timeout;
-  bool close_on_eof = false, keep_sending = false;
+  RelayFlags relay;
   BurstFlags burst;
 };
 
@@ -99,23 +100,23 @@ Status run_connect(const ConnectFlags& f, const GlobalOptions& g) {
   }
 
   Reporter rep = make_reporter(g, stderr);
+  auto ro = relay_options(f.relay, STDIN_FILENO, rep);
+  if (!ro.ok()) return ro.take_error();
   auto conn = unix_given ? unix_connect(f.sock.unix_path, *cfg, connect_timeout)
                          : remote_connect(host, ports[0], *cfg, connect_timeout);
   if (!conn.ok()) return conn.take_error();
   for (const auto& failure : conn->failures) rep.event("attempt_failed", Json{{"error", failure}}, failure, 1);
   report_connected(rep, conn->fd.get(), conn->peer, cfg->transport);
 
-  RelayOptions ro;
-  ro.datagram = cfg->transport == Transport::Udp;
-  ro.close_on_eof = f.close_on_eof;
-  ro.keep_sending = f.keep_sending;
-  if (idle->has_value()) ro.idle_timeout = **idle;
+  ro->datagram = cfg->transport == Transport::Udp;
+  ro->target = relay_target(conn->peer, cfg->transport);
+  if (idle->has_value()) ro->idle_timeout = **idle;
   RelayStats stats;
   ConnectionReport rc;
   rc.id = 1;
   rc.peer = conn->peer;
   auto started = std::chrono::steady_clock::now();
-  Status st = readwrite(conn->fd.get(), STDIN_FILENO, STDOUT_FILENO, ro, &stats);
+  Status st = readwrite(conn->fd.get(), STDIN_FILENO, STDOUT_FILENO, *ro, &stats);
   finish_connection(rep, conn->fd.get(), rc, stats, started, st);
   return st;
 }
@@ -131,8 +132,7 @@ Command add_connect(CLI::App& app, const GlobalOptions& g) {
   sub->add_flag("-z,--zero-io", f->zero_io, "Only check that the ports accept connections");
   sub->add_option("-w,--timeout", f->timeout, "Connect timeout (default: none, like nc)")->type_name("DURATION");
   sub->add_option("--idle-timeout", f->idle_timeout, "Close after DURATION with no data")->type_name("DURATION");
-  sub->add_flag("--close-on-eof", f->close_on_eof, "Close at once on stdin EOF instead of half-closing");
-  sub->add_flag("--keep-sending", f->keep_sending, "After the peer's EOF, keep sending stdin until its EOF");
+  add_relay_flags(sub, &f->relay);
   add_burst_flags(sub, &f->burst);
   return {sub, [f, &g] { return run_connect(*f, g); }};
 }

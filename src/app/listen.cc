@@ -14,6 +14,7 @@
 
 #include "app/common.h"
 #include "app/conn_report.h"
+#include "app/peer.h"
 #include "core/relay.h"
 #include "core/serve.h"
 #include "core/signals.h"
@@ -27,7 +28,7 @@ struct ListenFlags {
   SocketFlags sock;
   std::string backlog, max_conns, idle_timeout;
   bool keep_open = false, echo = false, discard = false;
-  bool close_on_eof = false, keep_sending = false;
+  RelayFlags relay;
   std::vector<std::string> allow, deny;
 };
 
@@ -83,7 +84,7 @@ bool unnamed_unix_peer(const Listener& l, Endpoint* peer) {
 
 // UDP has no accept: the first datagram's sender becomes the peer (as in
 // nc -u -l), the socket is connected to it, and the relay starts.
-Status relay_udp(Reporter& rep, const Listener& l, bool close_on_eof, bool keep_sending, Duration idle) {
+Status relay_udp(Reporter& rep, const Listener& l, RelayOptions ro) {
   int fd = l.fd.get();
   for (;;) {
     pollfd p[2] = {{fd, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}};
@@ -115,11 +116,8 @@ Status relay_udp(Reporter& rep, const Listener& l, bool close_on_eof, bool keep_
     rep.warning("the peer's Unix datagram socket has no name (it did not bind): its datagrams are "
                 "received, but nothing can be sent back, so standard input is not read");
   }
-  RelayOptions ro;
   ro.datagram = true;
-  ro.close_on_eof = close_on_eof;
-  ro.keep_sending = keep_sending;
-  ro.idle_timeout = idle;
+  ro.target = relay_target(rc.peer, Transport::Udp);
   RelayStats stats;
   auto started = std::chrono::steady_clock::now();
   Status st = readwrite(fd, answerable ? STDIN_FILENO : -1, STDOUT_FILENO, ro, &stats);
@@ -191,8 +189,10 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
     return st;
   }
 
-  if (cfg->transport == Transport::Udp) return relay_udp(rep, *listener, f.close_on_eof, f.keep_sending,
-                                                         idle->value_or(Duration(0)));
+  auto relay_opts = relay_options(f.relay, STDIN_FILENO, rep);
+  if (!relay_opts.ok()) return relay_opts.take_error();
+  if (idle->has_value()) relay_opts->idle_timeout = **idle;
+  if (cfg->transport == Transport::Udp) return relay_udp(rep, *listener, *relay_opts);
 
   // Relay mode: one connection at a time on stdin/stdout.
   AcceptBackoff backoff;
@@ -213,10 +213,8 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
     rc.sndbuf = b.sndbuf;
     rc.rcvbuf = b.rcvbuf;
     report_accepted(rep, listener->fd.get(), rc);
-    RelayOptions ro;
-    ro.close_on_eof = f.close_on_eof;
-    ro.keep_sending = f.keep_sending;
-    if (idle->has_value()) ro.idle_timeout = **idle;
+    RelayOptions ro = *relay_opts;
+    ro.target = relay_target(peer, cfg->transport, f.sock.unix_path);
     RelayStats stats;
     auto started = std::chrono::steady_clock::now();
     Status st = readwrite(conn->get(), stdin_open ? STDIN_FILENO : -1, STDOUT_FILENO, ro, &stats);
@@ -254,8 +252,7 @@ Command add_listen(CLI::App& app, const GlobalOptions& g) {
       ->type_name("CIDR")
       ->allow_extra_args(false);
   sub->add_option("--idle-timeout", f->idle_timeout, "Close after DURATION with no data")->type_name("DURATION");
-  sub->add_flag("--close-on-eof", f->close_on_eof, "Close at once on stdin EOF instead of half-closing");
-  sub->add_flag("--keep-sending", f->keep_sending, "After the peer's EOF, keep sending stdin until its EOF");
+  add_relay_flags(sub, &f->relay);
   return {sub, [f, &g] { return run_listen(*f, g); }};
 }
 

@@ -1,10 +1,14 @@
 // Getting the one connection a transfer runs over, whichever side opens it:
 // connect to HOST PORT (or a Unix path), or listen and accept the first
-// client (printing the "Listening on" line scripts wait for).
+// client (printing the "Listening on" line scripts wait for). Also the
+// relay flags listen and connect share, and the target named in relay errors.
 #pragma once
 
 #include <string>
 
+#include <CLI/CLI.hpp>
+
+#include "core/relay.h"
 #include "core/report.h"
 #include "core/sock.h"
 
@@ -26,5 +30,23 @@ struct Peer {
 // `rep` receives listening/accepted/connected events; it should be the
 // stderr reporter so the Listening line is where scripts look for it.
 Result<Peer> open_peer(const PeerSpec& spec, const SocketConfig& cfg, Duration connect_timeout, Reporter& rep);
+
+// "127.0.0.1 port 4242 (tcp)", "/run/x.sock (unix)": the peer as relay
+// errors name it. An unnamed Unix peer (an accepted client) is named by
+// `unix_path`, the listener's path.
+std::string relay_target(const Endpoint& peer, Transport t, const std::string& unix_path = "");
+
+// Relay flags of listen and connect (raw text, converted after parsing).
+struct RelayFlags {
+  bool close_on_eof = false;
+  bool keep_sending = false;      // after the peer's EOF, send stdin to its EOF
+  bool stop_on_peer_eof = false;  // after the peer's EOF, stop (drop unsent stdin)
+  std::string stall_timeout;
+};
+void add_relay_flags(CLI::App* sub, RelayFlags* f);
+// The relay options for stdin `in_fd`; stall reports go to `rep`, which must
+// outlive the relay. --idle-timeout stays with each command (listen's
+// servers use it too).
+Result<RelayOptions> relay_options(const RelayFlags& f, int in_fd, Reporter& rep);
 
 }  // namespace sp::app

@@ -13,6 +13,12 @@
 // rest where it was (in the pipe, the file or the socket). If the kernel
 // refuses (EINVAL, e.g. an odd socket type), that direction falls back to
 // read/write for good.
+//
+// Stall watch: the up direction is "blocked" while input bytes wait for the
+// socket (a user buffer with pending bytes, or a zero-copy source that found
+// the socket full). Blocked with no byte sent for stall_timeout is a stall:
+// the kernel's numbers (SIOCOUTQ, TCP_INFO snd_wnd, retransmits) say why.
+// An idle input is never a stall: nothing waits then.
 #include "core/relay.h"
 
 #include <fcntl.h>
@@ -27,10 +33,13 @@
 #include <cerrno>
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include <fmt/format.h>
 
 #include "core/atomicio.h"
+#include "core/deadline.h"
 #include "core/fd.h"
 #include "core/signals.h"
 
@@ -77,6 +86,14 @@ bool never_blocking_sink(int fd) {
   return S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3;
 }
 
+// The socket's pending error (SO_ERROR, which also clears it); 0 if none.
+int socket_error(int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return 0;
+  return err;
+}
+
 // Bytes waiting to be read in a pipe or socket (FIONREAD == SIOCINQ).
 int readable_bytes(int fd) {
   int n = 0;
@@ -115,6 +132,9 @@ class Relay {
 
  private:
   Status loop();
+  bool up_blocked() const;
+  std::optional<Clock::time_point> stall_deadline() const;
+  Status watch_stall();
   void choose_paths();
   uint64_t input_left() const;
   Status move_up_zero_copy();
@@ -126,6 +146,7 @@ class Relay {
   Status read_net();
   Status flush_down();
   void after_up_progress();
+  Error net_error(const char* op, int err) const;
 
   int net_, in_, out_;
   const RelayOptions& opts_;
@@ -133,22 +154,77 @@ class Relay {
   Direction up_, down_;
   Fd via_[2];  // SpliceVia: our pipe between the socket and out_
   Clock::time_point last_activity_ = Clock::now();
+  // Stall watch (see the top of this file).
+  Clock::time_point blocked_since_ = Clock::now();
+  bool was_blocked_ = false;
+  bool stall_reported_ = false;  // on_stall called for the current stall
+  uint64_t sent_seen_ = 0;
 };
 
-// Peer closed and all its bytes delivered: stop, unless --keep-sending asks
-// to drain our input too. Decision (the lead's default): a peer EOF while
-// stdin is still open ends the relay; bytes read from stdin but not yet sent
-// at that moment are dropped, as the peer said it wants no more.
+// Peer's EOF, all its bytes delivered: done once our input is sent too.
+// Decision: a peer's EOF may be a half-close (it still reads), so by default
+// the input goes on to its own EOF, as OpenBSD nc's client does; stopping
+// early dropped the rest of a stdin file with exit 0 (`listen </dev/null`
+// sends its FIN at once). PeerEof::Stop (--stop-on-peer-eof, or a terminal
+// on stdin) ends the relay at the peer's EOF and drops what is unsent; the
+// front-end says how much (RelayStats::input_left).
 bool Relay::finished() const {
-  if (down_.done && (up_.done || !opts_.keep_sending)) return true;
-  return up_.done && opts_.close_on_eof;
+  if (up_.done && opts_.close_on_eof) return true;
+  if (!down_.done) return false;
+  return up_.done || opts_.on_peer_eof == PeerEof::Stop;
 }
 
+// "write to 127.0.0.1 port 4242 (tcp): Connection reset by peer". A write
+// refused after the peer's EOF means the peer had closed, not half-closed:
+// say so, since the relay went on sending only because of that EOF.
+Error Relay::net_error(const char* op, int err) const {
+  const std::string& target = opts_.target.empty() ? std::string("peer") : opts_.target;
+  std::string hint;
+  if (down_.eof && (err == EPIPE || err == ECONNRESET) && std::string_view(op) == "write to") {
+    hint = " (the peer closed the connection before reading all of the input)";
+  }
+  return system_error(fmt::format("{} {}: {}{}", op, target, errno_text(err), hint));
+}
+
+bool Relay::up_blocked() const {
+  if (opts_.datagram || up_.done) return false;
+  return up_.path == Path::Copy ? up_.pending() > 0 : up_.wait_dst;
+}
+
+std::optional<Clock::time_point> Relay::stall_deadline() const {
+  if (opts_.stall_timeout.count() <= 0 || !up_blocked() || stall_reported_) return std::nullopt;
+  return blocked_since_ + opts_.stall_timeout;
+}
+
+// Called after every round: restarts the clock on progress or when bytes
+// start waiting, and reports a stall once per stall.
+Status Relay::watch_stall() {
+  if (opts_.stall_timeout.count() <= 0) return {};
+  bool blocked = up_blocked();
+  auto now = Clock::now();
+  bool progress = stats_->bytes_sent != sent_seen_;
+  if (progress || (blocked && !was_blocked_)) blocked_since_ = now;
+  if (progress || !blocked) stall_reported_ = false;
+  sent_seen_ = stats_->bytes_sent;
+  was_blocked_ = blocked;
+  if (!blocked || stall_reported_ || now < blocked_since_ + opts_.stall_timeout) return {};
+  StallSnapshot snap = take_stall_snapshot(net_);
+  std::string why = explain_send_stall(snap, std::chrono::duration<double>(now - blocked_since_).count());
+  stall_reported_ = true;
+  const std::string& target = opts_.target.empty() ? std::string("peer") : opts_.target;
+  if (opts_.on_stall) opts_.on_stall(snap, why, target);
+  if (!opts_.stall_is_error) return {};
+  return timeout_error(fmt::format("write to {}: {}", target, why));
+}
+
+// The nearer of the idle and stall deadlines.
 int Relay::poll_timeout_ms() const {
-  if (opts_.idle_timeout.count() <= 0) return -1;
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(last_activity_ + opts_.idle_timeout -
-                                                                    Clock::now()).count();
-  return static_cast<int>(std::max<long long>(0, std::min<long long>(left + 1, 1 << 30)));
+  std::optional<Clock::time_point> deadline = stall_deadline();
+  if (opts_.idle_timeout.count() > 0) {
+    Clock::time_point idle_end = last_activity_ + opts_.idle_timeout;
+    deadline = deadline ? std::min(*deadline, idle_end) : idle_end;
+  }
+  return sp::poll_timeout_ms(deadline, Clock::now());
 }
 
 Status Relay::read_input() {
@@ -186,7 +262,7 @@ Status Relay::flush_up() {
     } else {
       w = write_some(net_, up_.buf.get() + up_.start, up_.pending());
     }
-    if (w < 0) return system_error(fmt::format("write to peer: {}", errno_text(errno)));
+    if (w < 0) return net_error("write to", errno);
     up_.start += static_cast<size_t>(w);
     stats_->bytes_sent += static_cast<uint64_t>(w);
     if (w > 0) last_activity_ = Clock::now();
@@ -199,7 +275,7 @@ Status Relay::read_net() {
   ssize_t r = read_some(net_, down_.buf.get(), down_.size);
   if (r < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return {};
-    return system_error(fmt::format("read from peer: {}", errno_text(errno)));
+    return net_error("read from", errno);
   }
   if (r == 0) {
     // A zero-length datagram is not an EOF: UDP has none.
@@ -312,7 +388,7 @@ Status Relay::move_up_zero_copy() {
       up_.path = Path::Copy;  // not for this pair of fds: copy from now on
       return {};
     }
-    return system_error(fmt::format("write to peer: {}", errno_text(errno)));
+    return net_error("write to", errno);
   }
   return {};
 }
@@ -334,6 +410,10 @@ Status Relay::move_down_zero_copy() {
       continue;
     }
     if (n == 0) {
+      // splice() reports a reset connection as an EOF (it looks at the
+      // "done" flag before the error), where read() says ECONNRESET: ask.
+      // EPIPE is a reset after the peer's FIN, whose EOF this is.
+      if (int err = socket_error(net_); err != 0 && err != EPIPE) return net_error("read from", err);
       down_.eof = down_.done = true;
       return {};
     }
@@ -350,7 +430,7 @@ Status Relay::move_down_zero_copy() {
       return {};
     }
     if (errno == EPIPE) return system_error(fmt::format("write to output: {}", errno_text(errno)));
-    return system_error(fmt::format("read from peer: {}", errno_text(errno)));
+    return net_error("read from", errno);
   }
   return {};
 }
@@ -415,20 +495,16 @@ Status Relay::loop() {
       return system_error(fmt::format("poll: {}", errno_text(errno)));
     }
     if (n == 0) {
-      return timeout_error(fmt::format("idle for {}: no data in either direction",
-                                       human_duration(std::chrono::duration<double>(opts_.idle_timeout).count())));
+      if (auto s = watch_stall(); !s) return s;
+      if (opts_.idle_timeout.count() > 0 && Clock::now() - last_activity_ >= opts_.idle_timeout) {
+        return timeout_error(fmt::format("idle for {}: no data in either direction",
+                                         human_duration(std::chrono::duration<double>(opts_.idle_timeout).count())));
+      }
+      continue;
     }
     short net_rev = pfd[kNet].revents;
-    if (up_zc) {
-      if (pfd[kIn].revents != 0 || (up_.wait_dst && (net_rev & (POLLOUT | POLLERR | POLLHUP)))) {
-        if (auto s = move_up_zero_copy(); !s) return s;
-      }
-    } else if (pfd[kIn].revents != 0) {
-      if (auto s = read_input(); !s) return s;
-      if (auto s = flush_up(); !s) return s;
-    } else if (net_rev & (POLLOUT | POLLERR | POLLHUP)) {
-      if (auto s = flush_up(); !s) return s;
-    }
+    // The peer's bytes (and EOF) first: a write refused right after the
+    // peer's EOF is then known to follow it (see net_error).
     if (down_zc) {
       bool net_ready = !down_.wait_dst && (net_rev & (POLLIN | POLLERR | POLLHUP));
       if (net_ready || pfd[kOut].revents != 0) {
@@ -440,7 +516,18 @@ Status Relay::loop() {
     } else if (pfd[kOut].revents != 0) {
       if (auto s = flush_down(); !s) return s;
     }
+    if (up_zc) {
+      if (pfd[kIn].revents != 0 || (up_.wait_dst && (net_rev & (POLLOUT | POLLERR | POLLHUP)))) {
+        if (auto s = move_up_zero_copy(); !s) return s;
+      }
+    } else if (pfd[kIn].revents != 0) {
+      if (auto s = read_input(); !s) return s;
+      if (auto s = flush_up(); !s) return s;
+    } else if (net_rev & (POLLOUT | POLLERR | POLLHUP)) {
+      if (auto s = flush_up(); !s) return s;
+    }
     if (interrupted()) return interrupted_error();
+    if (auto s = watch_stall(); !s) return s;
   }
   return {};
 }

@@ -4,22 +4,43 @@
 // full send buffer is a poll wait, never a blocked write(); partial writes are
 // completed; EOF on input becomes shutdown(SHUT_WR) (a FIN) and reading goes
 // on until the peer closes. SIGINT ends it with ErrorKind::Interrupted and
-// the counts so far in `stats`.
+// the counts so far in `stats`. Bytes waiting for the socket with no progress
+// for `stall_timeout` are a stall, explained from the kernel's numbers
+// (core/stall.h): an error (ErrorKind::Timeout) or, if asked, a report
+// through `on_stall` after which the relay keeps waiting.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <string>
 
 #include "core/parse.h"
 #include "core/result.h"
+#include "core/stall.h"
 
 namespace sp {
 
+// The peer's EOF while our input is still open. The peer may have closed
+// only its sending side (a half-close) and still read, so by default the
+// input is sent to its EOF (OpenBSD nc); Stop drops what is left (the
+// front-end picks Stop for a terminal on stdin, see connect/listen).
+enum class PeerEof { KeepSending, Stop };
+
 struct RelayOptions {
   bool close_on_eof = false;  // input EOF: stop at once instead of half-closing
-  bool keep_sending = false;  // peer EOF: keep sending input until its EOF
+  PeerEof on_peer_eof = PeerEof::KeepSending;
   bool datagram = false;      // UDP: one read = one datagram, no FIN
   Duration idle_timeout{0};   // 0: none
+  // Input bytes wait for the socket and none goes out for this long: a
+  // stall. 0: not watched.
+  Duration stall_timeout{0};
+  bool stall_is_error = true;  // false: call on_stall once per stall and go on
+  // `why`: explain_send_stall()'s sentence; `target`: the target below.
+  std::function<void(const StallSnapshot&, const std::string& why, const std::string& target)> on_stall;
+  // Names the peer in error messages: "write to TARGET: Connection reset by
+  // peer", e.g. "127.0.0.1 port 4242 (tcp)". Empty: "peer".
+  std::string target;
   size_t buffer_size = 256 * 1024;
 };
 

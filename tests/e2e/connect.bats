@@ -2,21 +2,54 @@
 # `sockprobe connect` end to end: -z with lists and ranges and its exit
 # codes, refused and timed-out connects (the timeout against an address in a
 # namespace the test creates and blackholes), every resolved address tried,
-# -s/-p, -I/-O, peer EOF (default stop vs --keep-sending), --close-on-eof,
-# --idle-timeout, a reset peer.
+# -s/-p, -I/-O, peer EOF (default: send stdin to its EOF; a terminal or
+# --stop-on-peer-eof stops), --close-on-eof, --idle-timeout, --stall-timeout,
+# a reset peer named in the error.
 
 load helpers
 
 setup() { sp_setup; }
 teardown() { sp_teardown; }
 
+# hold_port NAME HOST [reuse]: a python3 TCP socket bound to HOST:0 but not
+# listening, kept until the test ends: its port is surely closed (connects
+# are refused) and nobody else can bind it. With "reuse" it sets
+# SO_REUSEADDR, so that `connect -p` (which sets it too) may bind the same
+# port while it stays reserved. Sets HELD.
+hold_port() {
+  bg_start "$1" /dev/null "$PY" -c '
+import socket, sys, threading
+s = socket.socket()
+if sys.argv[2] == "reuse": s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 0))
+print("port", s.getsockname()[1], file=sys.stderr, flush=True)
+threading.Event().wait()
+' "$2" "${3:-}"
+  wait_for_line "$T/$1.err" '^port [0-9]+' || return 1
+  HELD=$(sed -nE 's/^port ([0-9]+).*/\1/p' "$T/$1.err")
+}
+
+# py_no_read NAME: a python3 peer that accepts one connection and never
+# reads it (its receive window fills up and stays at zero). Sets PORT.
+py_no_read() {
+  bg_start "$1" /dev/null "$PY" -c '
+import socket, sys, threading
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(1)
+print("port", ls.getsockname()[1], file=sys.stderr, flush=True)
+c, _ = ls.accept()
+threading.Event().wait()
+'
+  wait_for_line "$T/$1.err" '^port [0-9]+' || return 1
+  PORT=$(sed -nE 's/^port ([0-9]+).*/\1/p' "$T/$1.err")
+}
+
 @test "connect -z: open, closed, lists and ranges; exit 0 only when every port is open" {
   start_listener a /dev/null listen -k 127.0.0.1 0
   local open1=$PORT
   start_listener b /dev/null listen -k 127.0.0.1 0
   local open2=$PORT
-  local closed
-  closed=$(free_port)
+  hold_port held 127.0.0.1
+  local closed=$HELD
 
   run "$SOCKPROBE" connect -z 127.0.0.1 "$open1"
   [ "$status" -eq 0 ]
@@ -54,8 +87,8 @@ teardown() { sp_teardown; }
 }
 
 @test "connect: refused is 'connect to HOST port P (tcp): Connection refused', exit 1" {
-  local port
-  port=$(free_port)
+  hold_port held 127.0.0.1
+  local port=$HELD
   run "$SOCKPROBE" connect 127.0.0.1 "$port" </dev/null
   [ "$status" -eq 1 ]
   [ "$output" = "sockprobe: connect to 127.0.0.1 port $port (tcp): Connection refused" ]
@@ -117,8 +150,8 @@ teardown() { sp_teardown; }
 
 @test "connect -s/-p bind the local address and port; -I/-O are reported" {
   start_listener srv /dev/null --json listen 127.0.0.1 0
-  local sport
-  sport=$(free_port)
+  hold_port held 127.0.0.2 reuse
+  local sport=$HELD
   run timeout 10 "$SOCKPROBE" --json connect -s 127.0.0.2 -p "$sport" -I 64K 127.0.0.1 "$PORT" </dev/null
   [ "$status" -eq 0 ]
   local rmax want
@@ -133,11 +166,27 @@ teardown() { sp_teardown; }
   [ "$status" -eq 2 ]
 }
 
-@test "connect: peer EOF with stdin still open stops by default; --keep-sending sends the rest" {
+@test "connect: after the peer's EOF stdin is sent to its EOF; --stop-on-peer-eof stops" {
+  # Default: the server half-closes at once and still gets all 8 MiB.
+  make_random "$T/data" 8
+  py_server py fin_then_read "$T/py.out"
+  run timeout 30 "$SOCKPROBE" connect 127.0.0.1 "$PORT" <"$T/data"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  bg_wait py 10
+  same_bytes "$T/py.out" "$T/data"
+  # --keep-sending says the same explicitly.
+  py_server py2 fin_then_read "$T/py2.out"
+  run timeout 30 "$SOCKPROBE" connect --keep-sending 127.0.0.1 "$PORT" <"$T/data"
+  [ "$status" -eq 0 ]
+  bg_wait py2 10
+  same_bytes "$T/py2.out" "$T/data"
+
+  # --stop-on-peer-eof with a stdin that never ends: the peer's EOF ends it.
   mkfifo "$T/in"
-  exec 5<>"$T/in"  # stdin that never ends
-  py_server py fin_then_read "$T/py1.out"
-  bg_start cli "$T/in" "$SOCKPROBE" connect 127.0.0.1 "$PORT"
+  exec 5<>"$T/in"
+  py_server py3 fin_then_read "$T/py3.out"
+  bg_start cli "$T/in" "$SOCKPROBE" connect --stop-on-peer-eof 127.0.0.1 "$PORT"
   printf 'before' >&5
   bg_wait cli 10
   [ "$BG_STATUS" -eq 0 ]
@@ -145,18 +194,53 @@ teardown() { sp_teardown; }
 
   # With a stdin file it knows how much was left unsent, and says so.
   make_random "$T/big" 64
-  py_server py3 fin_then_read "$T/py3.out"
-  run timeout 30 "$SOCKPROBE" connect 127.0.0.1 "$PORT" <"$T/big"
+  py_server py4 fin_then_read "$T/py4.out"
+  run timeout 30 "$SOCKPROBE" connect --stop-on-peer-eof 127.0.0.1 "$PORT" <"$T/big"
   [ "$status" -eq 0 ]
   [[ $output =~ warning:\ the\ peer\ closed\ its\ side\ first:\ [0-9]+\ bytes\ of\ input\ were\ not\ sent ]]
 
-  # --keep-sending: the server half-closes at once and still gets 8 MiB.
-  make_random "$T/data" 8
-  py_server py2 fin_then_read "$T/py2.out"
-  run timeout 30 "$SOCKPROBE" connect --keep-sending 127.0.0.1 "$PORT" <"$T/data"
+  # A peer that half-closes, reads a little and closes: the rest cannot be
+  # delivered, which is an error (exit 1) that says so, not a silent exit 0.
+  bg_start py5 /dev/null "$PY" -c '
+import socket, sys
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(1)
+print("port", ls.getsockname()[1], file=sys.stderr, flush=True)
+c, _ = ls.accept()
+c.shutdown(socket.SHUT_WR)
+n = 0
+while n < (1 << 20):
+    n += len(c.recv(1 << 16))
+c.close()
+'
+  wait_for_line "$T/py5.err" '^port '
+  PORT=$(sed -nE 's/^port ([0-9]+)/\1/p' "$T/py5.err")
+  run timeout 30 "$SOCKPROBE" connect 127.0.0.1 "$PORT" <"$T/big"
+  [ "$status" -eq 1 ]
+  # (The hint is there when the FIN was read before the refused write,
+  # nearly always: the peer's FIN comes before it reads 1 MiB.)
+  [[ $output =~ ^sockprobe:\ write\ to\ 127\.0\.0\.1\ port\ $PORT\ \(tcp\):\ (Connection\ reset\ by\ peer|Broken\ pipe)(\ \(the\ peer\ closed\ the\ connection\ before\ reading\ all\ of\ the\ input\))?$ ]]
+
+  run "$SOCKPROBE" connect --keep-sending --stop-on-peer-eof 127.0.0.1 1 </dev/null
+  [ "$status" -eq 2 ]
+  [[ $output == *"--keep-sending and --stop-on-peer-eof exclude each other"* ]]
+}
+
+@test "connect: a terminal on stdin ends the relay at the peer's EOF" {
+  py_server py fin_then_read "$T/py.out"
+  # stdin is a pseudo-terminal that never reaches EOF.
+  run timeout 20 "$PY" -c '
+import os, pty, subprocess, sys
+master, slave = pty.openpty()
+p = subprocess.Popen([sys.argv[1], "connect", "127.0.0.1", sys.argv[2]], stdin=slave)
+os.close(slave)
+try:
+    sys.exit(p.wait(timeout=10))
+except subprocess.TimeoutExpired:
+    p.kill()
+    sys.exit("still running 10s after the peer closed")
+' "$SOCKPROBE" "$PORT"
   [ "$status" -eq 0 ]
-  bg_wait py2 10
-  same_bytes "$T/py2.out" "$T/data"
+  bg_wait py 10
 }
 
 @test "connect: stdin EOF half-closes and waits for the peer; --close-on-eof stops at once" {
@@ -171,7 +255,7 @@ teardown() { sp_teardown; }
   [[ $output == *"idle for 300.0ms"* ]]
 }
 
-@test "connect: a peer that resets is an error message and exit 1 (SIGPIPE never kills)" {
+@test "connect: a peer that resets is 'write to HOST port P (tcp): ...', exit 1 (SIGPIPE never kills)" {
   bg_start py /dev/null "$PY" -c '
 import socket, struct, sys
 ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(1)
@@ -186,7 +270,42 @@ c.close()
   make_random "$T/data" 16
   run timeout 20 "$SOCKPROBE" connect 127.0.0.1 "$PORT" <"$T/data"
   [ "$status" -eq 1 ]
-  [[ $output == *"Connection reset by peer"* || $output == *"Broken pipe"* ]]
+  # The reset may be seen by a write or by a read, as a reset or (after it)
+  # as a broken pipe; the message names the operation and the target.
+  [[ $output =~ ^sockprobe:\ (write\ to|read\ from)\ 127\.0\.0\.1\ port\ $PORT\ \(tcp\):\ (Connection\ reset\ by\ peer|Broken\ pipe)$ ]]
+}
+
+@test "connect --stall-timeout: a peer that never reads is a zero window, exit 3" {
+  make_random "$T/big" 64
+  py_no_read py
+  local start end
+  start=$(date +%s%N)
+  run timeout 30 "$SOCKPROBE" connect --stall-timeout 1s 127.0.0.1 "$PORT" <"$T/big"
+  end=$(date +%s%N)
+  [ "$status" -eq 3 ]
+  [[ $output == "sockprobe: write to 127.0.0.1 port $PORT (tcp): no progress for 1."*"s: the peer is not reading (its receive window is zero); "*" bytes queued in the kernel"* ]]
+  # Within stall-timeout + 2 s (loose: not a speed test).
+  [ $(((end - start) / 1000000)) -lt 3000 ]
+
+  # JSON: a "stall" event with the kernel's numbers, then the error.
+  py_no_read py2
+  run timeout 30 "$SOCKPROBE" --json connect --stall-timeout 1s 127.0.0.1 "$PORT" <"$T/big"
+  [ "$status" -eq 3 ]
+  [ "$(jq -r 'select(.event == "stall") | .snd_wnd' <<<"$output")" = 0 ]
+  [ "$(jq -r 'select(.event == "stall") | .outq > 0' <<<"$output")" = true ]
+  [ "$(jq -r 'select(.event == "error") | .exit' <<<"$output")" = 3 ]
+
+  run "$SOCKPROBE" connect --stall-timeout soon 127.0.0.1 1 </dev/null
+  [ "$status" -eq 2 ]
+  [[ $output == *"--stall-timeout"*"soon"* ]]
+}
+
+@test "connect: without --stall-timeout a stall is a warning after 10s and the relay goes on" {
+  make_random "$T/big" 64
+  py_no_read py
+  bg_start cli "$T/big" "$SOCKPROBE" connect 127.0.0.1 "$PORT"
+  wait_for_line "$T/cli.err" "warning: write to 127\.0\.0\.1 port $PORT \(tcp\): no progress for 10.*the peer is not reading.*still waiting" 30
+  bg_alive cli
 }
 
 @test "connect -4/-6 and IPv6 literals" {

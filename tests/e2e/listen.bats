@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # `sockprobe listen` end to end: the listening line and JSON event, backlog
 # and buffer reports, accepted/closed reports, -k, --echo with 100 clients at
-# once, --discard, --max-conns, --allow/--deny, surviving EMFILE, Unix/UDP.
+# once, --discard, --max-conns, --allow/--deny, surviving EMFILE, Unix/UDP,
+# and a relay stall (--stall-timeout) naming the client.
 
 load helpers
 
@@ -453,4 +454,29 @@ s.sendto(b"hi", sys.argv[1])
 print(s.recv(100).decode())' "$T/n.sock" "$T/client.sock"
   [ "$output" = reply ]
   ! grep -q 'warning' "$T/named.err"
+}
+
+@test "listen relay: --stall-timeout names the client that never reads, exit 3; flag conflicts are exit 2" {
+  make_random "$T/big" 64
+  start_listener srv "$T/big" listen --stall-timeout 1s 127.0.0.1 0
+  # A client that connects and never reads: its receive window goes to zero.
+  bg_start cli /dev/null "$PY" -c '
+import socket, sys, threading
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+print("local", s.getsockname()[1], file=sys.stderr, flush=True)
+threading.Event().wait()
+' "$PORT"
+  wait_for_line "$T/cli.err" '^local [0-9]+'
+  local cport
+  cport=$(sed -nE 's/^local ([0-9]+).*/\1/p' "$T/cli.err")
+  bg_wait srv 20
+  [ "$BG_STATUS" -eq 3 ] || show "$T/srv.err"
+  [ "$BG_STATUS" -eq 3 ]
+  grep -q "^sockprobe: write to 127.0.0.1 port $cport (tcp): no progress for .*the peer is not reading (its receive window is zero)" "$T/srv.err"
+
+  run "$SOCKPROBE" listen --keep-sending --stop-on-peer-eof 127.0.0.1 0 </dev/null
+  [ "$status" -eq 2 ]
+  run "$SOCKPROBE" listen --stall-timeout 5parsecs 127.0.0.1 0 </dev/null
+  [ "$status" -eq 2 ]
+  [[ $output == *"--stall-timeout"*"5parsecs"* ]]
 }

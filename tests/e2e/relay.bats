@@ -2,12 +2,13 @@
 # The relay engine end to end: sockprobe in both roles against foreign peers
 # (netcat-openbsd, socat, python3), 64 MiB of random bytes each way at once,
 # checksums compared; IPv6, UDP, Unix and abstract sockets; half-close
-# request/response; SIGINT mid-relay.
+# request/response; SIGINT mid-relay; a peer's early FIN (half-close) never
+# truncates what we send.
 #
-# By default a peer's EOF ends the relay even while stdin still has bytes
-# (the lead's choice, like ncat and socat); both sides send 64 MiB at once
-# here, so the sockprobe side runs with --keep-sending to finish its own
-# stream after the peer's FIN. The default itself is tested in connect.bats.
+# After the peer's EOF stdin is still sent to its own EOF (OpenBSD nc; only
+# a terminal on stdin stops early): both sides send 64 MiB at once here, and
+# each finishes its own stream after the other's FIN with no flag. The
+# flags (--keep-sending, --stop-on-peer-eof) are tested in connect.bats.
 
 load helpers
 
@@ -20,7 +21,7 @@ setup() {
 teardown() { sp_teardown; }
 
 @test "relay: listen <-> nc client, 64 MiB each way" {
-  start_listener srv "$T/a" listen --keep-sending 127.0.0.1 0
+  start_listener srv "$T/a" listen 127.0.0.1 0
   timeout 60 nc -N 127.0.0.1 "$PORT" <"$T/b" >"$T/client.out"
   bg_wait srv 60
   [ "$BG_STATUS" -eq 0 ] || show "$T/srv.err"
@@ -32,7 +33,7 @@ teardown() { sp_teardown; }
 @test "relay: connect <-> socat listener, 64 MiB each way" {
   start_foreign socat "$T/b" 'listening on' socat -d -d -t 30 TCP-LISTEN:0,bind=127.0.0.1 STDIO
   PORT=$(sed -nE 's/.*listening on AF=2 127\.0\.0\.1:([0-9]+).*/\1/p' "$T/socat.err")
-  timeout 60 "$SOCKPROBE" connect --keep-sending 127.0.0.1 "$PORT" <"$T/a" >"$T/client.out"
+  timeout 60 "$SOCKPROBE" connect 127.0.0.1 "$PORT" <"$T/a" >"$T/client.out"
   bg_wait socat 60
   [ "$BG_STATUS" -eq 0 ]
   same_bytes "$T/socat.out" "$T/a"
@@ -41,7 +42,7 @@ teardown() { sp_teardown; }
 
 @test "relay: connect <-> python3 server, 64 MiB each way" {
   py_server py relay "$T/b" "$T/py.out"
-  timeout 60 "$SOCKPROBE" connect --keep-sending 127.0.0.1 "$PORT" <"$T/a" >"$T/client.out"
+  timeout 60 "$SOCKPROBE" connect 127.0.0.1 "$PORT" <"$T/a" >"$T/client.out"
   bg_wait py 60
   [ "$BG_STATUS" -eq 0 ]
   same_bytes "$T/py.out" "$T/a"
@@ -49,10 +50,9 @@ teardown() { sp_teardown; }
 }
 
 @test "relay: listen <-> sockprobe connect, stdin and stdout are pipes" {
-  start_listener srv "$T/a" listen --keep-sending 127.0.0.1 0
-  # --keep-sending: the listener's FIN may come while our stdin still
-  # flows (by default a peer EOF ends the relay).
-  cat "$T/b" | timeout 60 "$SOCKPROBE" connect --keep-sending 127.0.0.1 "$PORT" | cat >"$T/client.out"
+  start_listener srv "$T/a" listen 127.0.0.1 0
+  # The listener's FIN may come while our stdin still flows.
+  cat "$T/b" | timeout 60 "$SOCKPROBE" connect 127.0.0.1 "$PORT" | cat >"$T/client.out"
   bg_wait srv 60
   [ "$BG_STATUS" -eq 0 ]
   same_bytes "$T/srv.out" "$T/b"
@@ -61,14 +61,14 @@ teardown() { sp_teardown; }
 
 @test "relay: IPv6 ::1 in both roles" {
   [ -n "$(ip -6 addr show dev lo 2>/dev/null)" ] || skip "no IPv6 on lo"
-  start_listener srv "$T/a" listen --keep-sending ::1 0
+  start_listener srv "$T/a" listen ::1 0
   grep -q '^Listening on ::1 ' "$T/srv.err"
-  timeout 60 "$SOCKPROBE" connect --keep-sending ::1 "$PORT" <"$T/b" >"$T/client.out"
+  timeout 60 "$SOCKPROBE" connect ::1 "$PORT" <"$T/b" >"$T/client.out"
   bg_wait srv 60
   same_bytes "$T/srv.out" "$T/b"
   same_bytes "$T/client.out" "$T/a"
   # [::1] is accepted too, and nc as the foreign client.
-  start_listener srv2 "$T/a" listen --keep-sending '[::1]' 0
+  start_listener srv2 "$T/a" listen '[::1]' 0
   timeout 60 nc -N ::1 "$PORT" <"$T/b" >"$T/nc.out"
   bg_wait srv2 60
   same_bytes "$T/srv2.out" "$T/b"
@@ -110,7 +110,7 @@ teardown() { sp_teardown; }
 
 @test "relay: Unix socket path in both roles (nc -U, socat)" {
   local sock=$T/s.sock
-  start_listener srv "$T/a" listen --keep-sending -U "$sock"
+  start_listener srv "$T/a" listen -U "$sock"
   [[ $(head -1 "$T/srv.err") == "Listening on $sock "* ]]
   [ -S "$sock" ]
   timeout 60 nc -N -U "$sock" <"$T/b" >"$T/client.out"
@@ -122,7 +122,7 @@ teardown() { sp_teardown; }
   [ ! -e "$sock" ]
 
   start_foreign socat "$T/b" 'listening on' socat -d -d -t 30 UNIX-LISTEN:"$T/u2.sock" STDIO
-  timeout 60 "$SOCKPROBE" connect --keep-sending -U "$T/u2.sock" <"$T/a" >"$T/c2.out"
+  timeout 60 "$SOCKPROBE" connect -U "$T/u2.sock" <"$T/a" >"$T/c2.out"
   bg_wait socat 60
   same_bytes "$T/socat.out" "$T/a"
   same_bytes "$T/c2.out" "$T/b"
@@ -130,15 +130,15 @@ teardown() { sp_teardown; }
 
 @test "relay: abstract Unix socket @name in both roles" {
   local name="sockprobe-test-$$-$RANDOM"
-  start_listener srv "$T/a" listen --keep-sending -U "@$name"
+  start_listener srv "$T/a" listen -U "@$name"
   [[ $(head -1 "$T/srv.err") == "Listening on @$name "* ]]
   timeout 60 socat -t 30 - ABSTRACT-CONNECT:"$name" <"$T/b" >"$T/client.out"
   bg_wait srv 60
   same_bytes "$T/srv.out" "$T/b"
   same_bytes "$T/client.out" "$T/a"
 
-  start_listener srv2 "$T/b" listen --keep-sending -U "@$name"
-  timeout 60 "$SOCKPROBE" connect --keep-sending -U "@$name" <"$T/a" >"$T/c2.out"
+  start_listener srv2 "$T/b" listen -U "@$name"
+  timeout 60 "$SOCKPROBE" connect -U "@$name" <"$T/a" >"$T/c2.out"
   bg_wait srv2 60
   same_bytes "$T/srv2.out" "$T/a"
   same_bytes "$T/c2.out" "$T/b"
@@ -151,8 +151,8 @@ teardown() { sp_teardown; }
   [ "$output" = "got 67108864 bytes" ]
 }
 
-@test "relay: half-close: listen --keep-sending serves its whole stdin after the client's EOF" {
-  start_listener srv "$T/a" listen --keep-sending 127.0.0.1 0
+@test "relay: half-close: listen serves its whole stdin after the client's EOF" {
+  start_listener srv "$T/a" listen 127.0.0.1 0
   # The client sends everything and half-closes before reading anything.
   run timeout 60 "$PY" -c '
 import socket, sys
@@ -212,13 +212,13 @@ with open(sys.argv[2], "wb") as f:
 @test "relay: every data path delivers the same bytes (sockets as stdin/stdout: read/write; /dev/null: splice)" {
   # stdin and stdout are the ends of socketpairs: the read()/write() path
   # (pipes and files take splice/sendfile, tested above).
-  start_listener srv "$T/a" listen --keep-sending 127.0.0.1 0
+  start_listener srv "$T/a" listen 127.0.0.1 0
   timeout 60 "$PY" -c '
 import socket, subprocess, sys, threading
 sp, port, src, dst = sys.argv[1:5]
 a_in, b_in = socket.socketpair()
 a_out, b_out = socket.socketpair()
-p = subprocess.Popen([sp, "connect", "--keep-sending", "127.0.0.1", port], stdin=b_in.fileno(), stdout=b_out.fileno())
+p = subprocess.Popen([sp, "connect", "127.0.0.1", port], stdin=b_in.fileno(), stdout=b_out.fileno())
 b_in.close(); b_out.close()
 def feed():
     with open(src, "rb") as f:
@@ -245,7 +245,71 @@ sys.exit(p.wait())
   bg_start sink2 /dev/null bash -c 'exec "$0" --json listen 127.0.0.1 0 >/dev/null' "$SOCKPROBE"
   wait_for_line "$T/sink2.err" '"event":"listening"'
   PORT=$(listening_port "$T/sink2.err")
-  timeout 60 "$SOCKPROBE" connect --keep-sending 127.0.0.1 "$PORT" <"$T/a" >/dev/null
+  timeout 60 "$SOCKPROBE" connect 127.0.0.1 "$PORT" <"$T/a" >/dev/null
   bg_wait sink2 30
   [ "$(jq -r 'select(.event == "closed") | .bytes_in' "$T/sink2.err")" = 67108864 ]
+}
+
+# The scenario that used to truncate with exit 0: the receiver's stdin is
+# empty, so it half-closes at once; the sender must still send everything.
+@test "relay: listen </dev/null >file gets a whole file from connect (file and pipe stdin)" {
+  make_random "$T/big" 8
+  start_listener srv /dev/null listen 127.0.0.1 0
+  run timeout 60 "$SOCKPROBE" connect 127.0.0.1 "$PORT" <"$T/big"
+  [ "$status" -eq 0 ] || echo "$output" >&2
+  [ "$status" -eq 0 ]
+  [[ $output != *warning* ]]
+  bg_wait srv 30
+  [ "$BG_STATUS" -eq 0 ]
+  cmp "$T/big" "$T/srv.out"
+
+  # stdin a pipe (splice), stdout a pipe on the receiving side.
+  bg_start srv2 /dev/null bash -c '"$0" listen 127.0.0.1 0 | cat >"$1"' "$SOCKPROBE" "$T/srv2.data"
+  wait_for_line "$T/srv2.err" '^Listening on '
+  PORT=$(listening_port "$T/srv2.err")
+  cat "$T/big" | timeout 60 "$SOCKPROBE" connect 127.0.0.1 "$PORT"
+  bg_wait srv2 30
+  [ "$BG_STATUS" -eq 0 ]
+  cmp "$T/big" "$T/srv2.data"
+
+  # The other way round: connect </dev/null receives, listen sends.
+  start_listener srv3 "$T/big" listen 127.0.0.1 0
+  timeout 60 "$SOCKPROBE" connect 127.0.0.1 "$PORT" </dev/null >"$T/c3.out"
+  bg_wait srv3 30
+  [ "$BG_STATUS" -eq 0 ]
+  cmp "$T/big" "$T/c3.out"
+}
+
+@test "relay: foreign peers that half-close at once (nc -N -l </dev/null, python3) still get the whole file" {
+  make_random "$T/big" 8
+  start_foreign nc /dev/null '^Listening on ' nc.openbsd -v -N -l 127.0.0.1 0
+  PORT=$(sed -nE 's/^Listening on [^ ]+ ([0-9]+).*/\1/p' "$T/nc.err")
+  run timeout 60 "$SOCKPROBE" connect 127.0.0.1 "$PORT" <"$T/big"
+  [ "$status" -eq 0 ] || echo "$output" >&2
+  [ "$status" -eq 0 ]
+  bg_wait nc 30
+  cmp "$T/big" "$T/nc.out"
+
+  # python3: shutdown(SHUT_WR) right after accept, then read to EOF.
+  py_server py fin_then_read "$T/py.out"
+  run timeout 60 "$SOCKPROBE" connect 127.0.0.1 "$PORT" <"$T/big"
+  [ "$status" -eq 0 ]
+  bg_wait py 30
+  cmp "$T/big" "$T/py.out"
+
+  # sockprobe listen as the sender, a python3 client that half-closes first.
+  start_listener srv "$T/big" listen 127.0.0.1 0
+  timeout 60 "$PY" -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.shutdown(socket.SHUT_WR)
+with open(sys.argv[2], "wb") as f:
+    while True:
+        b = s.recv(1 << 16)
+        if not b: break
+        f.write(b)
+' "$PORT" "$T/client.out"
+  bg_wait srv 30
+  [ "$BG_STATUS" -eq 0 ]
+  cmp "$T/big" "$T/client.out"
 }
