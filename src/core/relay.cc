@@ -42,6 +42,7 @@
 #include "core/deadline.h"
 #include "core/fd.h"
 #include "core/signals.h"
+#include "core/zerocopy.h"
 
 namespace sp {
 namespace {
@@ -70,51 +71,6 @@ struct Direction {
 };
 
 using Clock = std::chrono::steady_clock;
-
-int file_type(int fd) {
-  struct stat st;
-  if (fd < 0 || ::fstat(fd, &st) != 0) return 0;
-  return st.st_mode & S_IFMT;
-}
-
-// Sinks that take splice() and never make a writer wait: regular files and
-// /dev/null (char device 1:3).
-bool never_blocking_sink(int fd) {
-  struct stat st;
-  if (fd < 0 || ::fstat(fd, &st) != 0) return false;
-  if (S_ISREG(st.st_mode)) return (fcntl(fd, F_GETFL) & O_APPEND) == 0;
-  return S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3;
-}
-
-// The socket's pending error (SO_ERROR, which also clears it); 0 if none.
-int socket_error(int fd) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return 0;
-  return err;
-}
-
-// Bytes waiting to be read in a pipe or socket (FIONREAD == SIOCINQ).
-int readable_bytes(int fd) {
-  int n = 0;
-  if (::ioctl(fd, FIONREAD, &n) != 0) return 0;
-  return n;
-}
-
-constexpr size_t kZeroCopyChunk = 1 << 20;
-
-// A spliced pipe fills its 16 default slots with socket fragments, so the
-// reader on the other end wakes for every few KiB: growing stdin/stdout
-// pipes to 1 MiB made the pipe case of bench/relay.sh about 3x faster. Only
-// grows, best effort (unprivileged users are capped by
-// /proc/sys/fs/pipe-max-size); the pipe is shared with the process on the
-// other end, for which a larger pipe is harmless.
-void grow_pipe(int fd) {
-  int size = ::fcntl(fd, F_GETPIPE_SZ);
-  if (size >= 0 && static_cast<size_t>(size) < kZeroCopyChunk) {
-    ::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(kZeroCopyChunk));
-  }
-}
 
 // One relay in progress: the fds, the two directions and the counters.
 class Relay {
@@ -321,35 +277,8 @@ void Relay::choose_paths() {
   } else if (never_blocking_sink(out_)) {
     // bench/relay.sh: socket -> /dev/null through our own pipe costs about
     // half the CPU of read()+write(), the copy to user space being most of it.
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0) {
-      via_[0].reset(p[0]);
-      via_[1].reset(p[1]);
-      ::fcntl(p[1], F_SETPIPE_SZ, static_cast<int>(kZeroCopyChunk));  // best effort
-      down_.path = Path::SpliceVia;
-    }
+    if (make_via_pipe(via_)) down_.path = Path::SpliceVia;
   }
-}
-
-// socket -> our pipe -> out_ (a file or /dev/null, which never makes us
-// wait): everything taken from the socket is written out before returning.
-// Returns the bytes moved, 0 at EOF, -1 with errno.
-static ssize_t splice_via(int net, int pipe_in, int pipe_out, int out) {
-  ssize_t n = ::splice(net, nullptr, pipe_in, nullptr, kZeroCopyChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-  if (n <= 0) return n;
-  size_t left = static_cast<size_t>(n);
-  while (left > 0) {
-    ssize_t w = ::splice(pipe_out, nullptr, out, nullptr, left, SPLICE_F_MOVE);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      // Not expected for these sinks short of a disk error (ENOSPC, EIO):
-      // a write error that ends the relay.
-      if (w == 0 || errno == EINVAL) errno = EIO;
-      return -2;
-    }
-    left -= static_cast<size_t>(w);
-  }
-  return n;
 }
 
 // in -> socket without a user buffer. Moves up to 16 chunks per wakeup
@@ -399,7 +328,7 @@ Status Relay::move_down_zero_copy() {
   for (int round = 0; round < 16; ++round) {
     ssize_t n;
     if (down_.path == Path::SpliceVia) {
-      n = splice_via(net_, via_[1].get(), via_[0].get(), out_);
+      n = splice_via(net_, via_[1].get(), via_[0].get(), out_, kZeroCopyChunk);
       if (n == -2) return system_error(fmt::format("write to output: {}", errno_text(errno)));
     } else {
       n = ::splice(net_, nullptr, out_, nullptr, kZeroCopyChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -410,10 +339,7 @@ Status Relay::move_down_zero_copy() {
       continue;
     }
     if (n == 0) {
-      // splice() reports a reset connection as an EOF (it looks at the
-      // "done" flag before the error), where read() says ECONNRESET: ask.
-      // EPIPE is a reset after the peer's FIN, whose EOF this is.
-      if (int err = socket_error(net_); err != 0 && err != EPIPE) return net_error("read from", err);
+      if (int err = error_behind_splice_eof(net_); err != 0) return net_error("read from", err);
       down_.eof = down_.done = true;
       return {};
     }

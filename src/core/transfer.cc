@@ -506,7 +506,13 @@ Status recv_stream(int net_fd, Sink& sink, const TransferOptions& opts, const Tr
       if (interrupted()) { finish_stats(); return interrupted_error(); }
       continue;
     }
-    if (r == 0) break;
+    if (r == 0) {
+      if (path == Path::Copy) break;
+      int err = error_behind_splice_eof(net_fd);
+      if (err == 0) break;
+      finish_stats();
+      return system_error(fmt::format("read from {}: {}", opts.target, errno_text(err)));
+    }
     if (path != Path::Copy && zero_copy_refused(errno)) {
       path = Path::Copy;  // nothing was moved
       continue;

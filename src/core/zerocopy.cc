@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -65,6 +66,13 @@ ssize_t splice_via(int net_fd, int via_in, int via_out, int out, size_t max) {
     left -= static_cast<size_t>(w);
   }
   return n;
+}
+
+int error_behind_splice_eof(int net_fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(net_fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return 0;
+  return err == EPIPE ? 0 : err;
 }
 
 }  // namespace sp

@@ -47,4 +47,11 @@ bool make_via_pipe(Fd ends[2]);
 // writing to `out` failed.
 ssize_t splice_via(int net_fd, int via_in, int via_out, int out, size_t max);
 
+// splice() from a socket reports a reset connection as an EOF (it looks at
+// the "done" flag before the error), where read() says ECONNRESET. Called
+// when a splice returned 0: the socket's pending error (SO_ERROR, which
+// also clears it), or 0 for a real EOF. EPIPE counts as 0: a reset after
+// the peer's FIN, whose EOF this is.
+int error_behind_splice_eof(int net_fd);
+
 }  // namespace sp

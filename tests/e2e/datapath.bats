@@ -164,11 +164,17 @@ c.close()
   bg_wait py 10
 }
 
-@test "recv: a sender's reset is reported with its address" {
-  start_recv recv "$SOCKPROBE" recv 127.0.0.1 0 --discard --checksum --json
-  run timeout 20 "$PY" -c "$RESET_PEER" client 100000 "$PORT"
-  bg_wait recv 20
-  [ "$BG_STATUS" -eq 1 ]
-  grep -Eq '"message":"read from 127\.0\.0\.1 port [0-9]+ \(tcp\): Connection reset by peer"' "$T/recv.err" ||
-    { show "$T/recv.err"; false; }
+recv_pipe_status() { sp auto recv 127.0.0.1 0 --json --stall-timeout 20s | cat >/dev/null; return "${PIPESTATUS[0]}"; }
+
+@test "recv: a sender's reset is reported with its address, on the copy and the splice path" {
+  local recv
+  for recv in "$SOCKPROBE recv 127.0.0.1 0 --discard --checksum --json" recv_pipe_status; do
+    # shellcheck disable=SC2086
+    start_recv recv $recv
+    run timeout 20 "$PY" -c "$RESET_PEER" client 100000 "$PORT"
+    bg_wait recv 20
+    [ "$BG_STATUS" -eq 1 ] || { echo "$recv: exit $BG_STATUS" >&2; show "$T/recv.err"; false; }
+    grep -Eq '"message":"read from 127\.0\.0\.1 port [0-9]+ \(tcp\): Connection reset by peer"' "$T/recv.err" ||
+      { show "$T/recv.err"; false; }
+  done
 }
