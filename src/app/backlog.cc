@@ -50,11 +50,9 @@ struct BacklogOptions {
 
 Result<BacklogOptions> backlog_options(const BacklogFlags& f) {
   BacklogOptions o;
-  if (!f.port.empty()) {
-    auto p = parse_port(f.port);
-    if (!p.ok()) return usage_error(fmt::format("--port: {}", p.error().message));
-    o.port = *p;
-  }
+  auto port = port_flag("--port", f.port);
+  if (!port.ok()) return port.take_error();
+  o.port = *port;
   auto pid = count_flag("--pid", f.pid, 1, INT32_MAX);
   if (!pid.ok()) return pid.take_error();
   if (*pid) o.pid = static_cast<int>(**pid);

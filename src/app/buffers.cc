@@ -63,11 +63,9 @@ Status convert_bdp(const BuffersFlags& f, BuffersOptions* o) {
 }
 
 Status convert_live(const BuffersFlags& f, BuffersOptions* o) {
-  if (!f.port.empty()) {
-    auto p = parse_port(f.port);
-    if (!p.ok()) return usage_error(fmt::format("--port: {}", p.error().message));
-    o->live.port = *p;
-  }
+  auto port = port_flag("--port", f.port);
+  if (!port.ok()) return port.take_error();
+  o->live.port = *port;
   auto pid = count_flag("--pid", f.pid, 1, INT32_MAX);
   if (!pid.ok()) return pid.take_error();
   if (pid->has_value()) o->live.pid = static_cast<int>(**pid);

@@ -40,6 +40,13 @@ Result<std::optional<Duration>> duration_flag(const char* flag, const std::strin
   return std::optional<Duration>(*v);
 }
 
+Result<std::optional<uint16_t>> port_flag(const char* flag, const std::string& text) {
+  if (text.empty()) return std::optional<uint16_t>();
+  auto v = parse_port(text);
+  if (!v.ok()) return usage_error(fmt::format("{}: {}", flag, v.error().message));
+  return std::optional<uint16_t>(*v);
+}
+
 Result<std::optional<long long>> count_flag(const char* flag, const std::string& text, long long min,
                                             long long max) {
   if (text.empty()) return std::optional<long long>();
@@ -71,11 +78,9 @@ Result<SocketConfig> socket_config(const SocketFlags& f, const GlobalOptions& g)
   cfg.rcvbuf = *rcv;
   cfg.sndbuf = *snd;
   cfg.source_host = f.source;
-  if (!f.source_port.empty()) {
-    auto p = parse_port(f.source_port);
-    if (!p.ok()) return usage_error(fmt::format("--source-port: {}", p.error().message));
-    cfg.source_port = *p;
-  }
+  auto source_port = port_flag("--source-port", f.source_port);
+  if (!source_port.ok()) return source_port.take_error();
+  cfg.source_port = *source_port;
   if (!f.unix_path.empty() && (!f.source.empty() || !f.source_port.empty())) {
     return usage_error("--unix cannot be combined with --source/--source-port");
   }

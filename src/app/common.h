@@ -50,6 +50,7 @@ Result<SocketConfig> socket_config(const SocketFlags& f, const GlobalOptions& g)
 // Flag value converters: "" means not given (nullopt).
 Result<std::optional<uint64_t>> size_flag(const char* flag, const std::string& text);
 Result<std::optional<Duration>> duration_flag(const char* flag, const std::string& text);
+Result<std::optional<uint16_t>> port_flag(const char* flag, const std::string& text);
 Result<std::optional<long long>> count_flag(const char* flag, const std::string& text, long long min,
                                             long long max);
 Result<std::vector<Cidr>> cidr_flags(const char* flag, const std::vector<std::string>& texts);

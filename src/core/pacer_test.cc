@@ -1,3 +1,5 @@
+// Pacer: the allowance is rate x elapsed minus bytes sent, rate 0 means
+// unlimited, and a simulated 2 s run stays within 1% of the asked rate.
 #include "core/pacer.h"
 
 #include <doctest/doctest.h>

@@ -1,3 +1,5 @@
+// The pure flag parsers (SIZE, DURATION, RATE, PORT, port lists, counts,
+// CIDR, human units): what they accept, and that errors name the bad value.
 #include "core/parse.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,5 @@
+// procfs parsing: sysctl int lists, netstat/snmp counter pairs matched by
+// name (reordered or extra fields tolerated), snmp6 lines, and real sysctls.
 #include "core/procfs.h"
 
 #include <doctest/doctest.h>

@@ -10,11 +10,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "core/atomicio.h"
+#include "core/deadline.h"
 #include "core/signals.h"
 #include "core/sock.h"
 
@@ -183,20 +185,15 @@ void Server::set_listening(bool on) {
 // Until the backoff pause ends (when accepting is paused only by it), or the
 // soonest idle deadline; -1: no limit.
 int Server::wait_timeout_ms(bool may_accept) const {
-  int timeout_ms = -1;
-  auto now = Clock::now();
-  if (!may_accept && !stop_accepting_ && conns_.size() < opts_.max_conns) {
-    timeout_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(resume_accept_ - now).count()) + 1;
-  }
+  std::optional<Clock::time_point> deadline;
+  if (!may_accept && !stop_accepting_ && conns_.size() < opts_.max_conns) deadline = resume_accept_;
   if (opts_.idle_timeout.count() > 0 && !conns_.empty()) {
-    auto soonest = Clock::time_point::max();
-    for (auto& [fd, c] : conns_) soonest = std::min(soonest, c->last_activity + opts_.idle_timeout);
-    // Clamped: a long --idle-timeout (1000h) must not wrap to a negative int.
-    int ms = static_cast<int>(std::clamp<long long>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(soonest - now).count() + 1, 0, 1000 * 1000));
-    timeout_ms = timeout_ms < 0 ? ms : std::min(timeout_ms, ms);
+    for (auto& [fd, c] : conns_) {
+      Clock::time_point idle_end = c->last_activity + opts_.idle_timeout;
+      deadline = deadline ? std::min(*deadline, idle_end) : idle_end;
+    }
   }
-  return timeout_ms;
+  return poll_timeout_ms(deadline, Clock::now());
 }
 
 // Accepts up to kMaxEvents pending connections; a temporary error pauses

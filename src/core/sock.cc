@@ -256,6 +256,12 @@ std::string connect_target(const std::string& host, uint16_t port, Transport t) 
   return fmt::format("connect to {} port {} ({})", host, port, transport_name(t));
 }
 
+// "TARGET: timed out after 2s", naming the whole budget the caller was given.
+static std::string timed_out_message(const std::string& target, Duration timeout) {
+  double seconds = std::chrono::duration<double>(timeout).count();
+  return fmt::format("{}: timed out after {}", target, human_duration(seconds));
+}
+
 Status timeout_connect(int fd, const Endpoint& to, Duration timeout, const std::string& target) {
   int flags = fcntl(fd, F_GETFL);
   fcntl(fd, F_SETFL, flags | O_NONBLOCK);
@@ -274,8 +280,7 @@ Status timeout_connect(int fd, const Endpoint& to, Duration timeout, const std::
       return system_error(fmt::format("{}: poll: {}", target, errno_text(errno)));
     }
     if (n == 0) {
-      return timeout_error(fmt::format("{}: timed out after {}", target,
-                                       human_duration(std::chrono::duration<double>(timeout).count())));
+      return timeout_error(timed_out_message(target, timeout));
     }
     if (pfd[0].revents != 0) break;
   }
@@ -324,14 +329,12 @@ Result<Connection> remote_connect(const std::string& host, uint16_t port, const 
     if (last.kind == ErrorKind::Interrupted) return last;
     if (last.kind == ErrorKind::Timeout) {
       // Name the whole -w budget, not what was left for this address.
-      last.message = fmt::format("{}: timed out after {}", one,
-                                 human_duration(std::chrono::duration<double>(timeout).count()));
+      last.message = timed_out_message(one, timeout);
     }
     c.failures.push_back(last.message);
   }
   if (limited && Clock::now() >= deadline && last.kind != ErrorKind::Timeout) {
-    return timeout_error(fmt::format("{}: timed out after {}", target,
-                                     human_duration(std::chrono::duration<double>(timeout).count())));
+    return timeout_error(timed_out_message(target, timeout));
   }
   return last;
 }

@@ -1,3 +1,5 @@
+// Stall explanations from kernel numbers: zero window, retransmits, idle
+// source, receive stalls, and no zero-window claim without tcpi_snd_wnd.
 #include "core/stall.h"
 
 #include <cstddef>

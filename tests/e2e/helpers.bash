@@ -185,7 +185,8 @@ free_port() {
 # --- python3 peers -------------------------------------------------------------
 
 # py_server NAME MODE [ARGS...]: a python3 TCP/UDP peer in the background that
-# prints "port N" on stderr once bound (127.0.0.1 unless --host); sets PORT.
+# prints "port N" on stderr once bound (127.0.0.1 unless --host); sets PORT
+# (via py_start).
 # Modes:
 #   relay IN OUT     accept one, send IN while receiving into OUT, half-close
 #   reply_after_eof  read to EOF, then send "got N bytes\n" and close
@@ -196,9 +197,7 @@ free_port() {
 py_server() {
   local name=$1
   shift
-  bg_start "$name" /dev/null "$PY" -c "$SP_PY_SERVER" "$@"
-  wait_for_line "$T/$name.err" '^port [0-9]+' || return 1
-  PORT=$(sed -nE 's/^port ([0-9]+).*/\1/p' "$T/$name.err" | head -1)
+  py_start "$name" "$SP_PY_SERVER" "$@"  # defined at the end of this file
 }
 
 SP_PY_SERVER='
