@@ -150,6 +150,8 @@ if [ "$ONLY" != tools ]; then
   R="$SP recv 127.0.0.1 PORT --discard $Q" S="$SP send 127.0.0.1 PORT --size $BYTES $Q"
   measure_ab "send file zc=0" "$R" "$E0 $SP send 127.0.0.1 PORT $FILE $Q" \
              "send file zc=1" "$R" "$E1 $SP send 127.0.0.1 PORT $FILE $Q"
+  measure_ab "send file>-o zc=0" "$SP recv 127.0.0.1 PORT -o $DIR/out $Q" "$E0 $SP send 127.0.0.1 PORT $FILE $Q" \
+             "send file>-o zc=1" "$SP recv 127.0.0.1 PORT -o $DIR/out $Q" "$E1 $SP send 127.0.0.1 PORT $FILE $Q"
   measure_ab "send pipe zc=0" "$R" "cat $FILE | $E0 $SP send 127.0.0.1 PORT $Q" \
              "send pipe zc=1" "$R" "cat $FILE | $E1 $SP send 127.0.0.1 PORT $Q"
   measure_ab "recv file zc=0" "$E0 $SP recv 127.0.0.1 PORT -o $DIR/out $Q" "$S" \
@@ -157,7 +159,7 @@ if [ "$ONLY" != tools ]; then
   measure_ab "recv pipe zc=0" "$E0 $SP recv 127.0.0.1 PORT $Q | cat > /dev/null" "$S" \
              "recv pipe zc=1" "$E1 $SP recv 127.0.0.1 PORT $Q | cat > /dev/null" "$S"
   echo "zero-copy / copy (rate ratio, higher: zero-copy faster; cpu ratio copy/zero-copy, higher: zero-copy cheaper)"
-  for c in 'send file' 'send pipe' 'recv file' 'recv pipe'; do
-    printf '  %-10s rate %s   cpu %s\n' "$c" "$(ratio "$c zc=1" "$c zc=0")" "$(cpu_ratio "$c zc=1" "$c zc=0")"
+  for c in 'send file' 'send file>-o' 'send pipe' 'recv file' 'recv pipe'; do
+    printf '  %-12s rate %s   cpu %s\n' "$c" "$(ratio "$c zc=1" "$c zc=0")" "$(cpu_ratio "$c zc=1" "$c zc=0")"
   done
 fi

@@ -1,15 +1,18 @@
 // Sources, sinks and the send/recv loops (see transfer.h).
 //
 // Which path each case uses, and the measurement that chose it:
-// bench/transfer.sh --only datapath, 512 MiB, 5 alternating runs of copy
-// (SOCKPROBE_ZEROCOPY=0) and zero-copy (=1), three sessions on a 2-core
-// machine shared with builds (load 4-10), so CPU time user+sys of both ends
-// is the figure trusted; ratios are copy CPU / zero-copy CPU (above 1:
-// zero-copy cheaper), one per session:
-//   send, regular file:   read + write, 256K chunks. sendfile: 0.90, 1.09,
-//                         0.91 -- no gain (the issue's 2.0 vs 2.8 GB/s
-//                         loopback figure points the same way).
-//   send, pipe/stdin:     splice(pipe -> socket): 1.72, 1.16, 1.31.
+// bench/transfer.sh --only datapath, 1 GiB, 5 alternating runs of copy
+// (SOCKPROBE_ZEROCOPY=0) and zero-copy (=1) on a quiet 2-core machine
+// (load < 2); ratios are zero-copy/copy rate and copy/zero-copy CPU
+// (user+sys of both ends), so above 1 means zero-copy won. Runs on the same
+// machine under build load (4-10) blurred these to ~1.0 either way: trust
+// quiet runs.
+//   send, regular file:   sendfile(). Into recv --discard: rate 2.71 and
+//                         2.21, cpu 2.15 and 1.83; into recv -o: rate 1.14,
+//                         cpu 1.04. (The issue quoted read/write ahead of
+//                         sendfile on this class of machine; not here.)
+//   send, pipe/stdin:     splice(pipe -> socket): rate 1.38, 1.24; cpu 1.13,
+//                         1.06.
 //   send, generated:      write from a precomputed 4 MiB block (no per-chunk
 //                         generation, no copy in user space).
 //   recv --discard:       recv(MSG_TRUNC) on TCP when no checksum is asked:
@@ -17,8 +20,10 @@
 //                         Receiver CPU 0.29 s vs 0.34 s with read() (base).
 //                         Unix sockets and --checksum keep read(). Output to
 //                         /dev/null counts as --discard.
-//   recv -o FILE:         read + write. splice via a pipe: 1.24, 0.89, 0.95.
-//   recv | pipe:          splice(socket -> pipe): 2.05, 1.68, 1.93.
+//   recv -o FILE:         read + write. splice via a pipe: rate 0.94, 1.04;
+//                         cpu 0.99, 1.09 -- a tie, so the simpler path.
+//   recv | pipe:          splice(socket -> pipe): rate 1.15, 0.98; cpu 1.22,
+//                         1.21.
 // Pipes on either side are grown to 1 MiB whichever path is taken. A
 // checksum needs the bytes in user space, so --checksum always copies.
 #include "core/transfer.h"
@@ -280,7 +285,7 @@ enum class Path {
 };
 
 // What Auto chooses, per case; see the table at the top of this file.
-constexpr bool kAutoSendFile = false;
+constexpr bool kAutoSendFile = true;
 constexpr bool kAutoSplicePipeIn = true;
 constexpr bool kAutoSplicePipeOut = true;
 constexpr bool kAutoSpliceToFile = false;

@@ -115,20 +115,28 @@ through() {
   same_bytes "$T/data" "$T/out2"
 }
 
-@test "the default splices pipes and copies files (what bench/transfer.sh measured)" {
+@test "the default splices pipes and sendfile()s files (what bench/transfer.sh measured)" {
   start_recv recv recv_pipe auto "$T/out"
   run strace -f -e trace=splice,sendfile -o "$T/send.trace" bash -c \
     'cat "$1" | env -u SOCKPROBE_ZEROCOPY "$0" send 127.0.0.1 "$2" -q' "$SOCKPROBE" "$T/data" "$PORT"
   [ "$status" -eq 0 ]
   bg_wait recv 60
   grep -q 'splice(' "$T/send.trace" || { show "$T/send.trace"; false; }
+  same_bytes "$T/data" "$T/out"
 
-  start_recv recv2 sp auto recv 127.0.0.1 0 --discard --json --stall-timeout 20s
-  run strace -f -e trace=splice,sendfile -o "$T/file.trace" env -u SOCKPROBE_ZEROCOPY "$SOCKPROBE" send 127.0.0.1 "$PORT" "$T/data" -q
+  start_recv recv2 sp auto recv 127.0.0.1 0 -o "$T/out2" --json --stall-timeout 20s
+  run strace -f -e trace=splice,sendfile,read -o "$T/file.trace" env -u SOCKPROBE_ZEROCOPY "$SOCKPROBE" send 127.0.0.1 "$PORT" "$T/data" -q
   [ "$status" -eq 0 ]
   bg_wait recv2 60
-  ! grep -q 'sendfile(' "$T/file.trace"
-  ! grep -q 'splice(' "$T/file.trace"
+  grep -q 'sendfile(' "$T/file.trace" || { show "$T/file.trace"; false; }
+  same_bytes "$T/data" "$T/out2"
+
+  # --checksum needs the bytes: read(), no sendfile.
+  start_recv recv3 sp auto recv 127.0.0.1 0 --discard --json --stall-timeout 20s
+  run strace -f -e trace=sendfile -o "$T/sum.trace" env -u SOCKPROBE_ZEROCOPY "$SOCKPROBE" send 127.0.0.1 "$PORT" "$T/data" -q --checksum
+  [ "$status" -eq 0 ]
+  bg_wait recv3 60
+  ! grep -q 'sendfile(' "$T/sum.trace"
 }
 
 # A python3 peer that resets the connection (SO_LINGER 0, then close) after
