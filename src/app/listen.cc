@@ -145,6 +145,13 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
   bool serving = f.echo || f.discard;
   if (serving && cfg->transport == Transport::Udp) return usage_error("--echo/--discard serve TCP and Unix stream sockets only");
   if (max_conns->has_value() && !serving) return usage_error("--max-conns goes with --echo or --discard");
+  // The relay flags shape a stdin/stdout relay; a server has none.
+  if (serving && (f.relay.close_on_eof || f.relay.keep_sending || f.relay.stop_on_peer_eof ||
+                  !f.relay.stall_timeout.empty())) {
+    return usage_error(
+        "--close-on-eof, --keep-sending, --stop-on-peer-eof and --stall-timeout relay stdin/stdout; "
+        "--echo/--discard do not");
+  }
 
   int bl = backlog->has_value() ? static_cast<int>(**backlog) : -1;
   auto listener = f.sock.unix_path.empty() ? local_listen(host, port, *cfg, bl)

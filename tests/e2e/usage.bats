@@ -78,6 +78,8 @@ usage_error() {
 @test "--backlog without a value" { usage_error "--backlog" listen -b; }
 @test "--max-conns 0" { usage_error "--max-conns: '0'" listen --echo --max-conns 0 0; }
 @test "--max-conns without a server mode" { usage_error "--max-conns" listen --max-conns 4 0; }
+@test "relay flags with a server mode" { usage_error "--echo/--discard do not" listen --echo --stall-timeout 5s 0; }
+@test "--keep-sending with --discard" { usage_error "--keep-sending" listen --discard --keep-sending 0; }
 @test "--color=sometimes" { usage_error "sometimes" --color=sometimes listen 0; }
 @test "--color without a value" { usage_error "--color" listen 0 --color; }
 @test "-p 70000" { usage_error "--source-port: '70000'" connect -p 70000 127.0.0.1 1; }
