@@ -327,6 +327,15 @@ ssize_t move_into_socket(Path path, int src_fd, int net_fd, size_t max) {
 // The kernel refuses this pair of fds: copy from now on.
 bool zero_copy_refused(int err) { return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP; }
 
+// An fd the sink owns: -o naming something that is not a regular file.
+class OwnedFdSink : public FdSink {
+ public:
+  OwnedFdSink(Fd fd, std::string name) : FdSink(fd.get(), std::move(name)), owned_(std::move(fd)) {}
+
+ private:
+  Fd owned_;
+};
+
 }  // namespace
 
 std::unique_ptr<Source> make_fd_source(int fd, size_t chunk, std::string name) {
@@ -339,6 +348,14 @@ std::unique_ptr<Sink> make_fd_sink(int fd, std::string name) { return std::make_
 std::unique_ptr<Sink> make_discard_sink() { return std::make_unique<DiscardSink>(); }
 
 Result<std::unique_ptr<Sink>> make_file_sink(const std::string& path) {
+  // -o /dev/null, a FIFO, /dev/stdout: written in place. A temporary file
+  // renamed over them would replace the device or FIFO with a regular file.
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return system_error(fmt::format("open {}: {}", path, errno_text(errno)));
+    return std::unique_ptr<Sink>(std::make_unique<OwnedFdSink>(Fd(fd), path));
+  }
   std::string tmp = path + ".sockprobe-XXXXXX";
   int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
   if (fd < 0) return system_error(fmt::format("create {}: {}", tmp, errno_text(errno)));
@@ -404,7 +421,8 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
           want_source = false;
         }
       } else if (zero_copy_refused(errno)) {
-        path = Path::Copy;  // nothing was moved
+        path = Path::Copy;  // nothing was moved: read at once, no poll
+        continue;
       } else if (errno != EINTR) {
         finish_stats();
         return system_error(fmt::format("write to {}: {}", opts.target, errno_text(errno)));
@@ -522,19 +540,27 @@ Status recv_stream(int net_fd, Sink& sink, const TransferOptions& opts, const Tr
       path = Path::Copy;  // nothing was moved
       continue;
     }
+    if (path == Path::Splice && errno == EPIPE) {  // our output's reader left (recv | head)
+      finish_stats();
+      return system_error(fmt::format("write {}: {}", sink.name(), errno_text(errno)));
+    }
     if (errno != EAGAIN && errno != EINTR) {
       finish_stats();
       return system_error(fmt::format("read from {}: {}", opts.target, errno_text(errno)));
     }
     // Splicing into a pipe, EAGAIN means the socket is empty or the pipe
-    // is full: wait for whichever it was.
+    // is full: wait for whichever it was. Waiting for our own reader (recv |
+    // less) is not a network stall, as a blocking write() on the copy path
+    // never was: the stall clock restarts.
     const bool out_full = path == Path::Splice && errno == EAGAIN && readable_bytes(net_fd) > 0;
+    const bool watch_stall = opts.stall_timeout.count() > 0 && !out_full;
     int timeout = rep.ms_left(kCapMs);
-    if (opts.stall_timeout.count() > 0) timeout = std::min(timeout, ms_until(last_progress + opts.stall_timeout, kCapMs));
+    if (watch_stall) timeout = std::min(timeout, ms_until(last_progress + opts.stall_timeout, kCapMs));
     pollfd p[3] = {{out_full ? -1 : net_fd, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}, {out_full ? out_fd : -1, POLLOUT, 0}};
     ::poll(p, 3, timeout);
     if (interrupted()) { finish_stats(); return interrupted_error(); }
-    if (opts.stall_timeout.count() > 0 && Clock::now() - last_progress >= opts.stall_timeout) {
+    if (out_full) last_progress = Clock::now();
+    if (watch_stall && Clock::now() - last_progress >= opts.stall_timeout) {
       finish_stats();
       return stalled(net_fd, seconds_since(last_progress), false, hooks);
     }

@@ -186,3 +186,36 @@ recv_pipe_status() { sp auto recv 127.0.0.1 0 --json --stall-timeout 20s | cat >
       { show "$T/recv.err"; false; }
   done
 }
+
+@test "-o naming a FIFO writes into it in place (never renamed over it)" {
+  mkfifo "$T/fifo"
+  bg_start reader /dev/null bash -c 'cat "$0" > "$1"' "$T/fifo" "$T/out"
+  start_recv recv "$SOCKPROBE" recv 127.0.0.1 0 -o "$T/fifo" --json --stall-timeout 20s
+  run "$SOCKPROBE" send 127.0.0.1 "$PORT" "$T/data" -q
+  [ "$status" -eq 0 ]
+  bg_wait recv 60
+  [ "$BG_STATUS" -eq 0 ] || { show "$T/recv.err"; false; }
+  bg_wait reader 30
+  [ -p "$T/fifo" ]
+  same_bytes "$T/data" "$T/out"
+}
+
+recv_slow_reader() { sp auto recv 127.0.0.1 0 --json --stall-timeout 1s | { sleep 3; cat >"$2"; }; return "${PIPESTATUS[0]}"; }
+recv_head() { sp auto recv 127.0.0.1 0 --json | head -c 10 >/dev/null; return "${PIPESTATUS[0]}"; }
+
+@test "waiting for a slow reader of stdout is not a network stall" {
+  start_recv recv recv_slow_reader auto "$T/out"
+  run "$SOCKPROBE" send 127.0.0.1 "$PORT" "$T/data" -q
+  [ "$status" -eq 0 ] || { echo "send: $output" >&2; show "$T/recv.err"; false; }
+  bg_wait recv 60
+  [ "$BG_STATUS" -eq 0 ] || { show "$T/recv.err"; false; }
+  same_bytes "$T/data" "$T/out"
+}
+
+@test "recv | head: a reader that leaves is a write error on stdout (exit 1)" {
+  start_recv recv recv_head auto
+  run "$SOCKPROBE" send 127.0.0.1 "$PORT" "$T/data" -q
+  bg_wait recv 30
+  [ "$BG_STATUS" -eq 1 ] || { show "$T/recv.err"; false; }
+  grep -q '"message":"write stdout: Broken pipe"' "$T/recv.err" || { show "$T/recv.err"; false; }
+}
