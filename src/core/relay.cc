@@ -42,6 +42,8 @@
 #include "core/deadline.h"
 #include "core/fd.h"
 #include "core/signals.h"
+#include "core/stall.h"
+#include "core/sock.h"
 #include "core/zerocopy.h"
 
 namespace sp {
@@ -102,6 +104,8 @@ class Relay {
   Status read_net();
   Status flush_down();
   void after_up_progress();
+  void end_output();
+  Status confirm_delivery();
   Error net_error(const char* op, int err) const;
 
   int net_, in_, out_;
@@ -115,6 +119,8 @@ class Relay {
   bool was_blocked_ = false;
   bool stall_reported_ = false;  // on_stall called for the current stall
   uint64_t sent_seen_ = 0;
+  bool peer_eof_first_ = false;  // the peer's EOF came while input was still open
+  bool output_ended_ = false;    // end_output() done
 };
 
 // Peer's EOF, all its bytes delivered: done once our input is sent too.
@@ -235,7 +241,10 @@ Status Relay::read_net() {
   }
   if (r == 0) {
     // A zero-length datagram is not an EOF: UDP has none.
-    if (!opts_.datagram) down_.eof = true;
+    if (!opts_.datagram) {
+      down_.eof = true;
+      if (!up_.done) peer_eof_first_ = true;
+    }
   } else {
     stats_->bytes_received += static_cast<uint64_t>(r);
     last_activity_ = Clock::now();
@@ -341,6 +350,7 @@ Status Relay::move_down_zero_copy() {
     if (n == 0) {
       if (int err = error_behind_splice_eof(net_); err != 0) return net_error("read from", err);
       down_.eof = down_.done = true;
+      if (!up_.done) peer_eof_first_ = true;
       return {};
     }
     if (errno == EINTR) {
@@ -377,7 +387,60 @@ uint64_t Relay::input_left() const {
 Status Relay::run() {
   Status st = loop();
   if (st.ok() && down_.done && !up_.done) stats_->input_left = input_left();
+  if (st.ok() && peer_eof_first_ && up_.done && !opts_.datagram) st = confirm_delivery();
   return st;
+}
+
+// The peer's EOF is all the output there will be: while input goes on to
+// its own EOF (PeerEof::KeepSending), the reader of a pipe or socket on
+// stdout (`cmd | sockprobe connect ... | consumer`, a coprocess) gets its
+// EOF now instead of waiting for our input to end, as nc closes its stdout
+// when the network side is done. /dev/null takes the fd's place so nothing
+// else lands on the number.
+void Relay::end_output() {
+  if (output_ended_ || out_ < 0) return;
+  output_ended_ = true;
+  int type = file_type(out_);
+  if (type != S_IFIFO && type != S_IFSOCK) return;
+  int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null < 0) return;
+  ::dup2(null, out_);
+  ::close(null);
+}
+
+// Input sent after the peer's EOF: if the peer had closed rather than
+// half-closed, its kernel answers those bytes with a reset that may come
+// after our last write() succeeded. So that exit 0 means delivered, wait
+// (TCP only) until the peer acknowledged everything (SIOCOUTQ == 0) or the
+// reset arrives (SO_ERROR: ECONNRESET, or EPIPE in CLOSE_WAIT; a reset also
+// empties the queue, so the error is checked first). Bounded by
+// --stall-timeout, else by 10 s after which a warning says what is unacked.
+// ACKs raise no event: look after 1 ms, doubling to 32 ms.
+Status Relay::confirm_delivery() {
+  if (!socket_is_tcp(net_)) return {};
+  const Duration limit = opts_.stall_timeout.count() > 0 ? opts_.stall_timeout : Duration(std::chrono::seconds(10));
+  const auto deadline = Clock::now() + limit;
+  int wait_ms = 1;
+  for (;;) {
+    int outq = 0;
+    bool have_outq = ::ioctl(net_, SIOCOUTQ, &outq) == 0;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(net_, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) return net_error("write to", err);
+    if (!have_outq || outq == 0) return {};
+    if (Clock::now() >= deadline) {
+      StallSnapshot snap = take_stall_snapshot(net_);
+      std::string why = explain_send_stall(snap, std::chrono::duration<double>(limit).count());
+      const std::string& target = opts_.target.empty() ? std::string("peer") : opts_.target;
+      if (opts_.stall_is_error) return timeout_error(fmt::format("write to {}: {}", target, why));
+      if (opts_.on_stall) opts_.on_stall(snap, why, target);
+      return {};
+    }
+    pollfd p[2] = {{net_, 0, 0}, {interrupt_fd(), POLLIN, 0}};  // POLLERR/POLLHUP always reported
+    ::poll(p, 2, wait_ms);
+    if (interrupted()) return interrupted_error();
+    wait_ms = std::min(wait_ms * 2, 32);
+  }
 }
 
 Status Relay::loop() {
@@ -453,6 +516,7 @@ Status Relay::loop() {
       if (auto s = flush_up(); !s) return s;
     }
     if (interrupted()) return interrupted_error();
+    if (down_.done && !up_.done) end_output();
     if (auto s = watch_stall(); !s) return s;
   }
   return {};

@@ -81,6 +81,9 @@ int interrupt_fd() { return g_pipe[0]; }
 
 void unlink_on_fatal_signal(const char* path) {
   g_unlink_armed = 0;
+  // Keeps the compiler from moving the path's bytes ahead of the disarm: a
+  // signal in between must never see a half-written path armed.
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   size_t n = ::strnlen(path, sizeof g_unlink_path - 1);
   std::memcpy(g_unlink_path, path, n);
   g_unlink_path[n] = '\0';

@@ -99,6 +99,14 @@ BufferSizes effective_buffers(int fd) {
   return b;
 }
 
+bool socket_is_tcp(int fd) {
+  int type = 0, proto = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return false;
+  len = sizeof proto;
+  return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 && proto == IPPROTO_TCP;
+}
+
 Status apply_buffers(int fd, const SocketConfig& cfg) {
   auto clamp = [](uint64_t v) { return static_cast<int>(std::min<uint64_t>(v, INT32_MAX)); };
   if (cfg.sndbuf) {

@@ -35,6 +35,9 @@ BufferSizes effective_buffers(int fd);
 // setsockopt SO_SNDBUF / SO_RCVBUF for the sizes the config requests.
 Status apply_buffers(int fd, const SocketConfig& cfg);
 
+// A TCP socket (not Unix, not UDP)?
+bool socket_is_tcp(int fd);
+
 struct Listener {
   Fd fd;
   Endpoint local;

@@ -51,6 +51,7 @@
 #include "core/deadline.h"
 #include "core/pacer.h"
 #include "core/signals.h"
+#include "core/sock.h"
 #include "core/zerocopy.h"
 
 namespace sp {
@@ -217,16 +218,6 @@ struct Reporting {
     return std::min(interval.ms_left(now, cap), progress.ms_left(now, cap));
   }
 };
-
-// MSG_TRUNC discards only on TCP; on Unix stream sockets it is ignored or
-// means something else, so the fast discard is kept to TCP.
-bool socket_is_tcp(int fd) {
-  int type = 0, proto = 0;
-  socklen_t len = sizeof type;
-  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return false;
-  len = sizeof proto;
-  return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 && proto == IPPROTO_TCP;
-}
 
 // Poll timeout until `deadline`, at most `cap` ms.
 int ms_until(Clock::time_point deadline, int cap) { return std::min(cap, poll_timeout_ms(deadline, Clock::now())); }
@@ -498,6 +489,8 @@ Status recv_stream(int net_fd, Sink& sink, const TransferOptions& opts, const Tr
   constexpr int kCapMs = 1000;
   // --discard without a checksum: MSG_TRUNC makes TCP drop the bytes in the
   // kernel without copying them out (see the table at the top).
+  // MSG_TRUNC discards only on TCP (on Unix stream sockets it is ignored or
+  // means something else).
   const bool truncate = sink.discards() && !sum && socket_is_tcp(net_fd);
   Path path = truncate ? Path::Copy : choose_recv_path(sink, opts);
   Fd via[2];

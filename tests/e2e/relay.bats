@@ -10,6 +10,7 @@
 # each finishes its own stream after the other's FIN with no flag. The
 # flags (--keep-sending, --stop-on-peer-eof) are tested in connect.bats.
 
+bats_require_minimum_version 1.5.0
 load helpers
 
 setup() {
@@ -312,4 +313,41 @@ with open(sys.argv[2], "wb") as f:
   bg_wait srv 30
   [ "$BG_STATUS" -eq 0 ]
   cmp "$T/big" "$T/client.out"
+}
+
+# A python3 server that reads one line, answers "bye" and closes for good
+# (close(), not a half-close): it prints "port N" on stderr once bound.
+BYE_SERVER='
+import socket, sys
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(1)
+print("port", srv.getsockname()[1], file=sys.stderr, flush=True)
+c, _ = srv.accept()
+f = c.makefile("rb")
+f.readline()
+c.sendall(b"bye\n")
+c.close()
+'
+
+@test "relay: the peer's EOF ends stdout at once even while stdin stays open" {
+  py_start py "$BYE_SERVER"
+  local start
+  start=$(date +%s%N)
+  # No `timeout` wrapper here: it would hold the stdout pipe open itself.
+  { echo hi; sleep 4; } | "$SOCKPROBE" connect --idle-timeout 15s 127.0.0.1 "$PORT" 2>"$T/err" |
+    { cat >"$T/out"; date +%s%N >"$T/eof_at"; }
+  [ "$(cat "$T/out")" = bye ]
+  # The reader saw EOF well before stdin ended (4 s later).
+  [ $(( ($(cat "$T/eof_at") - start) / 1000000 )) -lt 3000 ] || { show "$T/err"; false; }
+  bg_wait py 10
+}
+
+@test "relay: input sent after the peer closed for good is an error, not exit 0" {
+  py_start py "$BYE_SERVER"
+  run -1 timeout 20 "$SOCKPROBE" connect 127.0.0.1 "$PORT" < <(echo hi; sleep 1; echo important)
+  [[ $output == *"bye"* ]]
+  [[ $output =~ write\ to\ 127\.0\.0\.1\ port\ $PORT\ \(tcp\):\ (Connection\ reset\ by\ peer|Broken\ pipe) ]] ||
+    { echo "got: $output" >&2; false; }
+  bg_wait py 10
 }
