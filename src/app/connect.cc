@@ -109,7 +109,7 @@ Status run_connect(const ConnectFlags& f, const GlobalOptions& g) {
   report_connected(rep, conn->fd.get(), conn->peer, cfg->transport);
 
   ro->datagram = cfg->transport == Transport::Udp;
-  ro->target = relay_target(conn->peer, cfg->transport);
+  ro->target = peer_target(conn->peer, cfg->transport);
   if (idle->has_value()) ro->idle_timeout = **idle;
   RelayStats stats;
   ConnectionReport rc;

@@ -117,7 +117,7 @@ Status relay_udp(Reporter& rep, const Listener& l, RelayOptions ro) {
                 "received, but nothing can be sent back, so standard input is not read");
   }
   ro.datagram = true;
-  ro.target = relay_target(rc.peer, Transport::Udp);
+  ro.target = peer_target(rc.peer, Transport::Udp);
   RelayStats stats;
   auto started = std::chrono::steady_clock::now();
   Status st = readwrite(fd, answerable ? STDIN_FILENO : -1, STDOUT_FILENO, ro, &stats);
@@ -221,7 +221,7 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
     rc.rcvbuf = b.rcvbuf;
     report_accepted(rep, listener->fd.get(), rc);
     RelayOptions ro = *relay_opts;
-    ro.target = relay_target(peer, cfg->transport, f.sock.unix_path);
+    ro.target = peer_target(peer, cfg->transport, f.sock.unix_path);
     RelayStats stats;
     auto started = std::chrono::steady_clock::now();
     Status st = readwrite(conn->get(), stdin_open ? STDIN_FILENO : -1, STDOUT_FILENO, ro, &stats);

@@ -45,7 +45,7 @@ Result<Peer> open_peer(const PeerSpec& spec, const SocketConfig& cfg, Duration c
   return p;
 }
 
-std::string relay_target(const Endpoint& peer, Transport t, const std::string& unix_path) {
+std::string peer_target(const Endpoint& peer, Transport t, const std::string& unix_path) {
   bool unnamed_unix = peer.family() == AF_UNIX && peer.len <= sizeof(sa_family_t);
   if (unnamed_unix && !unix_path.empty()) return fmt::format("{} (unix)", unix_path);
   return format_target(peer, t == Transport::Udp ? "udp" : "tcp");

@@ -31,10 +31,10 @@ struct Peer {
 // stderr reporter so the Listening line is where scripts look for it.
 Result<Peer> open_peer(const PeerSpec& spec, const SocketConfig& cfg, Duration connect_timeout, Reporter& rep);
 
-// "127.0.0.1 port 4242 (tcp)", "/run/x.sock (unix)": the peer as relay
-// errors name it. An unnamed Unix peer (an accepted client) is named by
+// "127.0.0.1 port 4242 (tcp)", "/run/x.sock (unix)": the peer as the
+// errors of the relay and of send/recv name it. An unnamed Unix peer (an accepted client) is named by
 // `unix_path`, the listener's path.
-std::string relay_target(const Endpoint& peer, Transport t, const std::string& unix_path = "");
+std::string peer_target(const Endpoint& peer, Transport t, const std::string& unix_path = "");
 
 // Relay flags of listen and connect (raw text, converted after parsing).
 struct RelayFlags {

@@ -100,7 +100,7 @@ Status run_recv(const RecvFlags& f, const GlobalOptions& g) {
   Reporter rep = make_reporter(g, data_on_stdout ? stderr : stdout);
   auto peer = open_peer(*spec, *cfg, settings->connect_timeout, diag);
   if (!peer.ok()) return peer.take_error();
-  to.target = format_target(peer->peer);
+  to.target = peer_target(peer->peer, cfg->transport, f.sock.unix_path);
 
   TransferContext ctx{"recv", peer->peer, peer->fd.get()};
   bool progress = want_progress(f.transfer.progress, f.transfer.no_progress, rep);

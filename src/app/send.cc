@@ -108,7 +108,7 @@ Status run_send(const SendFlags& f, const GlobalOptions& g) {
   Reporter rep = make_reporter(g, stdout);
   auto peer = open_peer(plan->peer, *cfg, settings->connect_timeout, diag);
   if (!peer.ok()) return peer.take_error();
-  to.target = format_target(peer->peer);
+  to.target = peer_target(peer->peer, cfg->transport, f.sock.unix_path);
 
   TransferContext ctx{"send", peer->peer, peer->fd.get()};
   bool progress = want_progress(f.transfer.progress, f.transfer.no_progress, rep);

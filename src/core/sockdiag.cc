@@ -282,15 +282,21 @@ const char* state_name(uint8_t state) {
   return state < sizeof names / sizeof names[0] ? names[state] : "?";
 }
 
+// The netlink header of a sock_diag request in `buf` (a dump, or one socket).
+static nlmsghdr* put_diag_header(std::vector<char>& buf, uint16_t flags) {
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  nlh->nlmsg_flags = flags;
+  nlh->nlmsg_seq = static_cast<uint32_t>(::time(nullptr));
+  return nlh;
+}
+
 Result<NetlinkDump> dump_raw(const DumpRequest& req, int family) {
   MnlSocket s;
   auto portid = open_diag_socket(&s);
   if (!portid.ok()) return portid.take_error();
   std::vector<char> buf(8192);
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
-  nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  nlh->nlmsg_seq = static_cast<uint32_t>(::time(nullptr));
+  nlmsghdr* nlh = put_diag_header(buf, NLM_F_REQUEST | NLM_F_DUMP);
   if (req.transport == Transport::Unix) {
     put_unix_request(nlh, req);
   } else {
@@ -362,10 +368,7 @@ Result<SockInfo> unix_socket_by_inode(uint64_t inode) {
   auto portid = open_diag_socket(&s);
   if (!portid.ok()) return portid.take_error();
   std::vector<char> buf(8192);
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
-  nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  nlh->nlmsg_flags = NLM_F_REQUEST;
-  nlh->nlmsg_seq = static_cast<uint32_t>(::time(nullptr));
+  nlmsghdr* nlh = put_diag_header(buf, NLM_F_REQUEST);
   DumpRequest req;
   req.transport = Transport::Unix;
   put_unix_request(nlh, req);

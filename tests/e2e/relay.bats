@@ -13,6 +13,21 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
+# A python3 client for 127.0.0.1 PORT that sends LINE (if given) and a
+# newline, half-closes, then reads everything into OUT:  PORT OUT [LINE]
+HALF_CLOSING_CLIENT='
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+if len(sys.argv) > 3:
+    s.sendall(sys.argv[3].encode() + b"\n")
+s.shutdown(socket.SHUT_WR)
+with open(sys.argv[2], "wb") as f:
+    while True:
+        b = s.recv(1 << 16)
+        if not b: break
+        f.write(b)
+'
+
 setup() {
   sp_setup
   make_random "$T/a" 64
@@ -155,16 +170,7 @@ teardown() { sp_teardown; }
 @test "relay: half-close: listen serves its whole stdin after the client's EOF" {
   start_listener srv "$T/a" listen 127.0.0.1 0
   # The client sends everything and half-closes before reading anything.
-  run timeout 60 "$PY" -c '
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.sendall(b"request\n"); s.shutdown(socket.SHUT_WR)
-with open(sys.argv[2], "wb") as f:
-    while True:
-        b = s.recv(1 << 16)
-        if not b: break
-        f.write(b)
-' "$PORT" "$T/client.out"
+  run timeout 60 "$PY" -c "$HALF_CLOSING_CLIENT" "$PORT" "$T/client.out" "request"
   [ "$status" -eq 0 ]
   bg_wait srv 30
   [ "$BG_STATUS" -eq 0 ]
@@ -300,16 +306,7 @@ sys.exit(p.wait())
 
   # sockprobe listen as the sender, a python3 client that half-closes first.
   start_listener srv "$T/big" listen 127.0.0.1 0
-  timeout 60 "$PY" -c '
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.shutdown(socket.SHUT_WR)
-with open(sys.argv[2], "wb") as f:
-    while True:
-        b = s.recv(1 << 16)
-        if not b: break
-        f.write(b)
-' "$PORT" "$T/client.out"
+  timeout 60 "$PY" -c "$HALF_CLOSING_CLIENT" "$PORT" "$T/client.out"
   bg_wait srv 30
   [ "$BG_STATUS" -eq 0 ]
   cmp "$T/big" "$T/client.out"
