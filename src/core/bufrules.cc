@@ -298,7 +298,7 @@ std::vector<NamedCounter> counter_changes(const std::vector<NamedCounter>& befor
   for (const auto& a : after) {
     NamedCounter d{a.name, std::nullopt};
     for (const auto& b : before) {
-      if (b.name == a.name && a.value && b.value) d.value = *a.value - *b.value;
+      if (b.name == a.name && a.value && b.value) d.value = counter_delta(*b.value, *a.value);
     }
     out.push_back(d);
   }

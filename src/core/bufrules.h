@@ -133,7 +133,8 @@ struct NamedCounter {
 };
 std::vector<NamedCounter> udp_buffer_counters(std::string_view snmp, std::string_view snmp6);
 std::string_view udp_counter_meaning(std::string_view name);
-// after - before per name (nullopt when either side lacks it).
+// after - before per name as counter_delta counts it (nullopt when either
+// side lacks it).
 std::vector<NamedCounter> counter_changes(const std::vector<NamedCounter>& before,
                                           const std::vector<NamedCounter>& after);
 

@@ -56,7 +56,7 @@ Counters counter_deltas(const Counters& before, const Counters& after) {
   for (const auto& [name, value] : after) {
     auto it = before.find(name);
     if (it == before.end()) continue;
-    out[name] = value >= it->second ? value - it->second : value;
+    out[name] = counter_delta(it->second, value);
   }
   return out;
 }

@@ -32,8 +32,8 @@ Result<Counters> read_tcpext(const ProcFs& proc);
 
 // The value of `name`, or nullopt when this kernel does not have it.
 std::optional<int64_t> counter(const Counters& c, const std::string& name);
-// after - before for every name in both. A counter that went down (namespace
-// recreated, wrap) yields its new value.
+// counter_delta (procfs.h) for every name in both: a counter that went down
+// (namespace recreated, wrap) yields its new value.
 Counters counter_deltas(const Counters& before, const Counters& after);
 
 }  // namespace sp

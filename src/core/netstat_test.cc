@@ -2,6 +2,8 @@
 // missing, extra, reordered) and against the live file.
 #include "core/netstat.h"
 
+#include <cstdint>
+
 #include <doctest/doctest.h>
 
 #include "core/test_data.h"
@@ -77,6 +79,11 @@ TEST_CASE("counter_deltas") {
   CHECK(d["ListenDrops"] == 3);  // went down: namespace recreated
   CHECK(d.count("Gone") == 0);
   CHECK(d.count("New") == 0);
+  // Junk extremes (fuzz/netstat.cc): no signed overflow, the new value.
+  auto junk = counter_deltas(parse_tcpext("TcpExt: A B\nTcpExt: -9223372036854775808 -1\n"),
+                             parse_tcpext("TcpExt: A B\nTcpExt: 9223372036854775807 9223372036854775807\n"));
+  CHECK(junk["A"] == INT64_MAX);
+  CHECK(junk["B"] == INT64_MAX);
 }
 
 TEST_CASE("every listen counter is explained") {

@@ -100,6 +100,10 @@ CounterTable parse_counter_pairs(std::string_view text) {
   return table;
 }
 
+int64_t counter_delta(int64_t before, int64_t after) {
+  return after >= before && before >= 0 ? after - before : after;
+}
+
 std::map<std::string, int64_t> parse_name_value_lines(std::string_view text) {
   std::map<std::string, int64_t> out;
   size_t start = 0;

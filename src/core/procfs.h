@@ -45,6 +45,12 @@ std::optional<std::vector<int64_t>> parse_int_list(std::string_view text);
 using CounterTable = std::map<std::string, std::map<std::string, int64_t>>;
 CounterTable parse_counter_pairs(std::string_view text);
 
+// after - before of one cumulative counter. The kernel's counters are
+// unsigned and only grow, so one that went down (namespace recreated, wrap)
+// yields its new value, and so does a negative `before` (junk text): the
+// difference never overflows. Found by fuzz/netstat.cc (INT64_MAX - -1).
+int64_t counter_delta(int64_t before, int64_t after);
+
 // /proc/net/snmp6 is "Name value" per line ("Udp6RcvbufErrors 0").
 std::map<std::string, int64_t> parse_name_value_lines(std::string_view text);
 

@@ -2,6 +2,8 @@
 // name (reordered or extra fields tolerated), snmp6 lines, and real sysctls.
 #include "core/procfs.h"
 
+#include <cstdint>
+
 #include <doctest/doctest.h>
 
 using namespace sp;
@@ -45,4 +47,14 @@ TEST_CASE("ProcFs reads the real sysctls") {
   auto missing = proc.sysctl_int("net.core.no_such_thing");
   CHECK_FALSE(missing.ok());
   CHECK(missing.error().message.find("no_such_thing") != std::string::npos);
+}
+
+TEST_CASE("counter_delta: never overflows, a counter that went down yields its new value") {
+  CHECK(counter_delta(10, 15) == 5);
+  CHECK(counter_delta(12, 3) == 3);
+  // fuzz/netstat.cc found these: after - before overflowed int64 (UB).
+  CHECK(counter_delta(-1, INT64_MAX) == INT64_MAX);
+  CHECK(counter_delta(INT64_MIN, 0) == 0);
+  CHECK(counter_delta(INT64_MAX, INT64_MIN) == INT64_MIN);
+  CHECK(counter_delta(0, INT64_MAX) == INT64_MAX);
 }

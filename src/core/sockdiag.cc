@@ -228,7 +228,24 @@ Status netlink_error(const nlmsghdr* nlh) {
   nlmsgerr e;
   std::memcpy(&e, mnl_nlmsg_get_payload(nlh), sizeof e);
   if (e.error == 0) return {};  // an ACK
+  // -errno; anything else (INT_MIN would overflow the negation: found by
+  // fuzz/sockdiag_inet.cc) is a malformed reply.
+  if (e.error > 0 || e.error < -4095) return system_error(fmt::format("sock_diag dump: NLMSG_ERROR {}", e.error));
   return system_error(fmt::format("sock_diag dump: {}", errno_text(-e.error)));
+}
+
+// Does the message at nlh, with its alignment padding, fit in the `left`
+// bytes of the datagram? Not mnl_nlmsg_ok, for two holes the fuzzers found:
+// it compares (int)nlmsg_len, so a length above INT_MAX passes as negative
+// and mnl_nlmsg_next jumps outside the datagram (fuzz/sockdiag_inet.cc:
+// SEGV); and mnl_attr_parse walks attributes up to NLMSG_ALIGN(nlmsg_len),
+// so an unaligned last message let an attribute end past the datagram
+// (fuzz/sockdiag_unix.cc: heap overflow). The kernel always sends the
+// padding (__nlmsg_put reserves NLMSG_ALIGN(size)); 64-bit arithmetic.
+bool message_fits(const nlmsghdr* nlh, int left) {
+  if (left < static_cast<int>(sizeof(nlmsghdr)) || nlh->nlmsg_len < sizeof(nlmsghdr)) return false;
+  uint64_t padded = (static_cast<uint64_t>(nlh->nlmsg_len) + NLMSG_ALIGNTO - 1) & ~uint64_t{NLMSG_ALIGNTO - 1};
+  return padded <= static_cast<uint64_t>(left);
 }
 
 // Parses one datagram; sets *done at NLMSG_DONE.
@@ -236,7 +253,7 @@ Status parse_datagram(const std::vector<uint8_t>& dgram, Transport transport, st
                       bool* done) {
   const auto* nlh = reinterpret_cast<const nlmsghdr*>(dgram.data());
   int left = static_cast<int>(dgram.size());
-  while (mnl_nlmsg_ok(nlh, left)) {
+  while (message_fits(nlh, left)) {
     if (nlh->nlmsg_type == NLMSG_DONE) {
       *done = true;
       return {};

@@ -17,12 +17,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include "core/fd.h"
 #include "core/test_data.h"
@@ -237,6 +239,45 @@ TEST_CASE("parse_dump: errors") {
     d.resize(d.size() - 10);
     auto r = parse_dump({d}, Transport::Tcp);
     CHECK_FALSE(r.ok());
+  }
+  SUBCASE("nlmsg_len above INT_MAX (fuzz/sockdiag_inet.cc: SEGV in mnl_nlmsg_next)") {
+    for (uint32_t lie : {0x80000000u, 0xfffffff0u, 0xffffffffu}) {
+      MsgBuilder b;
+      b.end(put_inet(b, AF_INET, kStateListen, "127.0.0.1", 1, 0, 0, 1));
+      b.end(put_inet(b, AF_INET, kStateListen, "127.0.0.2", 2, 0, 0, 2));
+      auto d = b.datagram();
+      std::memcpy(d.data(), &lie, sizeof lie);  // the first message's nlmsg_len
+      auto r = parse_dump({d}, Transport::Tcp);
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().message.find("truncated") != std::string::npos);
+    }
+  }
+  SUBCASE("NLMSG_ERROR with an error that is not -errno (fuzz/sockdiag_inet.cc: INT_MIN negated)") {
+    for (int bad : {INT_MIN, 5, -4096}) {
+      MsgBuilder b;
+      nlmsghdr* nlh = b.begin(NLMSG_ERROR);
+      static_cast<nlmsgerr*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nlmsgerr)))->error = bad;
+      b.end(nlh);
+      auto r = parse_dump({b.datagram()}, Transport::Tcp);
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().message == fmt::format("sock_diag dump: NLMSG_ERROR {}", bad));
+    }
+  }
+  SUBCASE("unaligned last message: an attribute may not reach into missing padding (fuzz/sockdiag_unix.cc)") {
+    MsgBuilder b;
+    nlmsghdr* nlh = put_unix(b, SOCK_STREAM, kStateListen, 9);
+    mnl_attr_put(nlh, UNIX_DIAG_NAME, 3, "/ab");
+    nlh->nlmsg_len -= 1;  // without the attribute's padding byte: 1 short of alignment
+    b.end(nlh);
+    auto d = b.datagram();
+    uint32_t len = nlh->nlmsg_len;
+    REQUIRE(len % 4 != 0);
+    d.resize(len);  // the datagram stops at nlmsg_len, without the padding
+    auto* attr = reinterpret_cast<nlattr*>(d.data() + len - 7);
+    attr->nla_len = 8;  // claims the padding byte the datagram does not have
+    auto r = parse_dump({d}, Transport::Unix);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("truncated") != std::string::npos);
   }
   SUBCASE("unexpected address family") {
     MsgBuilder b;
