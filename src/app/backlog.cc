@@ -23,6 +23,7 @@
 #include "core/owners.h"
 #include "core/procfs.h"
 #include "core/signals.h"
+#include "core/wait.h"
 #include "core/sockdiag.h"
 
 namespace sp::app {

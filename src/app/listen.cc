@@ -2,7 +2,6 @@
 // "Listening on ADDRESS PORT" (the line scripts wait for), then relays one
 // connection to stdin/stdout (-k: one after another), or serves many at once
 // with --echo / --discard.
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -17,8 +16,8 @@
 #include "app/peer.h"
 #include "core/relay.h"
 #include "core/serve.h"
-#include "core/signals.h"
 #include "core/sock.h"
+#include "core/wait.h"
 
 namespace sp::app {
 namespace {
@@ -86,13 +85,9 @@ bool unnamed_unix_peer(const Listener& l, Endpoint* peer) {
 // nc -u -l), the socket is connected to it, and the relay starts.
 Status relay_udp(Reporter& rep, const Listener& l, RelayOptions ro) {
   int fd = l.fd.get();
-  for (;;) {
-    pollfd p[2] = {{fd, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}};
-    int n = ::poll(p, interrupt_fd() >= 0 ? 2 : 1, -1);
-    if (interrupted()) return interrupted_error();
-    if (n > 0) break;
-    if (errno != EINTR) return system_error(fmt::format("poll: {}", errno_text(errno)));
-  }
+  auto w = wait_fd(fd, POLLIN, std::nullopt);
+  if (!w.ok()) return w.take_error();
+  if (*w == Wake::Interrupted) return interrupted_error();
   ConnectionReport rc;
   rc.id = 1;
   rc.peer.len = sizeof rc.peer.addr;

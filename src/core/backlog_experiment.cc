@@ -29,6 +29,7 @@
 #include "core/fd.h"
 #include "core/signals.h"
 #include "core/sock.h"
+#include "core/wait.h"
 
 namespace sp {
 namespace {
@@ -184,10 +185,10 @@ Status wait_for_clients(int listen_fd, std::vector<Client>& clients, Duration ti
     Clock::time_point now = Clock::now();
     if (acc.due(now)) acc.accept_one(listen_fd, now);
     if ((pfds.empty() && !acc.rate) || now >= deadline) return {};
-    if (interrupt_fd() >= 0) pfds.push_back({interrupt_fd(), POLLIN, 0});
-    int n = ::poll(pfds.data(), pfds.size(), poll_timeout_ms(wake_at(deadline, acc), now));
-    if (interrupted()) return interrupted_error();
-    if (n < 0 && errno != EINTR) return system_error(fmt::format("poll: {}", errno_text(errno)));
+    auto w = wait_fds(pfds, wake_at(deadline, acc));
+    if (!w.ok()) return w.take_error();
+    if (*w == Wake::Interrupted) return interrupted_error();
+    if (*w == Wake::Timeout) continue;
     for (size_t i = 0; i < owners.size(); ++i) {
       if (pfds[i].revents != 0) settle(*owners[i]);
     }

@@ -44,6 +44,7 @@
 #include "core/signals.h"
 #include "core/stall.h"
 #include "core/sock.h"
+#include "core/wait.h"
 #include "core/zerocopy.h"
 
 namespace sp {
@@ -98,7 +99,7 @@ class Relay {
   Status move_up_zero_copy();
   Status move_down_zero_copy();
   bool finished() const;
-  int poll_timeout_ms() const;
+  Deadline wake_deadline() const;
   Status read_input();
   Status flush_up();
   Status read_net();
@@ -180,13 +181,10 @@ Status Relay::watch_stall() {
 }
 
 // The nearer of the idle and stall deadlines.
-int Relay::poll_timeout_ms() const {
-  std::optional<Clock::time_point> deadline = stall_deadline();
-  if (opts_.idle_timeout.count() > 0) {
-    Clock::time_point idle_end = last_activity_ + opts_.idle_timeout;
-    deadline = deadline ? std::min(*deadline, idle_end) : idle_end;
-  }
-  return sp::poll_timeout_ms(deadline, Clock::now());
+Deadline Relay::wake_deadline() const {
+  Deadline deadline = stall_deadline();
+  if (opts_.idle_timeout.count() > 0) deadline = earlier(deadline, last_activity_ + opts_.idle_timeout);
+  return deadline;
 }
 
 Status Relay::read_input() {
@@ -436,9 +434,9 @@ Status Relay::confirm_delivery() {
       if (opts_.on_stall) opts_.on_stall(snap, why, target);
       return {};
     }
-    pollfd p[2] = {{net_, 0, 0}, {interrupt_fd(), POLLIN, 0}};  // POLLERR/POLLHUP always reported
-    ::poll(p, 2, wait_ms);
-    if (interrupted()) return interrupted_error();
+    auto w = wait_fd(net_, 0, Clock::now() + std::chrono::milliseconds(wait_ms));  // POLLERR/POLLHUP always reported
+    if (!w.ok()) return w.take_error();
+    if (*w == Wake::Interrupted) return interrupted_error();
     wait_ms = std::min(wait_ms * 2, 32);
   }
 }
@@ -451,8 +449,8 @@ Status Relay::loop() {
     after_up_progress();
   }
   while (!finished()) {
-    enum { kIn, kOut, kNet, kSig, kCount };
-    pollfd pfd[kCount] = {{-1, 0, 0}, {-1, 0, 0}, {-1, 0, 0}, {interrupt_fd(), POLLIN, 0}};
+    enum { kIn, kOut, kNet, kCount };
+    pollfd pfd[kCount] = {{-1, 0, 0}, {-1, 0, 0}, {-1, 0, 0}};
     short net_events = 0;
     bool up_zc = up_.path != Path::Copy, down_zc = down_.path != Path::Copy;
     if (up_zc) {
@@ -477,13 +475,10 @@ Status Relay::loop() {
     // it out, or its POLLHUP would wake us in a loop.
     if (net_events != 0) pfd[kNet] = {net_, net_events, 0};
 
-    int n = ::poll(pfd, kCount, poll_timeout_ms());
-    if (interrupted()) return interrupted_error();
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return system_error(fmt::format("poll: {}", errno_text(errno)));
-    }
-    if (n == 0) {
+    auto w = wait_fds(pfd, wake_deadline());
+    if (!w.ok()) return w.take_error();
+    if (*w == Wake::Interrupted) return interrupted_error();
+    if (*w == Wake::Timeout) {
       if (auto s = watch_stall(); !s) return s;
       if (opts_.idle_timeout.count() > 0 && Clock::now() - last_activity_ >= opts_.idle_timeout) {
         return timeout_error(fmt::format("idle for {}: no data in either direction",

@@ -3,7 +3,6 @@
 #include "core/serve.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -16,9 +15,9 @@
 #include <fmt/format.h>
 
 #include "core/atomicio.h"
-#include "core/deadline.h"
 #include "core/signals.h"
 #include "core/sock.h"
+#include "core/wait.h"
 
 namespace sp {
 
@@ -77,13 +76,9 @@ Result<Fd> accept_allowed(int listen_fd, const std::vector<Cidr>& allow, const s
   // (ECONNABORTED) cannot leave us blocked in accept().
   fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
   for (;;) {
-    pollfd p[2] = {{listen_fd, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}};
-    int n = ::poll(p, interrupt_fd() >= 0 ? 2 : 1, -1);
-    if (interrupted()) return interrupted_error();
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return system_error(fmt::format("poll: {}", errno_text(errno)));
-    }
+    auto w = wait_fd(listen_fd, POLLIN, std::nullopt);
+    if (!w.ok()) return w.take_error();
+    if (*w == Wake::Interrupted) return interrupted_error();
     int err = 0;
     int fd = try_accept(listen_fd, peer, &err);
     if (fd < 0) {
@@ -92,7 +87,7 @@ Result<Fd> accept_allowed(int listen_fd, const std::vector<Cidr>& allow, const s
       bool first = !backoff->in_burst();
       auto d = backoff->next();
       if (first && hooks.on_backoff) hooks.on_backoff(err, d);
-      sleep_interruptible(d);  // SIGINT ends it: the poll above sees the flag
+      sleep_interruptible(d);  // SIGINT ends it: the wait above sees the flag
       continue;
     }
     backoff->reset();
@@ -146,7 +141,7 @@ class Server {
  private:
   int ctl(int op, int fd, uint32_t events);
   void set_listening(bool on);
-  int wait_timeout_ms(bool may_accept) const;
+  Deadline wait_deadline(bool may_accept) const;
   Status accept_pending();
   void add_connection(Fd fd, const Endpoint& peer);
   bool service(Conn& c);
@@ -184,16 +179,16 @@ void Server::set_listening(bool on) {
 
 // Until the backoff pause ends (when accepting is paused only by it), or the
 // soonest idle deadline; -1: no limit.
-int Server::wait_timeout_ms(bool may_accept) const {
-  std::optional<Clock::time_point> deadline;
+Deadline Server::wait_deadline(bool may_accept) const {
+  Deadline deadline;
   if (!may_accept && !stop_accepting_ && conns_.size() < opts_.max_conns) deadline = resume_accept_;
   if (opts_.idle_timeout.count() > 0 && !conns_.empty()) {
     for (auto& [fd, c] : conns_) {
       Clock::time_point idle_end = c->last_activity + opts_.idle_timeout;
-      deadline = deadline ? std::min(*deadline, idle_end) : idle_end;
+      deadline = earlier(deadline, idle_end);
     }
   }
-  return poll_timeout_ms(deadline, Clock::now());
+  return deadline;
 }
 
 // Accepts up to kMaxEvents pending connections; a temporary error pauses
@@ -338,12 +333,10 @@ Status Server::run() {
     bool may_accept = !stop_accepting_ && conns_.size() < opts_.max_conns && Clock::now() >= resume_accept_;
     set_listening(may_accept);
     epoll_event events[kMaxEvents];
-    int n = ::epoll_wait(ep_.get(), events, kMaxEvents, wait_timeout_ms(may_accept));
-    if (interrupted()) return interrupt_all();
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return system_error(fmt::format("epoll_wait: {}", errno_text(errno)));
-    }
+    int n = 0;
+    auto w = wait_epoll(ep_.get(), events, kMaxEvents, wait_deadline(may_accept), &n);
+    if (!w.ok()) return w.take_error();
+    if (*w == Wake::Interrupted) return interrupt_all();
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd;
       if (fd == listen_fd_) {

@@ -2,15 +2,12 @@
 #include "core/signals.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-
-#include "core/deadline.h"
 
 namespace sp {
 namespace {
@@ -92,19 +89,5 @@ void unlink_on_fatal_signal(const char* path) {
 }
 
 void forget_unlink_on_fatal_signal() { g_unlink_armed = 0; }
-
-// Polls the interrupt pipe until the deadline; other signals' EINTR only
-// shortens one poll, not the sleep.
-bool sleep_interruptible(std::chrono::steady_clock::duration d) {
-  using Clock = std::chrono::steady_clock;
-  Clock::time_point deadline = Clock::now() + d;
-  for (;;) {
-    if (interrupted()) return false;
-    int ms = poll_timeout_ms(deadline, Clock::now());
-    if (ms == 0) return true;
-    pollfd p = {interrupt_fd(), POLLIN, 0};
-    if (::poll(&p, interrupt_fd() >= 0 ? 1 : 0, ms) > 0) return false;
-  }
-}
 
 }  // namespace sp

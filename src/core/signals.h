@@ -7,8 +7,6 @@
 // SIGINT.
 #pragma once
 
-#include <chrono>
-
 namespace sp {
 
 void install_signal_handlers();
@@ -22,9 +20,5 @@ int interrupt_fd();
 // the path is copied, up to 4095 bytes). Forget it when the listener closes.
 void unlink_on_fatal_signal(const char* path);
 void forget_unlink_on_fatal_signal();
-
-// Sleeps for d (a --watch interval, an accept backoff) unless SIGINT
-// arrives: true after the full time, false at once when interrupted.
-bool sleep_interruptible(std::chrono::steady_clock::duration d);
 
 }  // namespace sp

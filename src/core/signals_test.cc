@@ -1,7 +1,6 @@
 // unlink_on_fatal_signal: SIGTERM, SIGHUP and a second SIGINT remove the
 // registered file and still end the process by that signal.
-// sleep_interruptible: sleeps the whole time without SIGINT and stops for one.
-// Signals are process-wide (and SIGINT one-shot), so those cases run in a child.
+// Signals are process-wide (and SIGINT one-shot), so the cases run in a child.
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -17,9 +16,6 @@
 
 namespace sp {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-using namespace std::chrono_literals;
 
 std::string temp_path(const char* tag) {
   return "/tmp/sockprobe-signals-test-" + std::to_string(::getpid()) + "-" + tag;
@@ -44,19 +40,6 @@ int child_status(const std::string& path, int sig, int times, bool forget) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   return status;
-}
-
-// Exit 0: interrupted as it should be; 1: slept through SIGINT.
-[[noreturn]] void interrupted_child() {
-  install_signal_handlers();
-  pid_t self = ::getpid();
-  if (::fork() == 0) {
-    ::usleep(50 * 1000);  // let the parent enter the sleep (either order is a valid test)
-    ::kill(self, SIGINT);
-    ::_exit(0);
-  }
-  bool slept = sleep_interruptible(30s);
-  ::_exit(slept ? 1 : 0);
 }
 
 void check_case(const char* tag, int sig, int times, bool forget, bool want_file) {
@@ -93,24 +76,6 @@ TEST_CASE("one SIGINT does not end the process: it only raises the flag") {
   int status = 0;
   ::waitpid(pid, &status, 0);
   CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
-}
-
-TEST_CASE("sleep_interruptible: without SIGINT it sleeps at least the time asked") {
-  Clock::time_point start = Clock::now();
-  CHECK(sleep_interruptible(20ms));
-  CHECK(Clock::now() - start >= 20ms);
-  CHECK(sleep_interruptible(0ms));
-  CHECK(sleep_interruptible(-5ms));
-}
-
-TEST_CASE("sleep_interruptible: SIGINT ends the sleep and returns false") {
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) interrupted_child();
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
 }
 

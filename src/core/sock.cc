@@ -23,6 +23,7 @@
 #include "core/signals.h"
 #include "core/sockdiag.h"
 #include "core/tcpinfo.h"
+#include "core/wait.h"
 
 namespace sp {
 namespace {
@@ -279,19 +280,10 @@ Status timeout_connect(int fd, const Endpoint& to, Duration timeout, const std::
   }
   std::optional<Clock::time_point> deadline;  // none: wait as long as the kernel does
   if (timeout.count() > 0) deadline = Clock::now() + timeout;
-  for (;;) {
-    pollfd pfd[2] = {{fd, POLLOUT, 0}, {interrupt_fd(), POLLIN, 0}};
-    int n = ::poll(pfd, interrupt_fd() >= 0 ? 2 : 1, poll_timeout_ms(deadline, Clock::now()));
-    if (interrupted()) return interrupted_error();
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return system_error(fmt::format("{}: poll: {}", target, errno_text(errno)));
-    }
-    if (n == 0) {
-      return timeout_error(timed_out_message(target, timeout));
-    }
-    if (pfd[0].revents != 0) break;
-  }
+  auto w = wait_fd(fd, POLLOUT, deadline);
+  if (!w.ok()) return system_error(fmt::format("{}: {}", target, w.error().message));
+  if (*w == Wake::Interrupted) return interrupted_error();
+  if (*w == Wake::Timeout) return timeout_error(timed_out_message(target, timeout));
   int err = 0;
   socklen_t len = sizeof err;
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;

@@ -52,6 +52,7 @@
 #include "core/pacer.h"
 #include "core/signals.h"
 #include "core/sock.h"
+#include "core/wait.h"
 #include "core/zerocopy.h"
 
 namespace sp {
@@ -172,11 +173,7 @@ struct Ticker {
   bool due(Clock::time_point now) const { return every.count() > 0 && now >= next; }
   void start(Clock::time_point t) { next = t + every; }
   void advance() { next += every; }
-  // Milliseconds until due (or `cap` when off).
-  int ms_left(Clock::time_point now, int cap) const {
-    if (every.count() <= 0) return cap;
-    return std::min(cap, poll_timeout_ms(next, now));
-  }
+  Deadline deadline() const { return every.count() > 0 ? Deadline(next) : std::nullopt; }
 };
 
 struct Reporting {
@@ -213,14 +210,11 @@ struct Reporting {
       hooks.on_interval({interval_start, end, bytes - interval_bytes_at});
     }
   }
-  int ms_left(int cap) const {
-    auto now = Clock::now();
-    return std::min(interval.ms_left(now, cap), progress.ms_left(now, cap));
+  // The next report due, at most `cap` from now.
+  Deadline deadline(Duration cap) const {
+    return earlier(Clock::now() + cap, earlier(interval.deadline(), progress.deadline()));
   }
 };
-
-// Poll timeout until `deadline`, at most `cap` ms.
-int ms_until(Clock::time_point deadline, int cap) { return std::min(cap, poll_timeout_ms(deadline, Clock::now())); }
 
 Status stalled(int fd, double seconds, bool sending, const TransferHooks& hooks) {
   StallSnapshot snap = take_stall_snapshot(fd);
@@ -253,10 +247,11 @@ Status drain_send_queue(int fd, const TransferOptions& opts, const TransferHooks
       }
       wait_ms = std::min(wait_ms * 2, 32);
     }
-    pollfd p[2] = {{fd, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}};
-    int n = ::poll(p, interrupt_fd() >= 0 ? 2 : 1, wait_ms);
-    if (interrupted()) return interrupted_error();
-    if (n > 0 && (p[0].revents & (POLLIN | POLLERR | POLLHUP))) {
+    pollfd p[1] = {{fd, POLLIN, 0}};
+    auto w = wait_fds(p, Clock::now() + std::chrono::milliseconds(wait_ms));
+    if (!w.ok()) return w.take_error();
+    if (*w == Wake::Interrupted) return interrupted_error();
+    if (*w == Wake::Ready && (p[0].revents & (POLLIN | POLLERR | POLLHUP))) {
       ssize_t r = ::recv(fd, scratch, sizeof scratch, MSG_DONTWAIT);
       if (r < 0 && errno != EAGAIN && errno != EINTR) {
         return system_error(fmt::format("wait for {} to acknowledge: {}", opts.target, errno_text(errno)));
@@ -374,7 +369,7 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
   Path path = choose_send_path(src, opts);
   bool blocked = false;  // zero-copy: bytes wait for room in the socket
   auto last_progress = Clock::now();
-  constexpr int kCapMs = 1000;
+  constexpr Duration kCap = std::chrono::seconds(1);
 
   for (;;) {
     auto now = Clock::now();
@@ -383,7 +378,7 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
       src_eof = true;
       pending = {};
     }
-    int timeout = rep.ms_left(kCapMs);
+    Deadline deadline = rep.deadline(kCap);
     bool want_source = pending.empty() && !src_eof;
     bool pacing_wait = false;
     if (want_source && pacer.limited() && pacer.allowance(elapsed, stats->bytes) < slice) {
@@ -391,7 +386,7 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
       want_source = false;
       pacing_wait = true;
       double wait = pacer.wait_for(elapsed, stats->bytes, slice);
-      timeout = std::min(timeout, static_cast<int>(wait * 1000) + 1);
+      deadline = earlier(deadline, now + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(wait)));
     }
     bool socket_full = false;
     if (want_source && path != Path::Copy) {
@@ -427,10 +422,8 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
     }
     if (pending.empty() && src_eof) break;
     const bool stuck = !pending.empty() || blocked;
-    if (opts.duration.count() > 0) timeout = std::min(timeout, ms_until(start + opts.duration, kCapMs));
-    if (stuck && opts.stall_timeout.count() > 0) {
-      timeout = std::min(timeout, ms_until(last_progress + opts.stall_timeout, kCapMs));
-    }
+    if (opts.duration.count() > 0) deadline = earlier(deadline, start + opts.duration);
+    if (stuck && opts.stall_timeout.count() > 0) deadline = earlier(deadline, last_progress + opts.stall_timeout);
 
     // Write first and poll only when the socket is full: one syscall per
     // chunk on the fast path.
@@ -447,13 +440,11 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
       }
     }
     if (socket_full || want_source || pacing_wait) {
-      enum { kNet, kSrc, kSig };
-      pollfd p[3] = {{socket_full ? net_fd : -1, POLLOUT, 0},
-                     {want_source ? src.poll_fd() : -1, POLLIN, 0},
-                     {interrupt_fd(), POLLIN, 0}};
-      int n = ::poll(p, 3, timeout);
-      if (n < 0 && errno != EINTR) { finish_stats(); return system_error(fmt::format("poll: {}", errno_text(errno))); }
-      if (n > 0 && p[kSrc].revents != 0 && path == Path::Copy) {
+      enum { kNet, kSrc };
+      pollfd p[2] = {{socket_full ? net_fd : -1, POLLOUT, 0}, {want_source ? src.poll_fd() : -1, POLLIN, 0}};
+      auto w = wait_fds(p, deadline);
+      if (!w.ok()) { finish_stats(); return w.take_error(); }
+      if (*w == Wake::Ready && p[kSrc].revents != 0 && path == Path::Copy) {
         auto v = src.next(slice);
         if (!v.ok()) { finish_stats(); return v.take_error(); }
         pending = *v;
@@ -486,7 +477,7 @@ Status recv_stream(int net_fd, Sink& sink, const TransferOptions& opts, const Tr
     if (sum) stats->checksum = sum->text();
   };
   auto last_progress = Clock::now();
-  constexpr int kCapMs = 1000;
+  constexpr Duration kCap = std::chrono::seconds(1);
   // --discard without a checksum: MSG_TRUNC makes TCP drop the bytes in the
   // kernel without copying them out (see the table at the top).
   // MSG_TRUNC discards only on TCP (on Unix stream sockets it is ignored or
@@ -547,11 +538,12 @@ Status recv_stream(int net_fd, Sink& sink, const TransferOptions& opts, const Tr
     // never was: the stall clock restarts.
     const bool out_full = path == Path::Splice && errno == EAGAIN && readable_bytes(net_fd) > 0;
     const bool watch_stall = opts.stall_timeout.count() > 0 && !out_full;
-    int timeout = rep.ms_left(kCapMs);
-    if (watch_stall) timeout = std::min(timeout, ms_until(last_progress + opts.stall_timeout, kCapMs));
-    pollfd p[3] = {{out_full ? -1 : net_fd, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}, {out_full ? out_fd : -1, POLLOUT, 0}};
-    ::poll(p, 3, timeout);
-    if (interrupted()) { finish_stats(); return interrupted_error(); }
+    Deadline deadline = rep.deadline(kCap);
+    if (watch_stall) deadline = earlier(deadline, last_progress + opts.stall_timeout);
+    pollfd p[2] = {{out_full ? -1 : net_fd, POLLIN, 0}, {out_full ? out_fd : -1, POLLOUT, 0}};
+    auto w = wait_fds(p, deadline);
+    if (!w.ok()) { finish_stats(); return w.take_error(); }
+    if (*w == Wake::Interrupted) { finish_stats(); return interrupted_error(); }
     if (out_full) last_progress = Clock::now();
     if (watch_stall && Clock::now() - last_progress >= opts.stall_timeout) {
       finish_stats();
