@@ -39,6 +39,7 @@
 #include <fmt/format.h>
 
 #include "core/atomicio.h"
+#include "core/delivery.h"
 #include "core/deadline.h"
 #include "core/fd.h"
 #include "core/signals.h"
@@ -74,12 +75,13 @@ struct Direction {
 };
 
 using Clock = std::chrono::steady_clock;
+const std::string kPeer = "peer";
 
 // One relay in progress: the fds, the two directions and the counters.
 class Relay {
  public:
   Relay(int net_fd, int in_fd, int out_fd, const RelayOptions& opts, RelayStats* stats)
-      : net_(net_fd), in_(in_fd), out_(out_fd), opts_(opts), stats_(stats) {
+      : net_(net_fd), in_(in_fd), out_(out_fd), opts_(opts), stats_(stats), stall_(opts.stall_timeout) {
     // A datagram is read whole: 65507 is the largest UDP payload over IPv4.
     up_.size = opts.datagram ? std::min<size_t>(opts.buffer_size, 65507) : opts.buffer_size;
     up_.buf.reset(new char[up_.size]);
@@ -92,7 +94,7 @@ class Relay {
  private:
   Status loop();
   bool up_blocked() const;
-  std::optional<Clock::time_point> stall_deadline() const;
+  const std::string& target() const { return opts_.target.empty() ? kPeer : opts_.target; }
   Status watch_stall();
   void choose_paths();
   uint64_t input_left() const;
@@ -115,10 +117,7 @@ class Relay {
   Direction up_, down_;
   Fd via_[2];  // SpliceVia: our pipe between the socket and out_
   Clock::time_point last_activity_ = Clock::now();
-  // Stall watch (see the top of this file).
-  Clock::time_point blocked_since_ = Clock::now();
-  bool was_blocked_ = false;
-  bool stall_reported_ = false;  // on_stall called for the current stall
+  StallClock stall_;  // see the top of this file
   uint64_t sent_seen_ = 0;
   bool peer_eof_first_ = false;  // the peer's EOF came while input was still open
   bool output_ended_ = false;    // end_output() done
@@ -141,12 +140,11 @@ bool Relay::finished() const {
 // refused after the peer's EOF means the peer had closed, not half-closed:
 // say so, since the relay went on sending only because of that EOF.
 Error Relay::net_error(const char* op, int err) const {
-  const std::string& target = opts_.target.empty() ? std::string("peer") : opts_.target;
   std::string hint;
   if (down_.eof && (err == EPIPE || err == ECONNRESET) && std::string_view(op) == "write to") {
     hint = " (the peer closed the connection before reading all of the input)";
   }
-  return system_error(fmt::format("{} {}: {}{}", op, target, errno_text(err), hint));
+  return system_error(fmt::format("{} {}: {}{}", op, target(), errno_text(err), hint));
 }
 
 bool Relay::up_blocked() const {
@@ -154,35 +152,24 @@ bool Relay::up_blocked() const {
   return up_.path == Path::Copy ? up_.pending() > 0 : up_.wait_dst;
 }
 
-std::optional<Clock::time_point> Relay::stall_deadline() const {
-  if (opts_.stall_timeout.count() <= 0 || !up_blocked() || stall_reported_) return std::nullopt;
-  return blocked_since_ + opts_.stall_timeout;
-}
-
 // Called after every round: restarts the clock on progress or when bytes
 // start waiting, and reports a stall once per stall.
 Status Relay::watch_stall() {
-  if (opts_.stall_timeout.count() <= 0) return {};
-  bool blocked = up_blocked();
   auto now = Clock::now();
-  bool progress = stats_->bytes_sent != sent_seen_;
-  if (progress || (blocked && !was_blocked_)) blocked_since_ = now;
-  if (progress || !blocked) stall_reported_ = false;
+  stall_.update(up_blocked(), stats_->bytes_sent != sent_seen_, now);
   sent_seen_ = stats_->bytes_sent;
-  was_blocked_ = blocked;
-  if (!blocked || stall_reported_ || now < blocked_since_ + opts_.stall_timeout) return {};
+  if (!stall_.due(now)) return {};
   StallSnapshot snap = take_stall_snapshot(net_);
-  std::string why = explain_send_stall(snap, std::chrono::duration<double>(now - blocked_since_).count());
-  stall_reported_ = true;
-  const std::string& target = opts_.target.empty() ? std::string("peer") : opts_.target;
-  if (opts_.on_stall) opts_.on_stall(snap, why, target);
+  std::string why = explain_send_stall(snap, stall_.seconds(now));
+  stall_.mark_reported();
+  if (opts_.on_stall) opts_.on_stall(snap, why, target());
   if (!opts_.stall_is_error) return {};
-  return timeout_error(fmt::format("write to {}: {}", target, why));
+  return timeout_error(fmt::format("write to {}: {}", target(), why));
 }
 
 // The nearer of the idle and stall deadlines.
 Deadline Relay::wake_deadline() const {
-  Deadline deadline = stall_deadline();
+  Deadline deadline = stall_.deadline();
   if (opts_.idle_timeout.count() > 0) deadline = earlier(deadline, last_activity_ + opts_.idle_timeout);
   return deadline;
 }
@@ -385,7 +372,7 @@ uint64_t Relay::input_left() const {
 Status Relay::run() {
   Status st = loop();
   if (st.ok() && down_.done && !up_.done) stats_->input_left = input_left();
-  if (st.ok() && peer_eof_first_ && up_.done && !opts_.datagram) st = confirm_delivery();
+  if (st.ok() && up_.done && in_ >= 0 && !opts_.datagram && !opts_.close_on_eof) st = confirm_delivery();
   return st;
 }
 
@@ -406,39 +393,21 @@ void Relay::end_output() {
   ::close(null);
 }
 
-// Input sent after the peer's EOF: if the peer had closed rather than
-// half-closed, its kernel answers those bytes with a reset that may come
-// after our last write() succeeded. So that exit 0 means delivered, wait
-// (TCP only) until the peer acknowledged everything (SIOCOUTQ == 0) or the
-// reset arrives (SO_ERROR: ECONNRESET, or EPIPE in CLOSE_WAIT; a reset also
-// empties the queue, so the error is checked first). Bounded by
-// --stall-timeout, else by 10 s after which a warning says what is unacked.
-// ACKs raise no event: look after 1 ms, doubling to 32 ms.
+// Input sent to its EOF: exit 0 must mean delivered, so wait (TCP only)
+// until the peer's kernel acknowledged everything or a reset says it will
+// not (core/delivery.h). After the peer's EOF this is where a peer that
+// closed rather than half-closed is found out. Bounded by the stall clock.
 Status Relay::confirm_delivery() {
-  if (!socket_is_tcp(net_)) return {};
-  const Duration limit = opts_.stall_timeout.count() > 0 ? opts_.stall_timeout : Duration(std::chrono::seconds(10));
-  const auto deadline = Clock::now() + limit;
-  int wait_ms = 1;
-  for (;;) {
-    int outq = 0;
-    bool have_outq = ::ioctl(net_, SIOCOUTQ, &outq) == 0;
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (::getsockopt(net_, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) return net_error("write to", err);
-    if (!have_outq || outq == 0) return {};
-    if (Clock::now() >= deadline) {
-      StallSnapshot snap = take_stall_snapshot(net_);
-      std::string why = explain_send_stall(snap, std::chrono::duration<double>(limit).count());
-      const std::string& target = opts_.target.empty() ? std::string("peer") : opts_.target;
-      if (opts_.stall_is_error) return timeout_error(fmt::format("write to {}: {}", target, why));
-      if (opts_.on_stall) opts_.on_stall(snap, why, target);
-      return {};
-    }
-    auto w = wait_fd(net_, 0, Clock::now() + std::chrono::milliseconds(wait_ms));  // POLLERR/POLLHUP always reported
-    if (!w.ok()) return w.take_error();
-    if (*w == Wake::Interrupted) return interrupted_error();
-    wait_ms = std::min(wait_ms * 2, 32);
-  }
+  AckWaitOptions ack;
+  ack.stall_timeout = opts_.stall_timeout;
+  ack.stall_is_error = opts_.stall_is_error;
+  ack.target = target();
+  ack.stall_prefix = fmt::format("write to {}: ", ack.target);
+  ack.on_stall = [this](const StallSnapshot& snap, const std::string& why) {
+    if (opts_.on_stall) opts_.on_stall(snap, why, target());
+  };
+  ack.socket_error = [this](int err) { return net_error("write to", err); };
+  return wait_acknowledged(net_, ack);
 }
 
 Status Relay::loop() {

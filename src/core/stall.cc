@@ -65,4 +65,23 @@ Json stall_json(const StallSnapshot& s) {
   return j;
 }
 
+void StallClock::update(bool blocked, bool progress, WaitClock::time_point now) {
+  if (progress || (blocked && !blocked_)) since_ = now;
+  if (progress || !blocked) reported_ = false;
+  blocked_ = blocked;
+}
+
+bool StallClock::due(WaitClock::time_point now) const {
+  return watching() && blocked_ && !reported_ && now >= since_ + limit_;
+}
+
+Deadline StallClock::deadline() const {
+  if (!watching() || !blocked_ || reported_) return std::nullopt;
+  return since_ + limit_;
+}
+
+double StallClock::seconds(WaitClock::time_point now) const {
+  return std::chrono::duration<double>(now - since_).count();
+}
+
 }  // namespace sp

@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <string>
 
+#include "core/parse.h"
 #include "core/report.h"
 #include "core/tcpinfo.h"
+#include "core/wait.h"
 
 namespace sp {
 
@@ -33,5 +35,29 @@ std::string explain_send_stall(const StallSnapshot& s, double seconds);
 std::string explain_recv_stall(const StallSnapshot& s, double seconds);
 // The numbers behind the sentence, for the JSON "stall" event.
 Json stall_json(const StallSnapshot& s);
+
+// The one stall clock (relay, send, recv, the wait for acknowledgement):
+// bytes wait (`blocked`) and none moved for `limit` is a stall, reported
+// once per stall. The clock restarts on progress and when bytes start to
+// wait, so an idle stretch before them (a paced sender, an idle stdin) never
+// counts. limit 0: never due.
+class StallClock {
+ public:
+  explicit StallClock(Duration limit, WaitClock::time_point now = WaitClock::now()) : limit_(limit), since_(now) {}
+  // After every round: whether bytes wait now, and whether any moved.
+  void update(bool blocked, bool progress, WaitClock::time_point now);
+  bool due(WaitClock::time_point now) const;
+  // When due() turns true; none while off, not blocked or reported.
+  Deadline deadline() const;
+  double seconds(WaitClock::time_point now) const;
+  void mark_reported() { reported_ = true; }
+  bool watching() const { return limit_.count() > 0; }
+
+ private:
+  Duration limit_;
+  WaitClock::time_point since_;
+  bool blocked_ = false;
+  bool reported_ = false;
+};
 
 }  // namespace sp

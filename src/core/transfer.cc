@@ -48,6 +48,7 @@
 #include <fmt/format.h>
 
 #include "core/atomicio.h"
+#include "core/delivery.h"
 #include "core/deadline.h"
 #include "core/pacer.h"
 #include "core/signals.h"
@@ -224,41 +225,14 @@ Status stalled(int fd, double seconds, bool sending, const TransferHooks& hooks)
 }
 
 // After the last write: FIN, then wait until the peer's kernel acknowledged
-// everything. Bytes the peer sends meanwhile are read and dropped. ACKs
-// raise no poll event, so SIOCOUTQ is looked at after 1 ms, doubling to at
-// most 32 ms while it does not move (a slow or stalled peer costs a few
-// wakeups a second, a fast one adds about a millisecond to the time).
-Status drain_send_queue(int fd, const TransferOptions& opts, const TransferHooks& hooks) {
+// everything (core/delivery.h), so the time measured is end to end.
+Status finish_delivery(int fd, const TransferOptions& opts, const TransferHooks& hooks) {
   ::shutdown(fd, SHUT_WR);
-  int last_outq = -1;
-  auto last_change = Clock::now();
-  int wait_ms = 1;
-  char scratch[4096];
-  for (;;) {
-    int outq = 0;
-    if (ioctl(fd, SIOCOUTQ, &outq) != 0 || outq == 0) return {};
-    if (outq != last_outq) {
-      last_outq = outq;
-      last_change = Clock::now();
-      wait_ms = 1;
-    } else {
-      if (opts.stall_timeout.count() > 0 && Clock::now() - last_change >= opts.stall_timeout) {
-        return stalled(fd, seconds_since(last_change), true, hooks);
-      }
-      wait_ms = std::min(wait_ms * 2, 32);
-    }
-    pollfd p[1] = {{fd, POLLIN, 0}};
-    auto w = wait_fds(p, Clock::now() + std::chrono::milliseconds(wait_ms));
-    if (!w.ok()) return w.take_error();
-    if (*w == Wake::Interrupted) return interrupted_error();
-    if (*w == Wake::Ready && (p[0].revents & (POLLIN | POLLERR | POLLHUP))) {
-      ssize_t r = ::recv(fd, scratch, sizeof scratch, MSG_DONTWAIT);
-      if (r < 0 && errno != EAGAIN && errno != EINTR) {
-        return system_error(fmt::format("wait for {} to acknowledge: {}", opts.target, errno_text(errno)));
-      }
-      if (r == 0) return {};  // peer closed: it has read what it wanted
-    }
-  }
+  AckWaitOptions ack;
+  ack.stall_timeout = opts.stall_timeout;
+  ack.target = opts.target;
+  ack.on_stall = hooks.on_stall;
+  return wait_acknowledged(fd, ack);
 }
 
 // How send_stream moves bytes from the source into the socket, and how
@@ -458,7 +432,7 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
     }
     rep.tick(stats->bytes);
   }
-  Status st = drain_send_queue(net_fd, opts, hooks);
+  Status st = finish_delivery(net_fd, opts, hooks);
   finish_stats();
   rep.finish(stats->bytes);
   return st;
