@@ -114,6 +114,10 @@ void finish_connection(Reporter& rep, int fd, ConnectionReport& c, const RelaySt
     rep.warning(fmt::format("the peer closed its side first: {} bytes of input were not sent "
                             "(--keep-sending sends them anyway)", stats.input_left));
   }
+  // `connect ... | head -1`: done, exit 0, silent unless -v (as nc).
+  if (stats.output_closed) {
+    rep.event("output_closed", Json{}, "The reader of standard output left: done", 1);
+  }
 }
 
 }  // namespace sp::app

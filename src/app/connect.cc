@@ -17,6 +17,8 @@
 namespace sp::app {
 namespace {
 
+constexpr Duration kDatagramReplyWait = std::chrono::seconds(1);
+
 struct ConnectFlags {
   std::vector<std::string> args;  // HOST PORT
   SocketFlags sock;
@@ -109,6 +111,9 @@ Status run_connect(const ConnectFlags& f, const GlobalOptions& g) {
   report_connected(rep, conn->fd.get(), conn->peer, cfg->transport);
 
   ro->datagram = cfg->transport == Transport::Udp;
+  // Datagrams have no EOF: after stdin's, wait -w (default 1 s) for
+  // replies, then exit 0 (nc -u -w).
+  if (ro->datagram) ro->reply_wait = timeout->value_or(kDatagramReplyWait);
   ro->target = peer_target(conn->peer, cfg->transport);
   if (idle->has_value()) ro->idle_timeout = **idle;
   RelayStats stats;

@@ -42,6 +42,7 @@
 #include "core/delivery.h"
 #include "core/deadline.h"
 #include "core/fd.h"
+#include "core/output.h"
 #include "core/signals.h"
 #include "core/stall.h"
 #include "core/sock.h"
@@ -94,6 +95,8 @@ class Relay {
  private:
   Status loop();
   bool up_blocked() const;
+  Deadline reply_deadline() const;
+  Status output_error(int err);
   const std::string& target() const { return opts_.target.empty() ? kPeer : opts_.target; }
   Status watch_stall();
   void choose_paths();
@@ -116,6 +119,8 @@ class Relay {
   RelayStats* stats_;
   Direction up_, down_;
   Fd via_[2];  // SpliceVia: our pipe between the socket and out_
+  OutputWriter output_;  // out_, written without blocking (core/output.h)
+  Clock::time_point reply_since_;  // datagrams: input's EOF or the last reply
   Clock::time_point last_activity_ = Clock::now();
   StallClock stall_;  // see the top of this file
   uint64_t sent_seen_ = 0;
@@ -131,7 +136,9 @@ class Relay {
 // on stdin) ends the relay at the peer's EOF and drops what is unsent; the
 // front-end says how much (RelayStats::input_left).
 bool Relay::finished() const {
+  if (stats_->output_closed) return true;
   if (up_.done && opts_.close_on_eof) return true;
+  if (auto end = reply_deadline(); end && Clock::now() >= *end) return true;
   if (!down_.done) return false;
   return up_.done || opts_.on_peer_eof == PeerEof::Stop;
 }
@@ -167,9 +174,25 @@ Status Relay::watch_stall() {
   return timeout_error(fmt::format("write to {}: {}", target(), why));
 }
 
-// The nearer of the idle and stall deadlines.
+// Datagram clients after input's EOF: the end of the wait for replies.
+Deadline Relay::reply_deadline() const {
+  if (!opts_.datagram || !up_.done || opts_.reply_wait.count() <= 0) return std::nullopt;
+  return reply_since_ + opts_.reply_wait;
+}
+
+// The reader of our output left: done, with success (see RelayStats).
+// Anything else is an error.
+Status Relay::output_error(int err) {
+  if (err == EPIPE) {
+    stats_->output_closed = true;
+    return {};
+  }
+  return system_error(fmt::format("write to output: {}", errno_text(err)));
+}
+
+// The nearest of the idle, stall and reply deadlines.
 Deadline Relay::wake_deadline() const {
-  Deadline deadline = stall_.deadline();
+  Deadline deadline = earlier(stall_.deadline(), reply_deadline());
   if (opts_.idle_timeout.count() > 0) deadline = earlier(deadline, last_activity_ + opts_.idle_timeout);
   return deadline;
 }
@@ -194,6 +217,7 @@ Status Relay::read_input() {
 void Relay::after_up_progress() {
   if (up_.eof && !up_.done && up_.pending() == 0) {
     up_.done = true;
+    reply_since_ = Clock::now();
     if (!opts_.datagram && !opts_.close_on_eof) ::shutdown(net_, SHUT_WR);
   }
 }
@@ -232,24 +256,23 @@ Status Relay::read_net() {
     }
   } else {
     stats_->bytes_received += static_cast<uint64_t>(r);
-    last_activity_ = Clock::now();
+    last_activity_ = reply_since_ = Clock::now();
     if (out_ >= 0) down_.fill(static_cast<size_t>(r));
   }
   return {};
 }
 
-// out_fd is usually stdout: we do not make it non-blocking (the file
-// description is shared with the shell and other processes), so this write
-// waits for the reader as nc's does; SIGINT still interrupts it.
+// out_fd is usually stdout, written without blocking (core/output.h):
+// a full one is a poll wait like a full socket.
 Status Relay::flush_down() {
-  if (down_.pending() > 0) {
-    ssize_t w = write_some(out_, down_.buf.get() + down_.start, down_.pending());
+  while (down_.pending() > 0) {
+    ssize_t w = output_.write(down_.buf.get() + down_.start, down_.pending());
     if (w < 0) {
-      if (errno == EINTR) return interrupted_error();
-      return system_error(fmt::format("write to output: {}", errno_text(errno)));
+      if (errno == EAGAIN) break;
+      return output_error(errno);
     }
     down_.start += static_cast<size_t>(w);
-    if (w > 0) last_activity_ = Clock::now();
+    last_activity_ = Clock::now();
   }
   if (down_.eof && down_.pending() == 0) down_.done = true;
   return {};
@@ -323,7 +346,7 @@ Status Relay::move_down_zero_copy() {
     ssize_t n;
     if (down_.path == Path::SpliceVia) {
       n = splice_via(net_, via_[1].get(), via_[0].get(), out_, kZeroCopyChunk);
-      if (n == -2) return system_error(fmt::format("write to output: {}", errno_text(errno)));
+      if (n == -2) return output_error(errno);
     } else {
       n = ::splice(net_, nullptr, out_, nullptr, kZeroCopyChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     }
@@ -350,7 +373,7 @@ Status Relay::move_down_zero_copy() {
       down_.path = Path::Copy;
       return {};
     }
-    if (errno == EPIPE) return system_error(fmt::format("write to output: {}", errno_text(errno)));
+    if (errno == EPIPE) return output_error(errno);
     return net_error("read from", errno);
   }
   return {};
@@ -385,6 +408,7 @@ Status Relay::run() {
 void Relay::end_output() {
   if (output_ended_ || out_ < 0) return;
   output_ended_ = true;
+  output_.close_own();
   int type = file_type(out_);
   if (type != S_IFIFO && type != S_IFSOCK) return;
   int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -413,6 +437,7 @@ Status Relay::confirm_delivery() {
 Status Relay::loop() {
   fcntl(net_, F_SETFL, fcntl(net_, F_GETFL) | O_NONBLOCK);
   choose_paths();
+  if (out_ >= 0) output_ = OutputWriter(out_);
   if (in_ < 0) {
     up_.eof = true;
     after_up_progress();
@@ -437,7 +462,7 @@ Status Relay::loop() {
         else net_events |= POLLIN;
       }
     } else {
-      if (down_.pending() > 0) pfd[kOut] = {out_, POLLOUT, 0};
+      if (down_.pending() > 0) pfd[kOut] = {output_.poll_fd(), POLLOUT, 0};
       if (!down_.eof && down_.pending() == 0) net_events |= POLLIN;
     }
     // Not interested in the socket (peer EOF seen, nothing to send): leave

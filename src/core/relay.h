@@ -41,6 +41,9 @@ struct RelayOptions {
   // Names the peer in error messages: "write to TARGET: Connection reset by
   // peer", e.g. "127.0.0.1 port 4242 (tcp)". Empty: "peer".
   std::string target;
+  // Datagram clients: after input's EOF, wait this long for replies (each
+  // reply restarts it), then finish (nc -u -w). 0: until interrupted.
+  Duration reply_wait{0};
   size_t buffer_size = 256 * 1024;
 };
 
@@ -51,6 +54,9 @@ struct RelayStats {
   // known to be left unsent (buffered, in a stdin pipe, or the rest of a
   // stdin file), so the front-end can say so. 0 when unknown or none.
   uint64_t input_left = 0;
+  // Our output's reader left (`connect ... | head -1`): the relay's job is
+  // done, so it ended with success (nc, ncat and socat agree).
+  bool output_closed = false;
 };
 
 // in_fd < 0: nothing to send (the socket's write side is shut down at once

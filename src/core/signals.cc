@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -20,14 +21,25 @@ int g_pipe[2] = {-1, -1};
 char g_unlink_path[4096];
 volatile sig_atomic_t g_unlink_armed = 0;
 
+volatile sig_atomic_t g_reset_fd = -1;
+
 void unlink_registered() {
   if (g_unlink_armed != 0) ::unlink(g_unlink_path);
+}
+
+// setsockopt() is a plain system call: safe in a handler.
+void reset_registered() {
+  int fd = g_reset_fd;
+  if (fd < 0) return;
+  linger l = {1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 }
 
 // Ends the process as the signal's default action would (so the parent
 // sees "killed by SIGTERM"), after removing the registered socket file.
 void die_by(int sig) {
   unlink_registered();
+  reset_registered();
   ::signal(sig, SIG_DFL);
   ::raise(sig);
 }
@@ -89,5 +101,7 @@ void unlink_on_fatal_signal(const char* path) {
 }
 
 void forget_unlink_on_fatal_signal() { g_unlink_armed = 0; }
+
+void reset_on_fatal_signal(int fd) { g_reset_fd = fd; }
 
 }  // namespace sp

@@ -21,4 +21,9 @@ int interrupt_fd();
 void unlink_on_fatal_signal(const char* path);
 void forget_unlink_on_fatal_signal();
 
+// A sending socket to abort with a reset (SO_LINGER 0) if a signal ends the
+// process, so the receiver sees a failed transfer, not a clean EOF. -1:
+// none.
+void reset_on_fatal_signal(int fd);
+
 }  // namespace sp

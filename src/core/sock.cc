@@ -345,6 +345,16 @@ Result<Connection> unix_connect(const std::string& path, const SocketConfig& cfg
   auto sock = make_socket(AF_UNIX, cfg.transport);
   if (!sock.ok()) return sock.take_error();
   if (auto s = apply_buffers(sock->get(), cfg); !s) return s.error();
+  // A Unix datagram client with no name cannot be answered (the server's
+  // reply has no address to go to): autobind one, an abstract name the
+  // kernel picks (bind with only the family), as `socat UNIX-SENDTO` does
+  // with its bind option.
+  if (cfg.transport == Transport::Udp) {
+    sa_family_t family = AF_UNIX;
+    if (::bind(sock->get(), reinterpret_cast<const sockaddr*>(&family), sizeof family) != 0) {
+      return system_error(fmt::format("bind an autobind name for {}: {}", path, errno_text(errno)));
+    }
+  }
   Status st = timeout_connect(sock->get(), *ep, timeout, connect_target(path, 0, Transport::Unix));
   if (!st) return st.error();
   Connection c;

@@ -323,8 +323,10 @@ Result<std::unique_ptr<Sink>> make_file_sink(const std::string& path) {
   return std::unique_ptr<Sink>(std::make_unique<FileSink>(Fd(fd), tmp, path));
 }
 
-Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const TransferHooks& hooks,
-                   TransferStats* stats) {
+namespace {
+
+Status send_loop(int net_fd, Source& src, const TransferOptions& opts, const TransferHooks& hooks,
+                 TransferStats* stats) {
   fcntl(net_fd, F_SETFL, fcntl(net_fd, F_GETFL) | O_NONBLOCK);
   Pacer pacer(opts.rate);
   // With --rate, go in slices of ~20 ms worth of bytes so pacing is smooth.
@@ -435,6 +437,20 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
   Status st = finish_delivery(net_fd, opts, hooks);
   finish_stats();
   rep.finish(stats->bytes);
+  return st;
+}
+
+}  // namespace
+
+// A sender that fails or is interrupted (SIGINT here; SIGTERM, SIGHUP and a
+// second SIGINT in the signal handler) aborts with a reset: a receiver must
+// never take a truncated stream, ended by a clean FIN, for a complete one.
+Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const TransferHooks& hooks,
+                   TransferStats* stats) {
+  reset_on_fatal_signal(net_fd);
+  Status st = send_loop(net_fd, src, opts, hooks, stats);
+  reset_on_fatal_signal(-1);
+  if (!st) abort_on_close(net_fd);
   return st;
 }
 

@@ -101,7 +101,9 @@ struct TransferStats {
 
 // Pushes the source into the socket, then shuts down the write side and
 // waits until the peer's kernel acknowledged every byte (SIOCOUTQ == 0), so
-// the time measured is end to end. Stats are filled even on error.
+// the time measured is end to end. Stats are filled even on error. On
+// error (and when a signal ends the process meanwhile) the socket is set
+// to abort with a reset when it closes.
 Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const TransferHooks& hooks,
                    TransferStats* stats);
 // Drains the socket into the sink until the peer's EOF.

@@ -112,16 +112,17 @@ teardown() { sp_teardown; }
   py_server py udp_echo
   mkfifo "$T/in"
   exec 5<>"$T/in"
-  bg_start cli "$T/in" "$SOCKPROBE" connect -u 127.0.0.1 "$PORT"
+  # The client must not hold fd 5 (a writer of its own stdin): no EOF then.
+  bg_start cli "$T/in" bash -c 'exec 5>&-; exec "$0" "$@"' "$SOCKPROBE" connect -u 127.0.0.1 "$PORT"
   printf 'one\n' >&5
   wait_for_size "$T/cli.out" 4
   printf 'two\n' >&5
   wait_for_size "$T/cli.out" 8
   [ "$(cat "$T/cli.out")" = "$(printf 'one\ntwo')" ]
   exec 5>&-
-  # stdin EOF does not end a UDP relay (there is no FIN): it goes on until
-  # stopped, as nc -u does.
-  bg_alive cli
+  # stdin's EOF: replies are awaited for -w (default 1 s), then exit 0.
+  bg_wait cli 10
+  [ "$BG_STATUS" -eq 0 ]
 }
 
 @test "relay: Unix socket path in both roles (nc -U, socat)" {
@@ -347,4 +348,102 @@ c.close()
   [[ $output =~ write\ to\ 127\.0\.0\.1\ port\ $PORT\ \(tcp\):\ (Connection\ reset\ by\ peer|Broken\ pipe) ]] ||
     { echo "got: $output" >&2; false; }
   bg_wait py 10
+}
+
+# Runs `sockprobe connect 127.0.0.1 PORT ARGS...` with stdout a socket that
+# nobody reads, against a server that sends 64 MiB, so stdout is full after
+# a moment. MODE int: SIGINT after 1 s; stall: stdin is /dev/zero (the
+# server never reads, so our bytes wait too). Prints "EXIT SECONDS" (seconds from
+# the SIGINT, or from the start), or "hung".
+FULL_STDOUT_DRIVER='
+import os, signal, socket, subprocess, sys, threading, time
+sp, mode = sys.argv[1], sys.argv[2]
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(1)
+def flood():
+    c, _ = ls.accept()
+    try:
+        c.sendall(b"x" * (64 << 20))
+    except OSError:
+        pass
+threading.Thread(target=flood, daemon=True).start()
+out, keep = socket.socketpair()
+p = subprocess.Popen([sp, "connect", "127.0.0.1", str(ls.getsockname()[1])] + sys.argv[3:],
+                     stdin=open("/dev/zero" if mode == "stall" else "/dev/null", "rb"),
+                     stdout=out, stderr=subprocess.DEVNULL)
+out.close()
+start = time.time()
+if mode == "int":
+    time.sleep(1.0)
+    start = time.time()
+    p.send_signal(signal.SIGINT)
+try:
+    rc = p.wait(timeout=15)
+    print(rc, round(time.time() - start, 1))
+except subprocess.TimeoutExpired:
+    p.kill()
+    print("hung")
+'
+
+@test "delivery 2: a stdout nobody reads does not make SIGINT or --idle-timeout ineffective" {
+  run timeout 60 "$PY" -c "$FULL_STDOUT_DRIVER" "$SOCKPROBE" int
+  echo "SIGINT: $output" >&2
+  read -r rc secs <<<"$output"
+  [ "$rc" = 130 ]
+  [ "${secs%.*}" -lt 3 ]
+  run timeout 60 "$PY" -c "$FULL_STDOUT_DRIVER" "$SOCKPROBE" idle --idle-timeout 1s
+  echo "--idle-timeout 1s: $output" >&2
+  read -r rc secs <<<"$output"
+  [ "$rc" = 3 ]
+  [ "${secs%.*}" -lt 5 ]
+}
+
+@test "delivery 2: --stall-timeout holds while stdout is full (the peer neither reads nor stops sending)" {
+  run timeout 60 "$PY" -c "$FULL_STDOUT_DRIVER" "$SOCKPROBE" stall --stall-timeout 1s
+  echo "--stall-timeout 1s, stdin /dev/zero: $output" >&2
+  read -r rc secs <<<"$output"
+  [ "$rc" = 3 ]
+  [ "${secs%.*}" -lt 5 ]
+}
+
+@test "delivery 5: connect ... | head -1 exits 0 with nothing on stderr (nc, ncat, socat); -v says why" {
+  seq 1 2000000 >"$T/lines"
+  py_transfer_peer py send "$T/lines"
+  run --separate-stderr bash -c '"$0" connect 127.0.0.1 "$1" </dev/null 2>"$2" | head -1; echo "rc=${PIPESTATUS[0]}"' \
+    "$SOCKPROBE" "$PORT" "$T/err"
+  [ "${lines[0]}" = 1 ]
+  [ "${lines[1]}" = rc=0 ]
+  ! grep -q "Broken pipe" "$T/err"
+  ! grep -qi "error" "$T/err"
+  py_transfer_peer py2 send "$T/lines"
+  run bash -c '"$0" connect -v 127.0.0.1 "$1" </dev/null 2>"$2" | head -1; echo "rc=${PIPESTATUS[0]}"' \
+    "$SOCKPROBE" "$PORT" "$T/err2"
+  [ "${lines[1]}" = rc=0 ]
+  grep -q "reader of standard output left" "$T/err2"
+}
+
+@test "delivery 6: UDP and Unix datagram clients finish -w after stdin's EOF, with the replies" {
+  py_server py udp_echo
+  start=$(date +%s%N)
+  run --separate-stderr timeout 20 "$SOCKPROBE" connect -u -w 500ms 127.0.0.1 "$PORT" < <(printf 'ping\n')
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  [ "$status" -eq 0 ]
+  [ "$output" = ping ]
+  [ "$ms" -ge 500 ] && [ "$ms" -lt 5000 ]
+  # Unix datagram: the client autobinds a name, so the echo can answer it.
+  "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("port 0", file=sys.stderr, flush=True)
+while True:
+    d, peer = s.recvfrom(65536)
+    s.sendto(d, peer)
+' "$T/echo.sock" 2>"$T/uecho.err" 3>&- &
+  echo $! >"$T/uecho.pid"
+  wait_for_line "$T/uecho.err" '^port'
+  run --separate-stderr timeout 20 "$SOCKPROBE" connect -u -U "$T/echo.sock" < <(printf 'over unix\n')
+  [ "$status" -eq 0 ]
+  [ "$output" = "over unix" ]
 }

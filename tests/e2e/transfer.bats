@@ -156,8 +156,10 @@ json_field() { jq -r "select(.event==\"$2\") | $3" "$1"; }
   bg_wait s 30
   [ "$BG_STATUS" -eq 130 ]
   grep -q "^Sent [0-9]* bytes .*(interrupted)" "$T/s.out"
+  # The interrupted sender aborted with a reset: the receiver fails too.
   bg_wait r 60
-  [ "$BG_STATUS" -eq 0 ]
+  [ "$BG_STATUS" -eq 1 ]
+  grep -q "Connection reset by peer" "$T/r.err"
 }
 
 @test "bad send/recv values exit 2 naming the flag" {
@@ -259,4 +261,21 @@ print("done", n, file=sys.stderr, flush=True)
   [ $((3145728 - read_at_exit)) -le 65536 ]
   bg_wait py 60
   grep -q "^done 3145728" "$T/py.err"
+}
+
+@test "delivery 3: an interrupted or killed send resets; recv -o keeps no file, temporary or final" {
+  make_random "$T/f" 8
+  for sig in INT TERM HUP; do
+    start_listener r /dev/null recv 127.0.0.1 0 -o "$T/out-$sig"
+    bg_start s /dev/null "$SOCKPROBE" send 127.0.0.1 "$PORT" "$T/f" --rate 10M
+    wait_for_size "$T/out-$sig".sockprobe-* 65536 || { ls -la "$T" >&2; false; }
+    kill -"$sig" "$(bg_pid s)"
+    bg_wait s 30
+    bg_wait r 30
+    echo "SIG$sig: recv exit $BG_STATUS" >&2
+    [ "$BG_STATUS" -eq 1 ]
+    grep -q "Connection reset by peer" "$T/r.err"
+    [ ! -e "$T/out-$sig" ]
+    ! ls "$T"/out-"$sig".sockprobe-* 2>/dev/null
+  done
 }
