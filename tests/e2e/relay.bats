@@ -386,25 +386,25 @@ except subprocess.TimeoutExpired:
     print("hung")
 '
 
+# full_stdout_ends RC MAX_SECONDS MODE [FLAGS...]: the relay with a stdout
+# nobody reads, ended by MODE, exits RC in under MAX_SECONDS.
+full_stdout_ends() {
+  local want=$1 max=$2 rc secs
+  shift 2
+  run timeout 60 "$PY" -c "$FULL_STDOUT_DRIVER" "$SOCKPROBE" "$@"
+  echo "$*: $output" >&2
+  read -r rc secs <<<"$output"
+  [ "$rc" = "$want" ]
+  [ "${secs%.*}" -lt "$max" ]
+}
+
 @test "delivery 2: a stdout nobody reads does not make SIGINT or --idle-timeout ineffective" {
-  run timeout 60 "$PY" -c "$FULL_STDOUT_DRIVER" "$SOCKPROBE" int
-  echo "SIGINT: $output" >&2
-  read -r rc secs <<<"$output"
-  [ "$rc" = 130 ]
-  [ "${secs%.*}" -lt 3 ]
-  run timeout 60 "$PY" -c "$FULL_STDOUT_DRIVER" "$SOCKPROBE" idle --idle-timeout 1s
-  echo "--idle-timeout 1s: $output" >&2
-  read -r rc secs <<<"$output"
-  [ "$rc" = 3 ]
-  [ "${secs%.*}" -lt 5 ]
+  full_stdout_ends 130 3 int
+  full_stdout_ends 3 5 idle --idle-timeout 1s
 }
 
 @test "delivery 2: --stall-timeout holds while stdout is full (the peer neither reads nor stops sending)" {
-  run timeout 60 "$PY" -c "$FULL_STDOUT_DRIVER" "$SOCKPROBE" stall --stall-timeout 1s
-  echo "--stall-timeout 1s, stdin /dev/zero: $output" >&2
-  read -r rc secs <<<"$output"
-  [ "$rc" = 3 ]
-  [ "${secs%.*}" -lt 5 ]
+  full_stdout_ends 3 5 stall --stall-timeout 1s
 }
 
 @test "delivery 5: connect ... | head -1 exits 0 with nothing on stderr (nc, ncat, socat); -v says why" {
