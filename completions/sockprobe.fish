@@ -124,10 +124,10 @@ function __sockprobe_spec
 '
         case backlog
             echo '
---port=PORT Only TCP listeners on PORT
+--port=PORT Only TCP listeners on PORT (trace too)
 --pid=PID Only listeners owned by PID
 --watch=INTERVAL Per-interval deltas every INTERVAL
---count=N With --watch: stop after N intervals
+--count=N With --watch: stop after N intervals; trace: after N events
 --check Exit 4 above --fail-above percent full
 --fail-above=PCT With --check: fill threshold in percent
 --fail-on-overflow With --check --watch: exit 4 when overflow counters grow
@@ -139,6 +139,7 @@ function __sockprobe_spec
 --syncookies=MODE backlog test: tcp_syncookies 0, 1 or 2
 --abort-on-overflow backlog test: tcp_abort_on_overflow = 1
 --no-netns backlog test: stay in the current namespace
+--duration=DURATION backlog trace: stop after DURATION
 '
     end
 end

@@ -514,8 +514,10 @@ Command add_backlog(CLI::App& app, const GlobalOptions& g) {
       ->group("");
   sub->require_subcommand(0, 1);
   Command test = add_backlog_test(sub, g);
-  return {sub, [f, &g, test] {
+  Command trace = add_backlog_trace(sub, g);
+  return {sub, [f, &g, test, trace] {
             if (test.sub->parsed()) return test.run();
+            if (trace.sub->parsed()) return trace.run();
             return run_backlog(*f, g);
           }};
 }
