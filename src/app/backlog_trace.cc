@@ -40,6 +40,7 @@ Result<TraceRunOptions> trace_options(const TraceFlags& f) {
   auto port = port_flag("--port", f.port);
   if (!port.ok()) return port.take_error();
   o.port = *port;
+  if (o.port && *o.port == 0) return usage_error("--port: 0 is no listener's port (1-65535)");
   auto duration = duration_flag("--duration", f.duration);
   if (!duration.ok()) return duration.take_error();
   o.duration = *duration;

@@ -1,0 +1,156 @@
+#!/usr/bin/env bats
+# `sockprobe backlog trace` against the kernel's own count: in a private
+# network namespace a python3 listener with backlog 1 that never accepts
+# and clients from known source ports; the trace must name exactly the
+# clients that found the accept queue full, and its accept_queue_full +
+# ack_dropped events must equal that namespace's ListenOverflows delta.
+# Needs root; skips (saying why) only when the kernel has no BTF or the
+# binary was built without BPF support.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+setup() { sp_setup; }
+teardown() { sp_teardown; }
+
+# bt_need_bpf: root, BTF, and a binary with BPF support.
+bt_need_bpf() {
+  [ "$(id -u)" = 0 ] || skip "needs root (BPF, network namespaces)"
+  [ -r /sys/kernel/btf/vmlinux ] || skip "the kernel has no BTF (/sys/kernel/btf/vmlinux)"
+  run "$SOCKPROBE" backlog trace --duration 1ms
+  [[ "$output" != *"built without BPF support"* ]] || skip "sockprobe was built without BPF support"
+  [ "$status" -eq 0 ] || { echo "$output" >&2; return 1; }
+}
+
+# bt_listener NAME BACKLOG: a python3 listener on 127.0.0.1 port 0 in $NS that
+# never accepts (sets PORT).
+bt_listener() {
+  bg_start "$1" /dev/null ip netns exec "$NS" "$PY" -c '
+import socket, sys, time
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(int(sys.argv[1]))
+print("port", l.getsockname()[1], file=sys.stderr, flush=True)
+time.sleep(60)' "$2"
+  wait_for_line "$T/$1.err" '^port [0-9]+' || return 1
+  PORT=$(sed -nE 's/^port ([0-9]+).*/\1/p' "$T/$1.err" | head -1)
+}
+
+# bt_clients PORT FIRST N HOLD: N clients in $NS from source ports FIRST..,
+# one every 50 ms (each SYN reaches the listener alone), kept open HOLD
+# seconds (dropped SYNs are resent), then closed.
+bt_clients() {
+  ip netns exec "$NS" "$PY" -c '
+import socket, sys, time
+port, first, n, hold = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+socks = []
+for i in range(n):
+    s = socket.socket(); s.setblocking(False)
+    s.bind(("127.0.0.1", first + i))
+    try: s.connect(("127.0.0.1", port))
+    except BlockingIOError: pass
+    socks.append(s); time.sleep(0.05)
+time.sleep(hold)
+for s in socks: s.close()' "$@"
+}
+
+overflows() { ip netns exec "$NS" nstat -asz TcpExtListenOverflows | awk '$1 == "TcpExtListenOverflows" { print $2 }'; }
+
+# bt_trace NAME ARGS...: `sockprobe --json backlog trace ARGS` in $NS, in
+# the background; waits for its trace_start event.
+bt_trace() {
+  local name=$1
+  shift
+  bg_start "$name" /dev/null ip netns exec "$NS" "$SOCKPROBE" --json backlog trace "$@"
+  wait_for_line "$T/$name.out" '"event":"trace_start"' || { show "$T/$name.err"; return 1; }
+}
+
+# bt_check_truth TRACE_OUT BEFORE AFTER FIRST N: the drops name exactly the
+# clients that were not queued (FIRST+2 .. FIRST+N-1: backlog 1 holds two),
+# and the overflow events add up to the ListenOverflows delta.
+bt_check_truth() {
+  local out=$1 before=$2 after=$3 first=$4 n=$5
+  jq -r 'select(.event == "drop" and .reason == "accept_queue_full") | .client.port' "$out" | sort -un >"$T/ports"
+  seq $((first + 2)) $((first + n - 1)) >"$T/want"
+  diff "$T/want" "$T/ports" || { show "$out"; return 1; }
+  local events
+  events=$(jq -s '[.[] | select(.event == "drop" and (.reason == "accept_queue_full" or .reason == "ack_dropped"))] | length' "$out")
+  echo "overflow events $events, ListenOverflows $before -> $after" >&2
+  [ "$events" -gt 0 ]
+  [ "$events" -eq $((after - before)) ] || { show "$out"; return 1; }
+  [ "$(jq -r 'select(.event == "drop") | .listener | "\(.address):\(.port)"' "$out" | sort -u)" = "127.0.0.1:$PORT" ]
+  [ "$(jq -r 'select(.event == "drop" and .reason == "accept_queue_full") | "\(.queue)/\(.max)"' "$out" | sort -u)" = "2/1" ]
+}
+
+@test "backlog trace names the clients a full accept queue turned away, as many as ListenOverflows" {
+  bt_need_bpf
+  plain_netns
+  bt_listener py 1
+  bt_trace trace --port "$PORT"
+  [ "$(jq -r 'select(.event == "trace_start") | .listeners' "$T/trace.out")" = 1 ]
+  local before after
+  before=$(overflows)
+  bt_clients "$PORT" 40100 10 2.5
+  after=$(overflows)
+  kill -INT "$(bg_pid trace)"
+  bg_wait trace 10
+  [ "$BG_STATUS" -eq 130 ] || { show "$T/trace.err"; return 1; }
+  bt_check_truth "$T/trace.out" "$before" "$after" 40100 10
+  local summary
+  summary=$(jq -c 'select(.event == "trace_summary")' "$T/trace.out")
+  [ "$(jq -r '.events' <<<"$summary")" -eq "$(grep -c '"event":"drop"' "$T/trace.out")" ]
+  [ "$(jq -r '.listeners[0].reasons.accept_queue_full' <<<"$summary")" -ge 8 ]
+  [ "$(jq -r '.top_clients[0] | "\(.address) \(.ports)"' <<<"$summary")" = "127.0.0.1 8" ]
+}
+
+@test "backlog trace sees a listener that starts listening after it" {
+  bt_need_bpf
+  plain_netns
+  bt_trace trace --duration 20s
+  [ "$(jq -r 'select(.event == "trace_start") | .listeners' "$T/trace.out")" = 0 ]
+  bt_listener py 1
+  local before after
+  before=$(overflows)
+  bt_clients "$PORT" 41000 5 0.2
+  after=$(overflows)
+  kill -INT "$(bg_pid trace)"
+  bg_wait trace 10
+  [ "$BG_STATUS" -eq 130 ]
+  bt_check_truth "$T/trace.out" "$before" "$after" 41000 5
+}
+
+@test "backlog trace --count ends the run after N events, text lines name the listener and client" {
+  bt_need_bpf
+  plain_netns
+  bt_listener py 1
+  bg_start trace /dev/null ip netns exec "$NS" "$SOCKPROBE" backlog trace --port "$PORT" --count 2 --duration 20s
+  wait_for_line "$T/trace.out" '^Tracing' || { show "$T/trace.err"; return 1; }
+  bt_clients "$PORT" 42000 4 0.2
+  bg_wait trace 20
+  [ "$BG_STATUS" -eq 0 ] || { show "$T/trace.out" "$T/trace.err"; return 1; }
+  grep -Eq "127\.0\.0\.1:$PORT +127\.0\.0\.1:42002 +accept_queue_full +2/1" "$T/trace.out" || { show "$T/trace.out"; return 1; }
+  grep -q "^Summary: 2 events" "$T/trace.out"
+  grep -Eq "^  127\.0\.0\.1:$PORT +2 +accept_queue_full 2" "$T/trace.out" || { show "$T/trace.out"; return 1; }
+}
+
+@test "backlog trace: bad --port, --duration and --count are usage errors (exit 2)" {
+  run -2 "$SOCKPROBE" backlog trace --port 70000
+  [[ "$output" == *"--port"*"70000"* ]]
+  run -2 "$SOCKPROBE" backlog trace --port 0
+  [[ "$output" == *"--port"* ]]
+  run -2 "$SOCKPROBE" backlog trace --duration 0
+  [[ "$output" == *"--duration"* ]]
+  run -2 "$SOCKPROBE" backlog trace --duration soon
+  [[ "$output" == *"--duration"*"soon"* ]]
+  run -2 "$SOCKPROBE" backlog trace --count 0
+  [[ "$output" == *"--count"* ]]
+}
+
+@test "backlog trace without root: one line naming what is missing, exit 1" {
+  [ "$(id -u)" = 0 ] || skip "needs root to drop to nobody"
+  command -v setpriv >/dev/null || skip "setpriv not installed"
+  run -1 setpriv --reuid=65534 --regid=65534 --clear-groups "$SOCKPROBE" backlog trace --duration 1s
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == *"needs root"*"CAP_BPF"* || "$output" == *"built without BPF support"* ]]
+  run -1 setpriv --reuid=65534 --regid=65534 --clear-groups "$SOCKPROBE" --json backlog trace --duration 1s
+  [ "$(jq -r .event <<<"$output")" = error ]
+  [ "$(jq -r .exit <<<"$output")" = 1 ]
+}
