@@ -34,25 +34,28 @@ time.sleep(60)' "$2"
   PORT=$(sed -nE 's/^port ([0-9]+).*/\1/p' "$T/$1.err" | head -1)
 }
 
-# bt_clients PORT FIRST N HOLD: N clients in $NS from source ports FIRST..,
+# bt_clients PORT HOLD SRCPORT...: clients in $NS from these source ports,
 # one every 50 ms (each SYN reaches the listener alone), kept open HOLD
-# seconds (dropped SYNs are resent), then closed.
+# seconds (dropped SYNs are resent), then closed with a reset (SO_LINGER 0:
+# no FIN retransmits reach the listener after the counters are read).
 bt_clients() {
   ip netns exec "$NS" "$PY" -c '
-import socket, sys, time
-port, first, n, hold = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-socks = []
-for i in range(n):
+import socket, struct, sys, time
+port, hold, socks = int(sys.argv[1]), float(sys.argv[2]), []
+for p in sys.argv[3:]:
     s = socket.socket(); s.setblocking(False)
-    s.bind(("127.0.0.1", first + i))
+    s.bind(("127.0.0.1", int(p)))
     try: s.connect(("127.0.0.1", port))
     except BlockingIOError: pass
     socks.append(s); time.sleep(0.05)
 time.sleep(hold)
-for s in socks: s.close()' "$@"
+for s in socks:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); s.close()' "$@"
 }
 
-overflows() { ip netns exec "$NS" nstat -asz TcpExtListenOverflows | awk '$1 == "TcpExtListenOverflows" { print $2 }'; }
+# counter NAME: a TcpExt counter of $NS.
+counter() { ip netns exec "$NS" nstat -asz "TcpExt$1" | awk -v n="TcpExt$1" '$1 == n { print $2 }'; }
+overflows() { counter ListenOverflows; }
 
 # bt_trace NAME ARGS...: `sockprobe --json backlog trace ARGS` in $NS, in
 # the background; waits for its trace_start event.
@@ -88,7 +91,7 @@ bt_check_truth() {
   [ "$(jq -r 'select(.event == "trace_start") | .listeners' "$T/trace.out")" = 1 ]
   local before after
   before=$(overflows)
-  bt_clients "$PORT" 40100 10 2.5
+  bt_clients "$PORT" 2.5 $(seq 40100 40109)
   after=$(overflows)
   kill -INT "$(bg_pid trace)"
   bg_wait trace 10
@@ -109,7 +112,7 @@ bt_check_truth() {
   bt_listener py 1
   local before after
   before=$(overflows)
-  bt_clients "$PORT" 41000 5 0.2
+  bt_clients "$PORT" 0.2 $(seq 41000 41004)
   after=$(overflows)
   kill -INT "$(bg_pid trace)"
   bg_wait trace 10
@@ -123,12 +126,51 @@ bt_check_truth() {
   bt_listener py 1
   bg_start trace /dev/null ip netns exec "$NS" "$SOCKPROBE" backlog trace --port "$PORT" --count 2 --duration 20s
   wait_for_line "$T/trace.out" '^Tracing' || { show "$T/trace.err"; return 1; }
-  bt_clients "$PORT" 42000 4 0.2
+  bt_clients "$PORT" 0.2 $(seq 42000 42003)
   bg_wait trace 20
   [ "$BG_STATUS" -eq 0 ] || { show "$T/trace.out" "$T/trace.err"; return 1; }
   grep -Eq "127\.0\.0\.1:$PORT +127\.0\.0\.1:42002 +accept_queue_full +2/1" "$T/trace.out" || { show "$T/trace.out"; return 1; }
   grep -q "^Summary: 2 events" "$T/trace.out"
   grep -Eq "^  127\.0\.0\.1:$PORT +2 +accept_queue_full 2" "$T/trace.out" || { show "$T/trace.out"; return 1; }
+}
+
+@test "backlog trace: final ACKs that find the queue full (ack_dropped), SYNs answered with cookies" {
+  bt_need_bpf
+  command -v nft >/dev/null || skip "nft not installed"
+  plain_netns
+  bt_listener py 1
+  # The final ACKs of clients 43000-43001 are dropped (nftables): their
+  # handshakes wait in the SYN queue while 44000-44001 fill the accept queue;
+  # the SYN queue is then over its limit (2 > backlog 1), so those two get
+  # cookies. When the rule goes, the SYN-ACKs the server resends bring
+  # 43000-43001's ACKs back, and the accept queue is full.
+  ip netns exec "$NS" nft -f - <<'NFT'
+table inet sptrace {
+  chain in {
+    type filter hook input priority 0;
+    tcp sport 43000-43001 tcp flags & (syn|ack|fin|rst) == ack drop
+  }
+}
+NFT
+  bt_trace trace --port "$PORT"
+  local before cookies
+  before=$(overflows)
+  cookies=$(counter SyncookiesSent)
+  bg_start unblock /dev/null bash -c "sleep 0.6; ip netns exec '$NS' nft delete table inet sptrace"
+  bt_clients "$PORT" 3.5 43000 43001 44000 44001
+  local after cookies_after
+  after=$(overflows)
+  cookies_after=$(counter SyncookiesSent)
+  kill -INT "$(bg_pid trace)"
+  bg_wait trace 10
+  [ "$BG_STATUS" -eq 130 ]
+  jq -r 'select(.event == "drop") | "\(.reason) \(.client.port)"' "$T/trace.out" | sort -u >"$T/seen"
+  printf '%s\n' "ack_dropped 43000" "ack_dropped 43001" "syncookie 44000" "syncookie 44001" >"$T/want"
+  diff "$T/want" "$T/seen" || { show "$T/trace.out"; return 1; }
+  local acks
+  acks=$(jq -s '[.[] | select(.event == "drop" and .reason == "ack_dropped")] | length' "$T/trace.out")
+  [ "$acks" -eq $((after - before)) ] || { echo "ack_dropped $acks, ListenOverflows +$((after - before))" >&2; return 1; }
+  [ "$(jq -s '[.[] | select(.event == "drop" and .reason == "syncookie")] | length' "$T/trace.out")" -eq $((cookies_after - cookies)) ]
 }
 
 @test "backlog trace: bad --port, --duration and --count are usage errors (exit 2)" {
