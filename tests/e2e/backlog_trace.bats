@@ -22,19 +22,23 @@ bt_need_bpf() {
   [ "$status" -eq 0 ] || { echo "$output" >&2; return 1; }
 }
 
-# bt_listener NAME BACKLOG: a python3 listener on 127.0.0.1 port 0 in $NS that
-# never accepts (sets PORT).
+# bt_listener NAME BACKLOG [ADDRESS=127.0.0.1]: a python3 listener on
+# ADDRESS port 0 in $NS that never accepts (sets PORT); "::" is dual-stack.
 bt_listener() {
   bg_start "$1" /dev/null ip netns exec "$NS" "$PY" -c '
 import socket, sys, time
-l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(int(sys.argv[1]))
+addr = sys.argv[2]
+l = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+if ":" in addr: l.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+l.bind((addr, 0)); l.listen(int(sys.argv[1]))
 print("port", l.getsockname()[1], file=sys.stderr, flush=True)
-time.sleep(60)' "$2"
+time.sleep(60)' "$2" "${3:-127.0.0.1}"
   wait_for_line "$T/$1.err" '^port [0-9]+' || return 1
   PORT=$(sed -nE 's/^port ([0-9]+).*/\1/p' "$T/$1.err" | head -1)
 }
 
-# bt_clients PORT HOLD SRCPORT...: clients in $NS from these source ports,
+# bt_clients PORT HOLD SRCPORT...: clients in $NS (to $BT_DEST, default
+# 127.0.0.1) from these source ports,
 # one every 50 ms (each SYN reaches the listener alone), kept open HOLD
 # seconds (dropped SYNs are resent), then closed with a reset (SO_LINGER 0:
 # no FIN retransmits reach the listener after the counters are read).
@@ -42,15 +46,16 @@ bt_clients() {
   ip netns exec "$NS" "$PY" -c '
 import socket, struct, sys, time
 port, hold, socks = int(sys.argv[1]), float(sys.argv[2]), []
-for p in sys.argv[3:]:
-    s = socket.socket(); s.setblocking(False)
-    s.bind(("127.0.0.1", int(p)))
-    try: s.connect(("127.0.0.1", port))
+dest = sys.argv[3]
+for p in sys.argv[4:]:
+    s = socket.socket(socket.AF_INET6 if ":" in dest else socket.AF_INET); s.setblocking(False)
+    s.bind((dest, int(p)))
+    try: s.connect((dest, port))
     except BlockingIOError: pass
     socks.append(s); time.sleep(0.05)
 time.sleep(hold)
 for s in socks:
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); s.close()' "$@"
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); s.close()' "$1" "$2" "${BT_DEST:-127.0.0.1}" "${@:3}"
 }
 
 # counter NAME: a TcpExt counter of $NS.
@@ -171,6 +176,26 @@ NFT
   acks=$(jq -s '[.[] | select(.event == "drop" and .reason == "ack_dropped")] | length' "$T/trace.out")
   [ "$acks" -eq $((after - before)) ] || { echo "ack_dropped $acks, ListenOverflows +$((after - before))" >&2; return 1; }
   [ "$(jq -s '[.[] | select(.event == "drop" and .reason == "syncookie")] | length' "$T/trace.out")" -eq $((cookies_after - cookies)) ]
+}
+
+@test "backlog trace: IPv6 clients, and IPv4 clients of a dual-stack listener" {
+  bt_need_bpf
+  plain_netns
+  bt_listener py 1 ::
+  bt_trace trace --port "$PORT"
+  local before after
+  before=$(overflows)
+  BT_DEST=::1 bt_clients "$PORT" 0.2 46000 46001 46002 46003
+  BT_DEST=127.0.0.1 bt_clients "$PORT" 0.2 47000
+  after=$(overflows)
+  kill -INT "$(bg_pid trace)"
+  bg_wait trace 10
+  [ "$BG_STATUS" -eq 130 ]
+  jq -r 'select(.event == "drop") | "\(.reason) \(.listener.address) \(.client.address) \(.client.port)"' "$T/trace.out" | sort -u >"$T/seen"
+  printf '%s\n' "accept_queue_full :: ::1 46002" "accept_queue_full :: ::1 46003" \
+    "accept_queue_full :: 127.0.0.1 47000" | sort >"$T/want"
+  diff "$T/want" "$T/seen" || { show "$T/trace.out"; return 1; }
+  [ "$(grep -c '"event":"drop"' "$T/trace.out")" -eq $((after - before)) ]
 }
 
 @test "backlog trace: bad --port, --duration and --count are usage errors (exit 2)" {
