@@ -178,6 +178,37 @@ NFT
   [ "$(jq -s '[.[] | select(.event == "drop" and .reason == "syncookie")] | length' "$T/trace.out")" -eq $((cookies_after - cookies)) ]
 }
 
+@test "backlog trace: SYNs dropped for a full SYN queue without cookies (syn_queue_full)" {
+  bt_need_bpf
+  command -v nft >/dev/null || skip "nft not installed"
+  plain_netns
+  ip netns exec "$NS" sysctl -qw net.ipv4.tcp_syncookies=0
+  bt_listener py 1
+  # Clients 43000-43001 never complete (their final ACKs are dropped): two
+  # request sockets, over backlog 1, so 44000-44001's SYNs are dropped.
+  ip netns exec "$NS" nft -f - <<'NFT'
+table inet sptrace {
+  chain in {
+    type filter hook input priority 0;
+    tcp sport 43000-43001 tcp flags & (syn|ack|fin|rst) == ack drop
+  }
+}
+NFT
+  bt_trace trace --port "$PORT"
+  local before after
+  before=$(counter TCPReqQFullDrop)
+  bt_clients "$PORT" 1.5 43000 43001 44000 44001
+  after=$(counter TCPReqQFullDrop)
+  kill -INT "$(bg_pid trace)"
+  bg_wait trace 10
+  [ "$BG_STATUS" -eq 130 ]
+  jq -r 'select(.event == "drop") | "\(.reason) \(.client.port)"' "$T/trace.out" | sort -u >"$T/seen"
+  printf '%s\n' "syn_queue_full 44000" "syn_queue_full 44001" >"$T/want"
+  diff "$T/want" "$T/seen" || { show "$T/trace.out"; return 1; }
+  [ "$(grep -c '"event":"drop"' "$T/trace.out")" -eq $((after - before)) ]
+  [ "$(jq -r 'select(.event == "drop") | "\(.syn_recv) \(.queue)/\(.max)"' "$T/trace.out" | sort -u)" = "2 0/1" ]
+}
+
 @test "backlog trace: IPv6 clients, and IPv4 clients of a dual-stack listener" {
   bt_need_bpf
   plain_netns
