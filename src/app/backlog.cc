@@ -496,6 +496,18 @@ Status run_backlog(const BacklogFlags& f, const GlobalOptions& g) {
   return {};
 }
 
+// `backlog --watch 1s trace`: backlog's own flags would be ignored by its
+// sub-subcommands, so they are a usage error that points to the right place.
+Status no_backlog_flags(CLI::App* backlog, const char* sub) {
+  for (const CLI::Option* opt : backlog->get_options()) {
+    std::string name = opt->get_name();
+    if (opt->count() == 0 || name == "--help" || name == "-4" || name == "-6") continue;
+    return usage_error(fmt::format("{} is a flag of 'backlog', not of 'backlog {}' (write 'sockprobe backlog {} "
+                                   "--help' for its flags)", name, sub, sub));
+  }
+  return {};
+}
+
 }  // namespace
 
 Command add_backlog(CLI::App& app, const GlobalOptions& g) {
@@ -515,9 +527,12 @@ Command add_backlog(CLI::App& app, const GlobalOptions& g) {
   sub->require_subcommand(0, 1);
   Command test = add_backlog_test(sub, g);
   Command trace = add_backlog_trace(sub, g);
-  return {sub, [f, &g, test, trace] {
-            if (test.sub->parsed()) return test.run();
-            if (trace.sub->parsed()) return trace.run();
+  return {sub, [f, &g, sub, test, trace] {
+            for (const Command* c : {&test, &trace}) {
+              if (!c->sub->parsed()) continue;
+              if (Status st = no_backlog_flags(sub, c->sub->get_name().c_str()); !st) return st;
+              return c->run();
+            }
             return run_backlog(*f, g);
           }};
 }

@@ -32,8 +32,6 @@
 namespace sp {
 #if !SOCKPROBE_HAVE_BPF
 
-bool trace_supported() { return false; }
-
 Result<std::unique_ptr<Trace>> start_trace(const TraceOptions&) {
   return system_error("backlog trace: this sockprobe was built without BPF support (meson setup -Dbpf=enabled, "
                       "with clang, bpftool and libbpf-dev)");
@@ -208,8 +206,6 @@ Status BpfTrace::poll(std::optional<std::chrono::steady_clock::time_point> deadl
 }
 
 }  // namespace
-
-bool trace_supported() { return true; }
 
 Result<std::unique_ptr<Trace>> start_trace(const TraceOptions& o) {
   if (Status st = check_privileges(); !st) return st.error();

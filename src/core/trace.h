@@ -21,9 +21,6 @@ struct TraceOptions {
   std::optional<uint16_t> port;  // only listeners on this port (filtered in the kernel)
 };
 
-// True when this binary was built with BPF support.
-bool trace_supported();
-
 class Trace {
  public:
   virtual ~Trace() = default;

@@ -229,7 +229,7 @@ NFT
   [ "$(grep -c '"event":"drop"' "$T/trace.out")" -eq $((after - before)) ]
 }
 
-@test "backlog trace: bad --port, --duration and --count are usage errors (exit 2)" {
+@test "backlog trace: bad --port, --duration and --count, and backlog's own flags, are usage errors (exit 2)" {
   run -2 "$SOCKPROBE" backlog trace --port 70000
   [[ "$output" == *"--port"*"70000"* ]]
   run -2 "$SOCKPROBE" backlog trace --port 0
@@ -240,6 +240,13 @@ NFT
   [[ "$output" == *"--duration"*"soon"* ]]
   run -2 "$SOCKPROBE" backlog trace --count 0
   [[ "$output" == *"--count"* ]]
+  # backlog's own flags would be ignored: named, with where they belong
+  run -2 "$SOCKPROBE" backlog --watch 1s trace
+  [[ "$output" == *"--watch is a flag of 'backlog', not of 'backlog trace'"* ]]
+  run -2 "$SOCKPROBE" backlog trace --pid 1
+  [[ "$output" == *"--pid is a flag of 'backlog'"* ]]
+  run -2 "$SOCKPROBE" backlog --check test
+  [[ "$output" == *"--check is a flag of 'backlog', not of 'backlog test'"* ]]
 }
 
 @test "backlog trace without root: one line naming what is missing, exit 1" {
