@@ -58,6 +58,20 @@ for s in socks:
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); s.close()' "$1" "$2" "${BT_DEST:-127.0.0.1}" "${@:3}"
 }
 
+# bt_hold_handshakes: nftables in $NS drops the final ACKs of clients
+# 43000-43001, so their handshakes stay in the SYN queue (removed with
+# `nft delete table inet sptrace` or with the namespace).
+bt_hold_handshakes() {
+  ip netns exec "$NS" nft -f - <<'NFT'
+table inet sptrace {
+  chain in {
+    type filter hook input priority 0;
+    tcp sport 43000-43001 tcp flags & (syn|ack|fin|rst) == ack drop
+  }
+}
+NFT
+}
+
 # counter NAME: a TcpExt counter of $NS.
 counter() { ip netns exec "$NS" nstat -asz "TcpExt$1" | awk -v n="TcpExt$1" '$1 == n { print $2 }'; }
 overflows() { counter ListenOverflows; }
@@ -149,14 +163,7 @@ bt_check_truth() {
   # the SYN queue is then over its limit (2 > backlog 1), so those two get
   # cookies. When the rule goes, the SYN-ACKs the server resends bring
   # 43000-43001's ACKs back, and the accept queue is full.
-  ip netns exec "$NS" nft -f - <<'NFT'
-table inet sptrace {
-  chain in {
-    type filter hook input priority 0;
-    tcp sport 43000-43001 tcp flags & (syn|ack|fin|rst) == ack drop
-  }
-}
-NFT
+  bt_hold_handshakes
   bt_trace trace --port "$PORT"
   local before cookies
   before=$(overflows)
@@ -186,14 +193,7 @@ NFT
   bt_listener py 1
   # Clients 43000-43001 never complete (their final ACKs are dropped): two
   # request sockets, over backlog 1, so 44000-44001's SYNs are dropped.
-  ip netns exec "$NS" nft -f - <<'NFT'
-table inet sptrace {
-  chain in {
-    type filter hook input priority 0;
-    tcp sport 43000-43001 tcp flags & (syn|ack|fin|rst) == ack drop
-  }
-}
-NFT
+  bt_hold_handshakes
   bt_trace trace --port "$PORT"
   local before after
   before=$(counter TCPReqQFullDrop)
