@@ -12,6 +12,7 @@
 #include <cmath>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <map>
 
 #include <fmt/format.h>
@@ -20,6 +21,7 @@
 #include "app/common.h"
 #include "app/backlog_table.h"
 #include "core/netstat.h"
+#include "core/openmetrics.h"
 #include "core/owners.h"
 #include "core/procfs.h"
 #include "core/signals.h"
@@ -33,8 +35,8 @@ using Clock = std::chrono::steady_clock;
 
 struct BacklogFlags {
   std::string port, pid, watch, count, fail_above;
-  bool check = false, fail_on_overflow = false;
-  std::string capture_dir;
+  bool check = false, fail_on_overflow = false, openmetrics = false;
+  std::string capture_dir, output;
 };
 
 struct BacklogOptions {
@@ -45,11 +47,25 @@ struct BacklogOptions {
   bool check = false;
   double fail_above = 80;
   bool fail_on_overflow = false;
+  bool openmetrics = false;
+  std::string output;  // --openmetrics -o FILE; "" is stdout
 };
 
 // ---- flags ------------------------------------------------------------------
 
-Result<BacklogOptions> backlog_options(const BacklogFlags& f) {
+// --openmetrics replaces the report: the flags of the report are errors with it.
+Status metrics_conflicts(const BacklogOptions& o, const GlobalOptions& g) {
+  if (!o.output.empty() && !o.openmetrics) return usage_error("-o/--output goes with --openmetrics");
+  if (!o.openmetrics) return {};
+  if (g.json) return usage_error("--openmetrics and --json are two different outputs: choose one");
+  if (o.check) return usage_error("--openmetrics does not check: use --check without it");
+  if (o.watch && o.output.empty()) {
+    return usage_error("--openmetrics --watch needs -o FILE: the file is rewritten every interval");
+  }
+  return {};
+}
+
+Result<BacklogOptions> backlog_options(const BacklogFlags& f, const GlobalOptions& g) {
   BacklogOptions o;
   auto port = port_flag("--port", f.port);
   if (!port.ok()) return port.take_error();
@@ -69,6 +85,9 @@ Result<BacklogOptions> backlog_options(const BacklogFlags& f) {
   if (*pct) o.fail_above = static_cast<double>(**pct);
   o.check = f.check;
   o.fail_on_overflow = f.fail_on_overflow;
+  o.openmetrics = f.openmetrics;
+  o.output = f.output;
+  if (Status st = metrics_conflicts(o, g); !st) return st.error();
   if (o.count && !o.watch) return usage_error("--count goes with --watch INTERVAL");
   if ((*pct || o.fail_on_overflow) && !o.check) return usage_error("--fail-above and --fail-on-overflow go with --check");
   if (o.fail_on_overflow && !o.watch) {
@@ -419,12 +438,21 @@ Status check_verdict(Reporter& rep, const BacklogOptions& o, const std::vector<s
 
 // ---- running -------------------------------------------------------------------------
 
-Status watch_loop(Reporter& rep, const BacklogOptions& o, Snapshot prev) {
-  Clock::time_point start = prev.at;
+// Calls step every --watch INTERVAL (--count times, or until it fails or
+// SIGINT). Fixed cadence: each tick is counted from start, not from the last
+// step.
+Status every_interval(const BacklogOptions& o, Clock::time_point start, const std::function<Status()>& step) {
   for (long long i = 0; !o.count || i < *o.count; ++i) {
-    // Fixed cadence: the next tick is counted from the start, not from the last snapshot.
     Clock::time_point tick = start + std::chrono::duration_cast<Clock::duration>(*o.watch * (i + 1));
     if (!sleep_interruptible(tick - Clock::now())) return interrupted_error();
+    if (Status st = step(); !st) return st;
+  }
+  return {};
+}
+
+Status watch_loop(Reporter& rep, const BacklogOptions& o, Snapshot prev) {
+  Clock::time_point start = prev.at;
+  Status st = every_interval(o, start, [&]() -> Status {
     auto now = take_snapshot(o, rep, false);
     if (!now.ok()) return now.take_error();
     double interval = std::round(std::chrono::duration<double>(now->at - prev.at).count() * 1000) / 1000;
@@ -440,8 +468,42 @@ Status watch_loop(Reporter& rep, const BacklogOptions& o, Snapshot prev) {
       if (!failures.empty()) return check_verdict(rep, o, failures);
     }
     prev = std::move(*now);
-  }
+    return {};
+  });
+  if (!st) return st;
   return o.check ? check_verdict(rep, o, {}) : Status();
+}
+
+// ---- --openmetrics -------------------------------------------------------------------
+
+std::string metrics_text(const Snapshot& s) {
+  std::vector<ListenerMetrics> ls;
+  for (const auto& row : s.listeners) {
+    const SockInfo& k = row.sock;
+    ListenerMetrics m;
+    m.protocol = k.transport == Transport::Unix ? "unix" : "tcp";
+    m.address = address_of(k);
+    if (k.transport != Transport::Unix) m.port = k.local_port;
+    if (row.owner) m.command = row.owner->command;
+    m.queue = k.recv_q;
+    m.queue_max = k.send_q;
+    if (k.skmem) m.drops = k.skmem->drops;
+    ls.push_back(std::move(m));
+  }
+  return format_metrics(ls, s.counters);
+}
+
+// Once, or with --watch the file rewritten every interval.
+Status run_metrics(const BacklogOptions& o, Reporter& rep) {
+  auto snap = take_snapshot(o, rep, true);
+  if (!snap.ok()) return snap.take_error();
+  if (Status st = write_metrics(metrics_text(*snap), o.output); !st) return st;
+  if (!o.watch) return {};
+  return every_interval(o, snap->at, [&]() -> Status {
+    auto now = take_snapshot(o, rep, false);
+    if (!now.ok()) return now.take_error();
+    return write_metrics(metrics_text(*now), o.output);
+  });
 }
 
 std::string kernel_release() {
@@ -483,9 +545,10 @@ Status capture(const std::string& dir) {
 
 Status run_backlog(const BacklogFlags& f, const GlobalOptions& g) {
   if (!f.capture_dir.empty()) return capture(f.capture_dir);
-  auto o = backlog_options(f);
+  auto o = backlog_options(f, g);
   if (!o.ok()) return o.take_error();
   Reporter rep = make_reporter(g, stdout);
+  if (o->openmetrics) return run_metrics(*o, rep);
   auto snap = take_snapshot(*o, rep, true);
   if (!snap.ok()) return snap.take_error();
   report_sysctls(rep, *snap);
@@ -510,6 +573,10 @@ Command add_backlog(CLI::App& app, const GlobalOptions& g) {
       ->type_name("PCT");
   sub->add_flag("--fail-on-overflow", f->fail_on_overflow,
                 "With --check --watch: exit 4 when overflow counters grow (with --port/--pid: the listener's drops)");
+  sub->add_flag("--openmetrics", f->openmetrics,
+                "Print the listeners and counters as OpenMetrics text (node_exporter textfile, Prometheus)");
+  sub->add_option("-o,--output", f->output, "With --openmetrics: write FILE atomically (temp + rename)")
+      ->type_name("FILE");
   sub->add_option("--capture", f->capture_dir, "Save raw sock_diag dumps and /proc/net/netstat into DIR")
       ->group("");
   sub->require_subcommand(0, 1);

@@ -1,7 +1,10 @@
 // The `backlog test` and `backlog trace` sub-subcommands, registered under
 // `backlog` by add_backlog (backlog.cc), implemented in
-// backlog_experiment.cc and backlog_trace.cc.
+// backlog_experiment.cc and backlog_trace.cc; and the writer of
+// `backlog --openmetrics` (backlog_metrics.cc).
 #pragma once
+
+#include <string>
 
 #include "app/common.h"
 
@@ -14,5 +17,8 @@ Command add_backlog_trace(CLI::App* backlog, const GlobalOptions& g);
 // A usage error when one of backlog's own flags was given with the
 // sub-subcommand SUB ("test", "trace"): it would be ignored.
 Status no_backlog_flags(CLI::App* backlog, const char* sub);
+
+// Metrics text to stdout (path "") or atomically into the file at path.
+Status write_metrics(const std::string& text, const std::string& path);
 
 }  // namespace sp::app
