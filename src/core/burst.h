@@ -33,6 +33,9 @@ struct BurstResult {
   uint64_t ok = 0, refused = 0, reset = 0, timeout = 0, other = 0;
   std::map<std::string, uint64_t> other_errors;  // errno text -> count
   std::vector<double> latencies;  // seconds, of successful handshakes
+  // Successful handshakes by SYNs resent: TCP_INFO tcpi_total_retrans read
+  // right after the handshake (before any byte is sent) -> connections.
+  std::map<uint32_t, uint64_t> syn_retransmits;
   double seconds = 0;             // whole burst
 };
 

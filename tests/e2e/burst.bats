@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # connect --count bursts: outcome counts, latency statistics, and the SYN
 # retransmission call-out, against python3 listeners whose backlog the test
-# controls.
+# controls; the exact SYN retransmits per connection (TCP_INFO) against
+# ListenOverflows of a private namespace.
 
 load helpers
 
@@ -98,4 +99,36 @@ time.sleep(60)
   [ "$status" -eq 2 ]; [[ "$output" == *"go with --count"* ]]
   run timeout 60 "$SOCKPROBE" connect 127.0.0.1 1 --count 5 --send 2M
   [ "$status" -eq 2 ]; [[ "$output" == *"--send"* ]]
+}
+
+@test "connect --count: SYN retransmits per connection from TCP_INFO add up to ListenOverflows" {
+  plain_netns
+  # Backlog 0 holds one connection; one accept every 0.4 s makes room, so
+  # each later SYN is dropped once and its retry 1 s later gets in.
+  bg_start acc /dev/null ip netns exec "$NS" "$PY" -c '
+import socket, sys, time
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(0)
+print("port", l.getsockname()[1], file=sys.stderr, flush=True)
+keep = []
+for _ in range(300):
+    time.sleep(0.4)
+    l.setblocking(False)
+    try: keep.append(l.accept()[0])
+    except BlockingIOError: pass
+'
+  wait_for_line "$T/acc.err" '^port [0-9]+'
+  PORT=$(sed -nE 's/^port ([0-9]+).*/\1/p' "$T/acc.err")
+  before=$(ip netns exec "$NS" nstat -az TcpExtListenOverflows | awk '/ListenOverflows/ {print $2}')
+  run ip netns exec "$NS" "$SOCKPROBE" --json connect --count 3 --concurrency 1 127.0.0.1 "$PORT"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  after=$(ip netns exec "$NS" nstat -az TcpExtListenOverflows | awk '/ListenOverflows/ {print $2}')
+  [ "$(jq -r '.syn_retransmits | to_entries | map(.value) | add' <<<"$output")" = 3 ]
+  [ "$(jq -r '.syn_retransmits["0"]' <<<"$output")" = 1 ]
+  resent=$(jq -r '.syn_retransmits | to_entries | map((.key | tonumber) * .value) | add' <<<"$output")
+  [ "$resent" -ge 2 ]
+  [ "$resent" = $((after - before)) ]
+  run ip netns exec "$NS" "$SOCKPROBE" connect --count 2 --concurrency 1 127.0.0.1 "$PORT"
+  [[ $output == *"SYNs resent per connection (TCP_INFO after the handshake): "*" of 2 resent theirs."* ]]
+  [ "$status" -eq 0 ]
 }
