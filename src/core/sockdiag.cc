@@ -170,6 +170,7 @@ Result<SockInfo> parse_inet(const nlmsghdr* nlh, Transport transport) {
   s.inode = m.idiag_inode;
   s.cookie = cookie_of(m.id.idiag_cookie);
   s.uid = m.idiag_uid;
+  s.retrans = m.idiag_retrans;
   s.skmem = parse_skmem(tb[INET_DIAG_SKMEMINFO]);
   return s;
 }

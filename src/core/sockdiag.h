@@ -77,6 +77,9 @@ struct SockInfo {
   std::optional<uint32_t> uid;
   std::optional<uint64_t> peer_inode;  // Unix: the peer socket's inode
   std::optional<SkMem> skmem;          // missing if the kernel sent no meminfo
+  // inet_diag idiag_retrans: for a request socket (SYN-RECV, inode 0) the
+  // SYN-ACKs resent; for a connection the retransmit timer's count.
+  uint8_t retrans = 0;
 
   bool listening() const { return state == kStateListen; }
 };
