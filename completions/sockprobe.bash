@@ -117,6 +117,7 @@ _sockprobe_spec() {
 --check Exit 4 above --fail-above percent full
 --fail-above=PCT With --check: fill threshold in percent
 --fail-on-overflow With --check --watch: exit 4 when overflow counters grow
+--fail-on-drops With --check --watch: exit 4 when drops of a selected listener grow
 --openmetrics Print the listeners and counters as OpenMetrics text
 -o,--output=FILE With --openmetrics: write FILE atomically
 -b,--backlog=N backlog test: listen() backlog

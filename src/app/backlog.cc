@@ -1,24 +1,17 @@
 // `sockprobe backlog`: the listen backlog explained — the limits, the
 // overflow counters and every listener's accept queue (depth, maximum, fill,
 // drops, owner); --watch prints per-interval deltas, --check turns it into a
-// health check for cron and CI (exit 4). `backlog test` lives in
-// backlog_experiment.cc. A hidden --capture DIR saves raw sock_diag dumps
-// and /proc/net/netstat for fixtures and bug reports.
+// health check for cron and CI (exit 4). The snapshot, the SYN-queue
+// columns, --openmetrics and the hidden --capture DIR live beside it
+// (backlog_view.h); `backlog test` in backlog_experiment.cc.
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
 
-#include <algorithm>
 #include <cmath>
-#include <chrono>
-#include <fstream>
-#include <functional>
 #include <map>
 
 #include <fmt/format.h>
 
 #include "app/backlog_cmd.h"
-#include "app/common.h"
 #include "app/backlog_table.h"
 #include "core/netstat.h"
 #include "core/openmetrics.h"
@@ -27,28 +20,17 @@
 #include "core/signals.h"
 #include "core/wait.h"
 #include "core/sockdiag.h"
+#include "app/backlog_view.h"
 
 namespace sp::app {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = BacklogClock;
 
 struct BacklogFlags {
   std::string port, pid, watch, count, fail_above;
-  bool check = false, fail_on_overflow = false, openmetrics = false;
+  bool check = false, fail_on_overflow = false, fail_on_drops = false, openmetrics = false;
   std::string capture_dir, output;
-};
-
-struct BacklogOptions {
-  std::optional<uint16_t> port;
-  std::optional<int> pid;
-  std::optional<Duration> watch;
-  std::optional<long long> count;
-  bool check = false;
-  double fail_above = 80;
-  bool fail_on_overflow = false;
-  bool openmetrics = false;
-  std::string output;  // --openmetrics -o FILE; "" is stdout
 };
 
 // ---- flags ------------------------------------------------------------------
@@ -85,90 +67,22 @@ Result<BacklogOptions> backlog_options(const BacklogFlags& f, const GlobalOption
   if (*pct) o.fail_above = static_cast<double>(**pct);
   o.check = f.check;
   o.fail_on_overflow = f.fail_on_overflow;
+  o.fail_on_drops = f.fail_on_drops;
   o.openmetrics = f.openmetrics;
   o.output = f.output;
   if (Status st = metrics_conflicts(o, g); !st) return st.error();
   if (o.count && !o.watch) return usage_error("--count goes with --watch INTERVAL");
-  if ((*pct || o.fail_on_overflow) && !o.check) return usage_error("--fail-above and --fail-on-overflow go with --check");
-  if (o.fail_on_overflow && !o.watch) {
-    return usage_error("--fail-on-overflow needs --watch INTERVAL: the counters are cumulative, only growth counts");
+  if ((*pct || o.fail_on_overflow || o.fail_on_drops) && !o.check) {
+    return usage_error("--fail-above, --fail-on-overflow and --fail-on-drops go with --check");
+  }
+  if ((o.fail_on_overflow || o.fail_on_drops) && !o.watch) {
+    return usage_error(fmt::format("{} needs --watch INTERVAL: the counters are cumulative, only growth counts",
+                                   o.fail_on_drops ? "--fail-on-drops" : "--fail-on-overflow"));
   }
   return o;
 }
 
 // ---- the snapshot -------------------------------------------------------------
-
-struct SysctlValue {
-  const char* name;
-  std::optional<int64_t> value;
-};
-
-struct ListenerRow {
-  SockInfo sock;
-  std::optional<SocketOwner> owner;
-};
-
-struct Snapshot {
-  std::vector<SysctlValue> sysctls;
-  Counters counters;
-  std::vector<ListenerRow> listeners;
-  int owners_unreadable = 0;
-  Clock::time_point at;
-};
-
-const char* const kSysctls[] = {"net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_syncookies",
-                                "net.ipv4.tcp_abort_on_overflow"};
-
-std::vector<SysctlValue> read_sysctls(const ProcFs& proc) {
-  std::vector<SysctlValue> out;
-  for (const char* name : kSysctls) {
-    auto v = proc.sysctl_int(name);
-    out.push_back({name, v.ok() ? std::optional<int64_t>(*v) : std::nullopt});
-  }
-  return out;
-}
-
-std::optional<int64_t> somaxconn_of(const Snapshot& s) { return s.sysctls.front().value; }
-
-bool selected(const ListenerRow& row, const BacklogOptions& o) {
-  if (o.port && (row.sock.transport == Transport::Unix || row.sock.local_port != *o.port)) return false;
-  if (o.pid && (!row.owner || row.owner->pid != *o.pid)) return false;
-  return true;
-}
-
-// TCP before Unix, then by port and address, as a reader scans the table.
-bool listed_before(const ListenerRow& a, const ListenerRow& b) {
-  const SockInfo& x = a.sock;
-  const SockInfo& y = b.sock;
-  bool xu = x.transport == Transport::Unix, yu = y.transport == Transport::Unix;
-  if (xu != yu) return yu;
-  if (x.local_port != y.local_port) return x.local_port < y.local_port;
-  if (x.family != y.family) return x.family < y.family;
-  return x.local_address < y.local_address;
-}
-
-Result<Snapshot> take_snapshot(const BacklogOptions& o, Reporter& rep, bool first) {
-  ProcFs proc;
-  Snapshot s;
-  s.at = Clock::now();
-  s.sysctls = read_sysctls(proc);
-  auto counters = read_tcpext(proc);
-  if (!counters.ok()) return counters.take_error();
-  s.counters = std::move(*counters);
-  std::string unix_error;  // TCP listeners are required; Unix ones a warning
-  auto socks = dump_listeners(&unix_error);
-  if (!socks.ok()) return socks.take_error();
-  if (first && !unix_error.empty()) rep.warning(fmt::format("Unix listeners not shown: {}", unix_error));
-  OwnerScan owners = scan_socket_owners(proc, o.pid);
-  s.owners_unreadable = owners.unreadable;
-  for (auto& sock : *socks) {
-    ListenerRow row{std::move(sock), std::nullopt};
-    if (const SocketOwner* ow = first_owner(owners, row.sock.inode)) row.owner = *ow;
-    if (selected(row, o)) s.listeners.push_back(std::move(row));
-  }
-  std::stable_sort(s.listeners.begin(), s.listeners.end(), listed_before);
-  return s;
-}
 
 // ---- per-listener facts ---------------------------------------------------------
 
@@ -179,16 +93,13 @@ bool clamped(const SockInfo& s, std::optional<int64_t> somaxconn) {
   return somaxconn && static_cast<int64_t>(s.send_q) == *somaxconn;
 }
 
+std::optional<int64_t> somaxconn_of(const Snapshot& s) { return sysctl_of(s, "net.core.somaxconn"); }
+
 uint32_t drops_of(const SockInfo& s) { return s.skmem ? s.skmem->drops : 0; }
 
 std::string protocol_of(const SockInfo& s) {
   if (s.transport == Transport::Unix) return "unix";
   return s.family == AF_INET6 ? "tcp6" : "tcp";
-}
-
-std::string address_of(const SockInfo& s) {
-  if (s.transport == Transport::Unix && s.local_address.empty()) return "(unnamed)";
-  return s.local_address;
 }
 
 std::string note_of(const SockInfo& s, std::optional<int64_t> somaxconn, double threshold) {
@@ -200,8 +111,9 @@ std::string note_of(const SockInfo& s, std::optional<int64_t> somaxconn, double 
   return out;
 }
 
-Json listener_json(const ListenerRow& row, std::optional<int64_t> somaxconn, double threshold) {
+Json listener_json(const ListenerRow& row, const Snapshot& snap, double threshold) {
   const SockInfo& s = row.sock;
+  std::optional<int64_t> somaxconn = somaxconn_of(snap);
   Json j = {{"protocol", s.transport == Transport::Unix ? "unix" : "tcp"},
             {"family", s.transport == Transport::Unix ? "unix" : s.family == AF_INET6 ? "ipv6" : "ipv4"},
             {"address", s.local_address},
@@ -215,6 +127,7 @@ Json listener_json(const ListenerRow& row, std::optional<int64_t> somaxconn, dou
             {"inode", s.inode},
             {"clamped", clamped(s, somaxconn)},
             {"above_threshold", fill_pct(s) > threshold}};
+  add_syn_json(j, row, snap);
   return j;
 }
 
@@ -224,7 +137,9 @@ std::string sysctl_meaning(const SysctlValue& v) {
   std::string name = v.name;
   int64_t x = v.value.value_or(-1);
   if (name == "net.core.somaxconn") return "largest backlog listen() accepts; larger requests are clamped to it";
-  if (name == "net.ipv4.tcp_max_syn_backlog") return "half-open (SYN-RECV) connections kept per listener when SYN cookies are off";
+  if (name == "net.ipv4.tcp_max_syn_backlog") {
+    return "with tcp_syncookies = 0: past 3/4 of this many SYN-RECV, SYNs from new clients are dropped";
+  }
   if (name == "net.ipv4.tcp_syncookies") {
     if (x == 0) return "0: no SYN cookies; SYNs beyond the SYN queue are dropped";
     if (x == 2) return "2: SYN cookies for every connection";
@@ -275,18 +190,28 @@ void report_counters(Reporter& rep, const Counters& c) {
            t.render(al, "  ") + "\n" + apart.render(al, "  "));
 }
 
-std::vector<std::string> listener_cells(const ListenerRow& row, std::optional<int64_t> somaxconn, double threshold) {
+// The NOTE column: the accept queue's notes, then the SYN queue's.
+std::string notes_of(const ListenerRow& row, const Snapshot& snap, double threshold) {
+  std::string out = note_of(row.sock, somaxconn_of(snap), threshold);
+  for (const auto& n : syn_notes(row, snap)) out += (out.empty() ? "" : "; ") + n;
+  return out;
+}
+
+std::vector<std::string> listener_cells(const ListenerRow& row, const Snapshot& snap, double threshold) {
   const SockInfo& s = row.sock;
+  std::vector<std::string> syn = syn_cells(row, snap);
   return {protocol_of(s),
           address_of(s),
           s.transport == Transport::Unix ? "-" : std::to_string(s.local_port),
           std::to_string(s.recv_q),
           std::to_string(s.send_q),
           fmt::format("{:.0f}%", fill_pct(s)),
+          syn[0],
+          syn[1],
           s.skmem ? std::to_string(s.skmem->drops) : "?",
           row.owner ? std::to_string(row.owner->pid) : "-",
           row.owner ? row.owner->command : "-",
-          note_of(s, somaxconn, threshold)};
+          notes_of(row, snap, threshold)};
 }
 
 std::string listener_summary(const Snapshot& s, double threshold) {
@@ -309,16 +234,17 @@ std::string listener_summary(const Snapshot& s, double threshold) {
 
 void report_listeners(Reporter& rep, const Snapshot& s, double threshold) {
   Table t;
-  t.row({"PROTO", "ADDRESS", "PORT", "QUEUE", "MAX", "FILL", "DROPS", "PID", "COMMAND", "NOTE"});
+  t.row({"PROTO", "ADDRESS", "PORT", "QUEUE", "MAX", "FILL", "SYN-RECV", "RETRANS", "DROPS", "PID", "COMMAND",
+         "NOTE"});
   for (const auto& row : s.listeners) {
-    rep.event("listener", listener_json(row, somaxconn_of(s), threshold), "");
-    t.row(listener_cells(row, somaxconn_of(s), threshold));
+    rep.event("listener", listener_json(row, s, threshold), "");
+    t.row(listener_cells(row, s, threshold));
   }
-  std::vector<Align> al = {Align::Left,  Align::Left,  Align::Right, Align::Right, Align::Right,
-                           Align::Right, Align::Right, Align::Right, Align::Left,  Align::Left};
+  std::vector<Align> al = {Align::Left,  Align::Left,  Align::Right, Align::Right, Align::Right, Align::Right,
+                           Align::Right, Align::Right, Align::Right, Align::Right, Align::Left,  Align::Left};
   rep.text("\n" + rep.bold("Listeners") + " (QUEUE = accept queue now, MAX = effective backlog; " +
            "FILL = QUEUE / (MAX + 1): Linux holds MAX + 1; DROPS = skmem d)\n" + t.render(al, "  ") +
-           listener_summary(s, threshold));
+           listener_summary(s, threshold) + syn_summary(s));
 }
 
 // ---- watch: deltas per interval ----------------------------------------------------
@@ -351,17 +277,21 @@ struct ListenerDelta {
   const ListenerRow* now;
   int64_t queue_delta = 0;
   std::optional<int64_t> drops_delta;  // nullopt: new listener
+  int64_t syn_delta = 0, retrans_delta = 0;
 };
 
 std::vector<ListenerDelta> listener_deltas(const Snapshot& prev, const Snapshot& now) {
   auto before = by_key(prev);
   std::vector<ListenerDelta> out;
   for (const auto& row : now.listeners) {
-    ListenerDelta d{&row, static_cast<int64_t>(row.sock.recv_q), std::nullopt};
+    ListenerDelta d{&row, static_cast<int64_t>(row.sock.recv_q), std::nullopt, row.syn.syn_recv,
+                    row.syn.synack_retrans};
     auto it = before.find(row.sock.cookie);
     if (it != before.end()) {
       d.queue_delta = static_cast<int64_t>(row.sock.recv_q) - it->second->sock.recv_q;
       d.drops_delta = static_cast<int64_t>(drops_of(row.sock)) - drops_of(it->second->sock);
+      d.syn_delta = static_cast<int64_t>(row.syn.syn_recv) - it->second->syn.syn_recv;
+      d.retrans_delta = static_cast<int64_t>(row.syn.synack_retrans) - it->second->syn.synack_retrans;
     }
     out.push_back(d);
   }
@@ -372,20 +302,26 @@ void report_listener_deltas(Reporter& rep, const std::vector<ListenerDelta>& ds,
                             double interval, double threshold) {
   Table t;
   for (const auto& d : ds) {
-    Json j = listener_json(*d.now, somaxconn_of(now), threshold);
+    Json j = listener_json(*d.now, now, threshold);
     j["queue_delta"] = d.queue_delta;
+    bool tcp = d.now->sock.transport != Transport::Unix && now.syn_known;
+    j["syn_recv_delta"] = tcp ? Json(d.syn_delta) : Json(nullptr);
+    j["synack_retrans_delta"] = tcp ? Json(d.retrans_delta) : Json(nullptr);
     j["drops"] = d.drops_delta ? Json(*d.drops_delta) : Json(nullptr);
     j["interval"] = interval;
     rep.event("listener", j, "");
-    bool moved = d.queue_delta != 0 || d.drops_delta.value_or(1) != 0 || d.now->sock.recv_q > 0;
+    bool moved = d.queue_delta != 0 || d.drops_delta.value_or(1) != 0 || d.now->sock.recv_q > 0 ||
+                 d.syn_delta != 0 || d.now->syn.syn_recv > 0;
     if (!moved && rep.verbosity() < 1) continue;
     const SockInfo& s = d.now->sock;
     t.row({protocol_of(s), address_of(s), s.transport == Transport::Unix ? "-" : std::to_string(s.local_port),
            fmt::format("queue {}/{}", s.recv_q, s.send_q), fmt::format("({:+})", d.queue_delta),
+           tcp ? fmt::format("syn-recv {} ({:+})", d.now->syn.syn_recv, d.syn_delta) : "",
            d.drops_delta ? fmt::format("drops {:+}", *d.drops_delta) : "new listener",
-           note_of(s, somaxconn_of(now), threshold)});
+           notes_of(*d.now, now, threshold)});
   }
-  rep.text(t.render({Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Left, Align::Left},
+  rep.text(t.render({Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Left, Align::Left,
+                     Align::Left},
                     "  "));
 }
 
@@ -404,20 +340,26 @@ std::vector<std::string> fill_failures(const Snapshot& s, double threshold) {
   return out;
 }
 
-// With --port/--pid only the selected listeners' drops count; otherwise the
-// namespace's ListenOverflows/ListenDrops.
+// The selected listeners whose drops (skmem d) grew this interval.
+std::vector<std::string> drop_failures(const std::vector<ListenerDelta>& ds) {
+  std::vector<std::string> out;
+  for (const auto& x : ds) {
+    if (x.drops_delta.value_or(0) <= 0) continue;
+    const SockInfo& s = x.now->sock;
+    std::string where = s.transport == Transport::Unix ? address_of(s)
+                                                        : fmt::format("{} port {}", s.local_address, s.local_port);
+    out.push_back(fmt::format("{}: {} drops this interval", where, *x.drops_delta));
+  }
+  return out;
+}
+
+// --fail-on-drops: the selected listeners' drops. --fail-on-overflow: with
+// --port/--pid the same, otherwise the namespace's ListenOverflows/ListenDrops.
 std::vector<std::string> overflow_failures(const BacklogOptions& o, const Counters& d,
                                            const std::vector<ListenerDelta>& ds) {
   std::vector<std::string> out;
-  if (o.port || o.pid) {
-    for (const auto& x : ds) {
-      if (x.drops_delta.value_or(0) > 0) {
-        out.push_back(fmt::format("{} port {}: {} drops this interval", x.now->sock.local_address,
-                                  x.now->sock.local_port, *x.drops_delta));
-      }
-    }
-    return out;
-  }
+  if (o.fail_on_drops || o.port || o.pid) out = drop_failures(ds);
+  if (!o.fail_on_overflow || o.port || o.pid) return out;
   for (const char* name : {"ListenOverflows", "ListenDrops"}) {
     auto v = counter(d, name);
     if (v && *v > 0) out.push_back(fmt::format("{} grew by {}", name, *v));
@@ -428,7 +370,9 @@ std::vector<std::string> overflow_failures(const BacklogOptions& o, const Counte
 Status check_verdict(Reporter& rep, const BacklogOptions& o, const std::vector<std::string>& failures) {
   rep.event("check", Json{{"ok", failures.empty()}, {"fail_above", o.fail_above}, {"reasons", failures}},
             failures.empty() ? fmt::format("Check passed: no selected listener above {:.0f}% full{}.", o.fail_above,
-                                           o.fail_on_overflow ? " and no overflow" : "")
+                                           o.fail_on_overflow ? " and no overflow"
+                                           : o.fail_on_drops  ? " and no drops"
+                                                              : "")
                              : "",
             -1);
   if (failures.empty()) return {};
@@ -437,18 +381,6 @@ Status check_verdict(Reporter& rep, const BacklogOptions& o, const std::vector<s
 }
 
 // ---- running -------------------------------------------------------------------------
-
-// Calls step every --watch INTERVAL (--count times, or until it fails or
-// SIGINT). Fixed cadence: each tick is counted from start, not from the last
-// step.
-Status every_interval(const BacklogOptions& o, Clock::time_point start, const std::function<Status()>& step) {
-  for (long long i = 0; !o.count || i < *o.count; ++i) {
-    Clock::time_point tick = start + std::chrono::duration_cast<Clock::duration>(*o.watch * (i + 1));
-    if (!sleep_interruptible(tick - Clock::now())) return interrupted_error();
-    if (Status st = step(); !st) return st;
-  }
-  return {};
-}
 
 Status watch_loop(Reporter& rep, const BacklogOptions& o, Snapshot prev) {
   Clock::time_point start = prev.at;
@@ -462,7 +394,7 @@ Status watch_loop(Reporter& rep, const BacklogOptions& o, Snapshot prev) {
     report_listener_deltas(rep, ds, *now, interval, o.fail_above);
     if (o.check) {
       std::vector<std::string> failures = fill_failures(*now, o.fail_above);
-      if (o.fail_on_overflow) {
+      if (o.fail_on_overflow || o.fail_on_drops) {
         for (auto& f : overflow_failures(o, d, ds)) failures.push_back(std::move(f));
       }
       if (!failures.empty()) return check_verdict(rep, o, failures);
@@ -472,75 +404,6 @@ Status watch_loop(Reporter& rep, const BacklogOptions& o, Snapshot prev) {
   });
   if (!st) return st;
   return o.check ? check_verdict(rep, o, {}) : Status();
-}
-
-// ---- --openmetrics -------------------------------------------------------------------
-
-std::string metrics_text(const Snapshot& s) {
-  std::vector<ListenerMetrics> ls;
-  for (const auto& row : s.listeners) {
-    const SockInfo& k = row.sock;
-    ListenerMetrics m;
-    m.protocol = k.transport == Transport::Unix ? "unix" : "tcp";
-    m.address = address_of(k);
-    if (k.transport != Transport::Unix) m.port = k.local_port;
-    if (row.owner) m.command = row.owner->command;
-    m.queue = k.recv_q;
-    m.queue_max = k.send_q;
-    if (k.skmem) m.drops = k.skmem->drops;
-    ls.push_back(std::move(m));
-  }
-  return format_metrics(ls, s.counters);
-}
-
-// Once, or with --watch the file rewritten every interval.
-Status run_metrics(const BacklogOptions& o, Reporter& rep) {
-  auto snap = take_snapshot(o, rep, true);
-  if (!snap.ok()) return snap.take_error();
-  if (Status st = write_metrics(metrics_text(*snap), o.output); !st) return st;
-  if (!o.watch) return {};
-  return every_interval(o, snap->at, [&]() -> Status {
-    auto now = take_snapshot(o, rep, false);
-    if (!now.ok()) return now.take_error();
-    return write_metrics(metrics_text(*now), o.output);
-  });
-}
-
-std::string kernel_release() {
-  utsname u = {};
-  if (::uname(&u) != 0) return "unknown kernel";
-  return fmt::format("{} {}", u.sysname, u.release);
-}
-
-Status write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out) return system_error(fmt::format("write {}: {}", path, errno_text(errno)));
-  return {};
-}
-
-// One fixture per dump: tcp4, tcp6, udp4, udp6, unix; plus netstat.
-Status capture(const std::string& dir) {
-  ::mkdir(dir.c_str(), 0755);
-  struct Item {
-    const char* name;
-    Transport transport;
-    int family;
-  };
-  const Item items[] = {{"tcp4", Transport::Tcp, AF_INET},  {"tcp6", Transport::Tcp, AF_INET6},
-                        {"udp4", Transport::Udp, AF_INET},  {"udp6", Transport::Udp, AF_INET6},
-                        {"unix", Transport::Unix, AF_UNIX}};
-  for (const Item& it : items) {
-    DumpRequest req;
-    req.transport = it.transport;
-    auto raw = dump_raw(req, it.family);
-    if (!raw.ok()) return raw.take_error();
-    std::string comment = fmt::format("sock_diag {} dump, all states, skmem; {}", it.name, kernel_release());
-    if (Status st = write_file(fmt::format("{}/{}.hex", dir, it.name), dump_to_hex(*raw, comment)); !st) return st;
-  }
-  auto netstat = ProcFs().read("net/netstat");
-  if (!netstat.ok()) return netstat.take_error();
-  return write_file(dir + "/netstat", *netstat);
 }
 
 Status run_backlog(const BacklogFlags& f, const GlobalOptions& g) {
@@ -571,6 +434,8 @@ Command add_backlog(CLI::App& app, const GlobalOptions& g) {
   sub->add_flag("--check", f->check, "Exit 4 when a selected listener is above --fail-above % full");
   sub->add_option("--fail-above", f->fail_above, "With --check: fill threshold in percent (default 80)")
       ->type_name("PCT");
+  sub->add_flag("--fail-on-drops", f->fail_on_drops,
+                "With --check --watch: exit 4 when a selected listener's drops (skmem d) grow");
   sub->add_flag("--fail-on-overflow", f->fail_on_overflow,
                 "With --check --watch: exit 4 when overflow counters grow (with --port/--pid: the listener's drops)");
   sub->add_flag("--openmetrics", f->openmetrics,
