@@ -129,6 +129,8 @@ _sockprobe_spec() {
 --abort-on-overflow backlog test: tcp_abort_on_overflow = 1
 --no-netns backlog test: stay in the current namespace
 --duration=DURATION backlog trace: stop after DURATION
+--syn-queue backlog test: fill the SYN queue through a TUN device
+--max-syn-backlog=N backlog test: tcp_max_syn_backlog in the private namespace
 ' ;;
   esac
 }

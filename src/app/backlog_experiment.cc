@@ -15,8 +15,8 @@ namespace sp::app {
 namespace {
 
 struct TestFlags {
-  std::string backlog, clients, timeout, accept_rate, somaxconn, syncookies;
-  bool abort_on_overflow = false, no_netns = false;
+  std::string backlog, clients, timeout, accept_rate, somaxconn, syncookies, max_syn_backlog;
+  bool abort_on_overflow = false, no_netns = false, syn_queue = false;
 };
 
 // "2", "0.5", "10/s" connections per second.
@@ -47,6 +47,9 @@ Result<ExperimentOptions> experiment_options(const TestFlags& f) {
   if (Status st = int_flag("--clients", f.clients, 1, 60000, &o.clients); !st) return st.error();
   if (Status st = int_flag("--somaxconn", f.somaxconn, 0, INT32_MAX, &o.somaxconn); !st) return st.error();
   if (Status st = int_flag("--syncookies", f.syncookies, 0, 2, &o.syncookies); !st) return st.error();
+  if (Status st = int_flag("--max-syn-backlog", f.max_syn_backlog, 1, INT32_MAX, &o.max_syn_backlog); !st) {
+    return st.error();
+  }
   auto timeout = duration_flag("--timeout", f.timeout);
   if (!timeout.ok()) return timeout.take_error();
   if (*timeout) o.timeout = **timeout;
@@ -56,6 +59,11 @@ Result<ExperimentOptions> experiment_options(const TestFlags& f) {
   o.accept_rate = *rate;
   o.abort_on_overflow = f.abort_on_overflow;
   o.private_netns = !f.no_netns;
+  o.syn_queue = f.syn_queue;
+  if (o.syn_queue && o.accept_rate) return usage_error("--accept-rate goes without --syn-queue: no handshake completes there");
+  if (o.syn_queue && o.abort_on_overflow) {
+    return usage_error("--abort-on-overflow goes without --syn-queue: the accept queue stays empty there");
+  }
   return o;
 }
 
@@ -137,8 +145,78 @@ std::vector<std::string> conclusions(const ExperimentResult& r) {
   return out;
 }
 
+// ---- --syn-queue ---------------------------------------------------------------
+
+std::string syn_numbers_table(const ExperimentResult& r) {
+  Table t;
+  t.row({"requested backlog", std::to_string(r.requested), "what listen() was given"});
+  t.row({"effective backlog", std::to_string(r.effective),
+         fmt::format("listener TCP_INFO; somaxconn is {}", r.somaxconn)});
+  t.row({"SYN queue limit", std::to_string(r.syn_max),
+         r.syncookies == 2 ? std::string("tcp_syncookies = 2: no SYN queue, every SYN gets a cookie")
+                           : "request sockets a listener keeps: effective backlog + 1"});
+  t.row({"tcp_max_syn_backlog", std::to_string(r.max_syn_backlog),
+         r.syncookies == 0 ? "syncookies off: past 3/4 of it, SYNs from new clients are dropped"
+                           : "applies only with tcp_syncookies = 0"});
+  t.row({"clients", std::to_string(r.clients), "SYNs written into the TUN device, each from its own port"});
+  t.row({"SYN-RECV", std::to_string(r.syn_recv), "request sockets at the end (sock_diag), waiting for a final ACK"});
+  t.row({"SYN cookies", std::to_string(r.cookies()), "answered with a SYN-ACK but no request socket kept"});
+  t.row({"dropped", std::to_string(r.unanswered), "SYNs never answered"});
+  t.row({"SYN-ACKs resent", std::to_string(r.synack_resent),
+         fmt::format("to the waiting handshakes within {:.2f}s", r.timeout_seconds)});
+  return t.render({Align::Left, Align::Right, Align::Left}, "  ");
+}
+
+std::vector<std::string> syn_conclusions(const ExperimentResult& r) {
+  std::vector<std::string> out;
+  if (r.syncookies == 2) {
+    out.push_back(fmt::format("tcp_syncookies = 2 answered all {} SYNs with cookies: no request socket is kept, so "
+                              "the SYN queue never fills.", r.synack_clients));
+    return out;
+  }
+  if (r.syn_recv == r.syn_max) {
+    out.push_back(fmt::format("Backlog {} kept {} handshakes waiting for their final ACK: the SYN queue, like the "
+                              "accept queue, holds backlog + 1.", r.effective, r.syn_recv));
+  } else if (r.syncookies == 0 && r.unanswered > 0 && r.syn_recv < r.syn_max) {
+    out.push_back(fmt::format("It stopped at {}, before backlog + 1 = {}: with tcp_syncookies = 0 the last quarter of "
+                              "tcp_max_syn_backlog ({}) is kept for clients this host has talked to before.",
+                              r.syn_recv, r.syn_max, r.max_syn_backlog));
+  }
+  if (r.cookies() > 0) {
+    out.push_back(fmt::format("The other {} got SYN cookies (TCPReqQFullDoCookies +{}): no state is kept for them; "
+                              "a client whose final ACK arrives is still let in.", r.cookies(),
+                              counter(r.counters, "TCPReqQFullDoCookies").value_or(0)));
+  }
+  if (r.unanswered > 0) {
+    auto full = counter(r.counters, "TCPReqQFullDrop").value_or(0);
+    std::string which = full > 0 ? fmt::format("TCPReqQFullDrop +{}", full)
+                                 : fmt::format("ListenDrops +{}; not TCPReqQFullDrop: the queue was not full",
+                                               counter(r.counters, "ListenDrops").value_or(0));
+    out.push_back(fmt::format("{} SYN{} dropped ({}){}: a real client resends its SYN after 1s.", r.unanswered,
+                              r.unanswered == 1 ? " was" : "s were", which,
+                              r.syncookies == 0 ? ", since tcp_syncookies = 0" : ""));
+  }
+  if (r.synack_resent > 0) {
+    out.push_back(fmt::format("The listener resent {} SYN-ACK{} to handshakes whose final ACK never came "
+                              "(tcp_synack_retries bounds how long it keeps trying).",
+                              r.synack_resent, r.synack_resent == 1 ? "" : "s"));
+  }
+  return out;
+}
+
+void report_syn_experiment(Reporter& rep, const ExperimentResult& r) {
+  std::string text = fmt::format("{} listen({} port {}, backlog {}) behind a TUN device; {} clients' SYNs written "
+                                 "into it, their SYN-ACKs never answered (tcp_syncookies = {})\n",
+                                 rep.bold("SYN-queue experiment:"), r.address, r.port, r.requested, r.clients,
+                                 r.syncookies);
+  text += where_text(r) + "\n\n" + syn_numbers_table(r) + "\n" + counters_line(r);
+  for (const auto& c : syn_conclusions(r)) text += c + "\n";
+  rep.text(text);
+}
+
 void report_experiment(Reporter& rep, const ExperimentResult& r) {
   rep.event("backlog_test", experiment_json(r), "");
+  if (r.syn_queue) return report_syn_experiment(rep, r);
   std::string text = fmt::format("{} listen(127.0.0.1 port {}, backlog {}), {}, {} clients at once\n",
                                  rep.bold("Backlog experiment:"), r.port, r.requested,
                                  r.accept_rate > 0 ? fmt::format("accepting {:g}/s", r.accept_rate)
@@ -176,9 +254,14 @@ Command add_backlog_test(CLI::App* backlog, const GlobalOptions& g) {
       ->type_name("N");
   sub->add_option("--syncookies", f->syncookies, "Set net.ipv4.tcp_syncookies (0, 1, 2) in the private namespace")
       ->type_name("0|1|2");
+  sub->add_option("--max-syn-backlog", f->max_syn_backlog,
+                  "Set net.ipv4.tcp_max_syn_backlog in the private namespace (matters with --syncookies 0)")
+      ->type_name("N");
   sub->add_flag("--abort-on-overflow", f->abort_on_overflow,
                 "Set net.ipv4.tcp_abort_on_overflow = 1 in the private namespace");
   sub->add_flag("--no-netns", f->no_netns, "Run in the current network namespace even as root");
+  sub->add_flag("--syn-queue", f->syn_queue,
+                "Fill the SYN queue instead: SYNs through a TUN device whose final ACKs never come (root)");
   return {sub, [f, &g] { return run_test(*f, g); }};
 }
 

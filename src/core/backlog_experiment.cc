@@ -30,6 +30,7 @@
 #include "core/signals.h"
 #include "core/sock.h"
 #include "core/wait.h"
+#include "core/syn_experiment.h"
 
 namespace sp {
 namespace {
@@ -65,6 +66,9 @@ Status set_namespace_sysctls(const ExperimentOptions& o) {
   }
   if (o.syncookies) {
     if (Status st = write_sysctl("net.ipv4.tcp_syncookies", *o.syncookies); !st) return st;
+  }
+  if (o.max_syn_backlog) {
+    if (Status st = write_sysctl("net.ipv4.tcp_max_syn_backlog", *o.max_syn_backlog); !st) return st;
   }
   if (o.abort_on_overflow) return write_sysctl("net.ipv4.tcp_abort_on_overflow", 1);
   return {};
@@ -223,8 +227,29 @@ void read_limits(const ProcFs& proc, ExperimentResult* r) {
   r->syncookies = cookies.ok() ? static_cast<int>(*cookies) : -1;
   auto abort = proc.sysctl_int("net.ipv4.tcp_abort_on_overflow");
   r->abort_on_overflow = abort.ok() ? static_cast<int>(*abort) : -1;
+  auto max_syn = proc.sysctl_int("net.ipv4.tcp_max_syn_backlog");
+  r->max_syn_backlog = max_syn.ok() ? static_cast<int>(*max_syn) : 0;
   auto linear = proc.sysctl_int("net.ipv4.tcp_syn_linear_timeouts");
   r->syn_linear_timeouts = linear.ok() ? static_cast<int>(*linear) : -1;
+}
+
+// The accept-queue experiment on loopback: real clients, a listener that
+// never accepts (or slowly).
+Status accept_queue_here(const ExperimentOptions& o, ExperimentResult* r) {
+  auto listener = make_listener(o.backlog, &r->port);
+  if (!listener.ok()) return listener.take_error();
+  auto q = listener_queue(listener->get());
+  if (!q) return system_error("getsockopt TCP_INFO on the listener: no queue information");
+  r->effective = static_cast<int>(q->max);
+  r->clients = o.clients.value_or(r->effective + 5);
+  if (Status st = raise_fd_limit(r->clients + 32); !st) return st;
+  std::vector<Client> clients = start_clients(r->port, r->clients);
+  SlowAcceptor acc{o.accept_rate, Clock::now(), {}};
+  if (Status st = wait_for_clients(listener->get(), clients, o.timeout, acc); !st) return st;
+  tally(clients, r);
+  if (auto end = listener_queue(listener->get())) r->queued = static_cast<int>(end->depth);
+  r->accepted = static_cast<int>(acc.held.size());
+  return {};
 }
 
 // The experiment itself, in whatever namespace we are in.
@@ -235,24 +260,12 @@ Result<ExperimentResult> experiment_here(const ExperimentOptions& o, bool privat
   r.requested = o.backlog;
   r.timeout_seconds = std::chrono::duration<double>(o.timeout).count();
   r.accept_rate = o.accept_rate.value_or(0);
+  r.syn_queue = o.syn_queue;
   read_limits(proc, &r);
-  auto listener = make_listener(o.backlog, &r.port);
-  if (!listener.ok()) return listener.take_error();
-  auto q = listener_queue(listener->get());
-  if (!q) return system_error("getsockopt TCP_INFO on the listener: no queue information");
-  r.effective = static_cast<int>(q->max);
-  r.clients = o.clients.value_or(r.effective + 5);
-  if (Status st = raise_fd_limit(r.clients + 32); !st) return st.error();
   auto before = read_tcpext(proc);
   if (!before.ok()) return before.take_error();
-
-  std::vector<Client> clients = start_clients(r.port, r.clients);
-  SlowAcceptor acc{o.accept_rate, Clock::now(), {}};
-  if (Status st = wait_for_clients(listener->get(), clients, o.timeout, acc); !st) return st.error();
-
-  tally(clients, &r);
-  if (auto end = listener_queue(listener->get())) r.queued = static_cast<int>(end->depth);
-  r.accepted = static_cast<int>(acc.held.size());
+  Status st = o.syn_queue ? syn_queue_here(o, &r) : accept_queue_here(o, &r);
+  if (!st) return st.error();
   auto after = read_tcpext(proc);
   if (!after.ok()) return after.take_error();
   r.counters = listen_deltas(*before, *after);
@@ -262,7 +275,8 @@ Result<ExperimentResult> experiment_here(const ExperimentOptions& o, bool privat
 // ---- the private namespace: a forked child reports over a pipe ---------------
 
 bool needs_private_netns(const ExperimentOptions& o) {
-  return o.somaxconn.has_value() || o.syncookies.has_value() || o.abort_on_overflow;
+  return o.somaxconn.has_value() || o.syncookies.has_value() || o.max_syn_backlog.has_value() ||
+         o.abort_on_overflow || o.syn_queue;
 }
 
 [[noreturn]] void child_main(int out_fd, const ExperimentOptions& o) {
@@ -328,13 +342,29 @@ Result<ExperimentResult> experiment_in_netns(const ExperimentOptions& o) {
 }  // namespace
 
 int ExperimentResult::ack_dropped() const { return std::max(0, established - queued - accepted); }
+int ExperimentResult::cookies() const { return std::max(0, synack_clients - syn_recv); }
+
+namespace {
+
+// The --syn-queue fields: numbers, or null when the run was not --syn-queue.
+Json syn_queue_json(const ExperimentResult& r) {
+  auto n = [&](int v) { return r.syn_queue ? Json(v) : Json(nullptr); };
+  return Json{{"syn_queue", r.syn_queue},       {"max_syn_backlog", r.max_syn_backlog},
+              {"syn_max", n(r.syn_max)},         {"syn_recv", n(r.syn_recv)},
+              {"synack_clients", n(r.synack_clients)}, {"cookies", n(r.cookies())},
+              {"synack_resent", n(r.synack_resent)}};
+}
+
+int int_or_zero(const Json& j, const char* key) { return j.at(key).is_null() ? 0 : j.at(key).get<int>(); }
+
+}  // namespace
 
 Result<ExperimentResult> run_backlog_experiment(const ExperimentOptions& opts) {
   bool root = ::geteuid() == 0;
   if (needs_private_netns(opts) && (!root || !opts.private_netns)) {
     return usage_error(
-        "--somaxconn, --syncookies and --abort-on-overflow need a private network namespace: run as root, "
-        "without --no-netns");
+        "--syn-queue, --somaxconn, --syncookies, --max-syn-backlog and --abort-on-overflow need a private network "
+        "namespace: run as root, without --no-netns");
   }
   if (root && opts.private_netns) return experiment_in_netns(opts);
   return experiment_here(opts, false);
@@ -343,7 +373,7 @@ Result<ExperimentResult> run_backlog_experiment(const ExperimentOptions& opts) {
 Json experiment_json(const ExperimentResult& r) {
   Json counters = Json::object();
   for (const auto& [name, value] : r.counters) counters[name] = value;
-  return Json{{"requested", r.requested},         {"effective", r.effective},
+  Json j{{"requested", r.requested},         {"effective", r.effective},
               {"capacity", r.effective + 1},      {"somaxconn", r.somaxconn},
               {"clients", r.clients},             {"established", r.established},
               {"queued", r.queued},               {"accepted", r.accepted},
@@ -358,6 +388,8 @@ Json experiment_json(const ExperimentResult& r) {
               {"netns_error", r.netns_error.empty() ? Json(nullptr) : Json(r.netns_error)},
               {"address", r.address},
               {"port", r.port},                   {"counters", counters}};
+  j.update(syn_queue_json(r));
+  return j;
 }
 
 Result<ExperimentResult> experiment_from_json(const Json& j) {
@@ -383,6 +415,12 @@ Result<ExperimentResult> experiment_from_json(const Json& j) {
     r.address = j.at("address").get<std::string>();
     r.port = j.at("port").get<uint16_t>();
     for (const auto& [name, value] : j.at("counters").items()) r.counters[name] = value.get<int64_t>();
+    r.syn_queue = j.at("syn_queue").get<bool>();
+    r.max_syn_backlog = j.at("max_syn_backlog").get<int>();
+    r.syn_max = int_or_zero(j, "syn_max");
+    r.syn_recv = int_or_zero(j, "syn_recv");
+    r.synack_clients = int_or_zero(j, "synack_clients");
+    r.synack_resent = int_or_zero(j, "synack_resent");
     return r;
   } catch (const Json::exception& e) {
     return system_error(fmt::format("backlog test: bad report from the namespace child: {}", e.what()));

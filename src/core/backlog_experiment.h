@@ -27,8 +27,10 @@ struct ExperimentOptions {
   // Per-namespace sysctls: only in a private namespace.
   std::optional<int> somaxconn;
   std::optional<int> syncookies;
+  std::optional<int> max_syn_backlog;
   bool abort_on_overflow = false;
   bool private_netns = true;  // as root; false runs in the current namespace
+  bool syn_queue = false;     // --syn-queue: the SYN queue over a TUN device (syn_experiment.h)
 };
 
 struct ExperimentResult {
@@ -52,6 +54,15 @@ struct ExperimentResult {
   double timeout_seconds = 0;
   double accept_rate = 0;  // accepts per second; 0: never accepted
   Counters counters;    // deltas of the listen counters and TCPBacklogDrop
+  // --syn-queue (syn_experiment.h); unanswered then counts dropped SYNs.
+  bool syn_queue = false;
+  int max_syn_backlog = 0;  // net.ipv4.tcp_max_syn_backlog
+  int syn_max = 0;          // request sockets the listener keeps (backlog + 1; 0 with syncookies 2)
+  int syn_recv = 0;         // request sockets at the end (sock_diag SYN-RECV)
+  int synack_clients = 0;   // clients answered with a SYN-ACK (a request socket or a cookie)
+  int synack_resent = 0;    // SYN-ACKs the listener sent again
+  // Clients answered with a SYN cookie: a SYN-ACK but no request socket.
+  int cookies() const;
 
   // Clients that believe they are connected but sit in no queue: the
   // server dropped their final ACK because the accept queue was full.

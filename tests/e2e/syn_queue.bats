@@ -3,7 +3,9 @@
 # (netns.bash), with the client's final ACKs dropped by nftables so the
 # handshakes stay in SYN-RECV: sockprobe's syn_recv per listener equals
 # `ss -n state syn-recv` for that port, and its SYN-ACK retransmits equal the
-# timers ss shows. Listeners are python3 sockets, stopped by PID in teardown; the
+# timers ss shows. `backlog test --syn-queue` (a TUN device inside its own
+# private namespace) agrees: backlog N keeps N+1, then cookies or drops per
+# tcp_syncookies, with the counters moving. Listeners are python3 sockets, stopped by PID in teardown; the
 # namespaces (and with them the veth pair and the nft table) are deleted in
 # teardown.
 
@@ -159,4 +161,69 @@ wait_syn_recv() {
   grep -q "127.0.0.1 port $PORT: [0-9]* drops this interval" "$T/watch.err"
   run -2 "$SOCKPROBE" backlog --check --fail-on-drops
   [[ $output == *"--watch"* ]]
+}
+
+# sq_test ARGS...: `backlog test --syn-queue ARGS` as JSON into $output;
+# skipped where a private namespace or a TUN device cannot be made.
+sq_test() {
+  [ "$(id -u)" = 0 ] || skip "backlog test --syn-queue needs root"
+  [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+  run -0 "$SOCKPROBE" --json backlog test --syn-queue "$@"
+  echo "$output"
+}
+
+@test "backlog test --syn-queue: backlog N keeps N+1 request sockets, cookies for the rest (syncookies 1)" {
+  sq_test --backlog 4 --clients 10 --timeout 1500ms --syncookies 1
+  [ "$(jq -r .syn_queue <<<"$output")" = true ]
+  [ "$(jq -r .private_netns <<<"$output")" = true ]
+  [ "$(jq -r .syn_max <<<"$output")" = 5 ]
+  [ "$(jq -r .syn_recv <<<"$output")" = 5 ]
+  [ "$(jq -r .cookies <<<"$output")" = 5 ]
+  [ "$(jq -r .unanswered <<<"$output")" = 0 ]
+  [ "$(jq -r .counters.TCPReqQFullDoCookies <<<"$output")" = 5 ]
+  [ "$(jq -r .counters.SyncookiesSent <<<"$output")" = 5 ]
+  [ "$(jq -r .counters.TCPReqQFullDrop <<<"$output")" = 0 ]
+  # Every kept handshake had its SYN-ACK resent after 1 s; cookies keep no state to resend.
+  [ "$(jq -r .synack_resent <<<"$output")" = 5 ]
+  run -0 "$SOCKPROBE" backlog test --syn-queue --backlog 4 --clients 10 --timeout 300ms
+  [[ $output == *"SYN-RECV"*" 5 "* ]]
+  [[ $output == *"holds backlog + 1"* ]]
+  [[ $output == *"5 got SYN cookies (TCPReqQFullDoCookies +5)"* ]]
+}
+
+@test "backlog test --syn-queue --syncookies 0: SYNs past the queue are dropped (TCPReqQFullDrop)" {
+  sq_test --backlog 4 --clients 10 --timeout 300ms --syncookies 0
+  [ "$(jq -r .syn_recv <<<"$output")" = 5 ]
+  [ "$(jq -r .cookies <<<"$output")" = 0 ]
+  [ "$(jq -r .unanswered <<<"$output")" = 5 ]
+  [ "$(jq -r .counters.TCPReqQFullDrop <<<"$output")" = 5 ]
+  [ "$(jq -r .counters.TCPReqQFullDoCookies <<<"$output")" = 0 ]
+}
+
+@test "backlog test --syn-queue --syncookies 0 --max-syn-backlog: the last quarter is kept for known clients" {
+  # 16 - 16/4 + 1 = 13 unproven clients are taken, far below backlog + 1.
+  sq_test --backlog 100 --clients 30 --timeout 300ms --syncookies 0 --max-syn-backlog 16
+  [ "$(jq -r .max_syn_backlog <<<"$output")" = 16 ]
+  [ "$(jq -r .syn_recv <<<"$output")" = 13 ]
+  [ "$(jq -r .unanswered <<<"$output")" = 17 ]
+  [ "$(jq -r .counters.ListenDrops <<<"$output")" = 17 ]
+}
+
+@test "backlog test --syn-queue --syncookies 2: every SYN gets a cookie, no request socket" {
+  sq_test --backlog 4 --clients 8 --timeout 300ms --syncookies 2
+  [ "$(jq -r .syn_max <<<"$output")" = 0 ]
+  [ "$(jq -r .syn_recv <<<"$output")" = 0 ]
+  [ "$(jq -r .cookies <<<"$output")" = 8 ]
+  [ "$(jq -r .counters.SyncookiesSent <<<"$output")" = 8 ]
+}
+
+@test "backlog test --syn-queue: usage errors" {
+  run -2 "$SOCKPROBE" backlog test --syn-queue --accept-rate 2
+  [[ $output == *"--accept-rate"* ]]
+  run -2 "$SOCKPROBE" backlog test --syn-queue --abort-on-overflow
+  [[ $output == *"--abort-on-overflow"* ]]
+  run -2 "$SOCKPROBE" backlog test --syn-queue --no-netns
+  [[ $output == *"private network namespace"* ]]
+  run -2 "$SOCKPROBE" backlog test --max-syn-backlog 0
+  [[ $output == *"--max-syn-backlog"* ]]
 }
