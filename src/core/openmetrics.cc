@@ -116,6 +116,7 @@ std::string metrics_label_value(std::string_view value) {
     else if (c == '"') out += "\\\"";
     else if (c == '\n') out += "\\n";
     else if (c < 0x20 || c == 0x7F) out += kReplacement;
+    else if (n == 2 && c == 0xC2 && static_cast<unsigned char>(value[i + 1]) < 0xA0) out += kReplacement;  // C1
     else out.append(value.substr(i, n));
     i += n;
   }

@@ -41,8 +41,8 @@ struct ListenerMetrics {
 };
 
 // A label value with OpenMetrics' escapes (\\, \", \n). Bytes that are not
-// valid UTF-8 and other control characters become U+FFFD, so a hostile name
-// can neither break the line nor reach a terminal raw.
+// valid UTF-8 and the other control characters (C0, DEL, C1) become U+FFFD,
+// so a hostile name can neither break the line nor reach a terminal raw.
 std::string metrics_label_value(std::string_view value);
 
 // "ListenOverflows" -> "listen_overflows", "TCPReqQFullDoCookies" ->

@@ -18,6 +18,8 @@ TEST_CASE("label values: backslash, quote and newline escaped; controls and bad 
   CHECK(metrics_label_value("esc\x1b[31m") == "esc\xEF\xBF\xBD[31m");
   CHECK(metrics_label_value(std::string("nul\0x", 5)) == "nul\xEF\xBF\xBDx");
   CHECK(metrics_label_value("del\x7f") == "del\xEF\xBF\xBD");
+  CHECK(metrics_label_value("csi\xC2\x9B" "2J") == "csi\xEF\xBF\xBD" "2J");  // C1 CSI
+  CHECK(metrics_label_value("nbsp\xC2\xA0") == "nbsp\xC2\xA0");
   // Valid UTF-8 passes: "é" and "€" and an emoji.
   CHECK(metrics_label_value("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80") == "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
   // Lone continuation, truncated sequence, overlong '/', a surrogate.
