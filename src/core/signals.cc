@@ -4,11 +4,14 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
+#include <utility>
 
 namespace sp {
 namespace {
@@ -16,15 +19,55 @@ namespace {
 volatile sig_atomic_t g_interrupted = 0;
 int g_pipe[2] = {-1, -1};
 
-// The path is written before the flag is raised and the flag is lowered
-// before the path changes, so a handler never reads a half-written path.
-char g_unlink_path[4096];
-volatile sig_atomic_t g_unlink_armed = 0;
+// The files a fatal signal removes (OwnedPath). A slot's path and inode
+// are written before `armed` is raised and `armed` is lowered before they
+// change, so a handler never reads a half-written slot. Slots are taken and
+// given back by the main thread only (`taken`); the handler reads `armed`.
+struct UnlinkSlot {
+  char path[4096];
+  dev_t dev;
+  ino_t ino;
+  volatile sig_atomic_t armed;
+  bool taken;
+};
+UnlinkSlot g_slots[4];
+
+bool same_inode(const char* path, dev_t dev, ino_t ino) {
+  struct stat st;
+  return ::lstat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
 
 volatile sig_atomic_t g_reset_fd = -1;
 
+// Async-signal-safe: lstat and unlink only.
 void unlink_registered() {
-  if (g_unlink_armed != 0) ::unlink(g_unlink_path);
+  for (UnlinkSlot& s : g_slots) {
+    if (s.armed != 0 && same_inode(s.path, s.dev, s.ino)) ::unlink(s.path);
+  }
+}
+
+int arm_slot(const std::string& path, dev_t dev, ino_t ino) {
+  if (path.size() >= sizeof g_slots[0].path) return -1;
+  for (int i = 0; i < static_cast<int>(std::size(g_slots)); ++i) {
+    UnlinkSlot& s = g_slots[i];
+    if (s.taken) continue;
+    s.taken = true;
+    std::memcpy(s.path, path.c_str(), path.size() + 1);
+    s.dev = dev;
+    s.ino = ino;
+    // Keeps the compiler from moving the slot's bytes past the arming.
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    s.armed = 1;
+    return i;
+  }
+  return -1;
+}
+
+void disarm_slot(int i) {
+  if (i < 0) return;
+  g_slots[i].armed = 0;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  g_slots[i].taken = false;
 }
 
 // setsockopt() is a plain system call: safe in a handler.
@@ -36,7 +79,7 @@ void reset_registered() {
 }
 
 // Ends the process as the signal's default action would (so the parent
-// sees "killed by SIGTERM"), after removing the registered socket file.
+// sees "killed by SIGTERM"), after removing the registered files.
 void die_by(int sig) {
   unlink_registered();
   reset_registered();
@@ -60,15 +103,20 @@ void on_sigint(int sig) {
 
 void on_fatal(int sig) { die_by(sig); }
 
-// SIGTERM/SIGHUP: only when not ignored at start (nohup must keep working).
+// Only when not ignored at start (nohup must keep working). Every other
+// signal is blocked while the handler runs: one cleanup, then one death.
 void catch_unless_ignored(int sig) {
   struct sigaction old = {};
   if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) return;
   struct sigaction sa = {};
   sa.sa_handler = on_fatal;
-  sigemptyset(&sa.sa_mask);
+  sigfillset(&sa.sa_mask);
   ::sigaction(sig, &sa, nullptr);
 }
+
+// The asynchronous signals whose default action ends the process (signal(7)).
+constexpr int kFatalSignals[] = {SIGTERM, SIGHUP,  SIGQUIT,   SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM,
+                                 SIGPROF, SIGXCPU, SIGXFSZ,   SIGPWR,  SIGIO,   SIGSTKFLT, SIGABRT};
 
 }  // namespace
 
@@ -80,27 +128,43 @@ void install_signal_handlers() {
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: blocking calls return EINTR
   ::sigaction(SIGINT, &sa, nullptr);
-  catch_unless_ignored(SIGTERM);
-  catch_unless_ignored(SIGHUP);
+  for (int sig : kFatalSignals) catch_unless_ignored(sig);
+  for (int sig = SIGRTMIN; sig <= SIGRTMAX; ++sig) catch_unless_ignored(sig);
 }
 
 bool interrupted() { return g_interrupted != 0; }
 
 int interrupt_fd() { return g_pipe[0]; }
 
-void unlink_on_fatal_signal(const char* path) {
-  g_unlink_armed = 0;
-  // Keeps the compiler from moving the path's bytes ahead of the disarm: a
-  // signal in between must never see a half-written path armed.
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  size_t n = ::strnlen(path, sizeof g_unlink_path - 1);
-  std::memcpy(g_unlink_path, path, n);
-  g_unlink_path[n] = '\0';
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  g_unlink_armed = 1;
+OwnedPath::OwnedPath(std::string path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return;
+  path_ = std::move(path);
+  dev_ = st.st_dev;
+  ino_ = st.st_ino;
+  slot_ = arm_slot(path_, dev_, ino_);
 }
 
-void forget_unlink_on_fatal_signal() { g_unlink_armed = 0; }
+OwnedPath& OwnedPath::operator=(OwnedPath&& o) noexcept {
+  if (this == &o) return *this;
+  remove();
+  path_ = std::exchange(o.path_, {});
+  dev_ = o.dev_;
+  ino_ = o.ino_;
+  slot_ = std::exchange(o.slot_, -1);  // the slot holds its own copy of the path
+  return *this;
+}
+
+void OwnedPath::remove() {
+  if (path_.empty()) return;
+  if (same_inode(path_.c_str(), dev_, ino_)) ::unlink(path_.c_str());
+  release();
+}
+
+void OwnedPath::release() {
+  disarm_slot(std::exchange(slot_, -1));
+  path_.clear();
+}
 
 void reset_on_fatal_signal(int fd) { g_reset_fd = fd; }
 

@@ -1,5 +1,7 @@
-// unlink_on_fatal_signal: SIGTERM, SIGHUP and a second SIGINT remove the
-// registered file and still end the process by that signal.
+// OwnedPath: SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGALRM, a real-time signal
+// and a second SIGINT remove the owned file and still end the process by
+// that signal; a file put at the path since (another inode) is left alone,
+// at scope exit and on a signal.
 // Signals are process-wide (and SIGINT one-shot), so the cases run in a child.
 #include <signal.h>
 #include <sys/stat.h>
@@ -26,14 +28,27 @@ bool exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-// Runs a child that registers `path` (forgotten first when `forget`), then
-// sends itself `sig` `times` times; returns the wait status.
-int child_status(const std::string& path, int sig, int times, bool forget) {
+void touch(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  REQUIRE(f != nullptr);
+  std::fclose(f);
+}
+
+// Runs a child that owns `path` (released first when `forget`; replaced by
+// a new file at the same path when `replace`), then sends itself `sig`
+// `times` times; returns the wait status.
+int child_status(const std::string& path, int sig, int times, bool forget, bool replace = false) {
   pid_t pid = ::fork();
   if (pid == 0) {
     install_signal_handlers();
-    unlink_on_fatal_signal(path.c_str());
-    if (forget) forget_unlink_on_fatal_signal();
+    static OwnedPath owned;  // never destroyed: only the signal may remove it
+    owned = OwnedPath(path);
+    if (forget) owned.release();
+    if (replace) {
+      std::string aside = path + ".aside";
+      std::FILE* f = std::fopen(aside.c_str(), "w");
+      if (f == nullptr || std::fclose(f) != 0 || ::rename(aside.c_str(), path.c_str()) != 0) ::_exit(3);
+    }
     for (int i = 0; i < times; ++i) ::kill(::getpid(), sig);
     ::_exit(0);  // reached only when the signals did not end it
   }
@@ -42,12 +57,10 @@ int child_status(const std::string& path, int sig, int times, bool forget) {
   return status;
 }
 
-void check_case(const char* tag, int sig, int times, bool forget, bool want_file) {
+void check_case(const char* tag, int sig, int times, bool forget, bool want_file, bool replace = false) {
   std::string path = temp_path(tag);
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  REQUIRE(f != nullptr);
-  std::fclose(f);
-  int status = child_status(path, sig, times, forget);
+  touch(path);
+  int status = child_status(path, sig, times, forget, replace);
   CHECK(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == sig);
   CHECK(exists(path) == want_file);
@@ -56,14 +69,48 @@ void check_case(const char* tag, int sig, int times, bool forget, bool want_file
 
 }  // namespace
 
-TEST_CASE("SIGTERM and SIGHUP remove the registered file and end the process by the signal") {
+TEST_CASE("every catchable fatal signal removes the owned file and ends the process by the signal") {
   check_case("term", SIGTERM, 1, false, false);
   check_case("hup", SIGHUP, 1, false, false);
+  check_case("quit", SIGQUIT, 1, false, false);
+  check_case("usr1", SIGUSR1, 1, false, false);
+  check_case("alrm", SIGALRM, 1, false, false);
+  check_case("xfsz", SIGXFSZ, 1, false, false);
+  check_case("rt", SIGRTMIN + 1, 1, false, false);
   check_case("second-int", SIGINT, 2, false, false);
 }
 
-TEST_CASE("a forgotten file is left alone") {
+TEST_CASE("a released file is left alone") {
   check_case("forgotten", SIGTERM, 1, true, true);
+}
+
+TEST_CASE("a file put at the path since is not ours: a signal leaves it") {
+  check_case("replaced", SIGTERM, 1, false, true, true);
+}
+
+TEST_CASE("OwnedPath: scope exit removes the file, unless it was replaced or released") {
+  std::string path = temp_path("scope");
+  touch(path);
+  { OwnedPath p(path); }
+  CHECK_FALSE(exists(path));
+
+  touch(path);
+  {
+    OwnedPath p(path);
+    touch(path + ".aside");  // created while the first exists: another inode
+    REQUIRE(::rename((path + ".aside").c_str(), path.c_str()) == 0);
+  }
+  CHECK(exists(path));
+
+  {
+    OwnedPath p(path);
+    OwnedPath moved = std::move(p);
+    CHECK(p.empty());
+    moved.release();
+  }
+  CHECK(exists(path));
+  ::unlink(path.c_str());
+  CHECK(OwnedPath(path).empty());  // nothing there: nothing owned
 }
 
 TEST_CASE("one SIGINT does not end the process: it only raises the flag") {

@@ -119,12 +119,6 @@ Status apply_buffers(int fd, const SocketConfig& cfg) {
   return {};
 }
 
-Listener::~Listener() {
-  if (unlink_path.empty()) return;  // not Unix, abstract, or moved from
-  forget_unlink_on_fatal_signal();
-  ::unlink(unlink_path.c_str());
-}
-
 int default_backlog() {
   auto v = ProcFs().sysctl_int("net.core.somaxconn");
   if (v.ok() && *v > 0 && *v <= INT32_MAX) return static_cast<int>(*v);
@@ -212,10 +206,7 @@ Result<Listener> unix_listen(const std::string& path, const SocketConfig& cfg, i
   }
   Listener l;
   l.transport = cfg.transport;
-  if (!abstract) {
-    l.unlink_path = path;
-    unlink_on_fatal_signal(path.c_str());  // SIGTERM/SIGHUP must not leave it behind
-  }
+  if (!abstract) l.socket_file = OwnedPath(path);  // signals must not leave it behind
   l.backlog_requested = backlog < 0 ? default_backlog() : backlog;
   if (cfg.transport != Transport::Udp && ::listen(fd, l.backlog_requested) != 0) {
     return system_error(fmt::format("listen {}: {}", path, errno_text(errno)));

@@ -14,6 +14,7 @@
 #include "core/fd.h"
 #include "core/parse.h"
 #include "core/result.h"
+#include "core/signals.h"
 
 namespace sp {
 
@@ -44,12 +45,9 @@ struct Listener {
   Transport transport = Transport::Tcp;
   int backlog_requested = 0;
   int backlog_effective = 0;   // the queue maximum the kernel reports (listener_queue)
-  std::string unlink_path;     // Unix socket file we created (removed by the destructor)
-
-  Listener() = default;
-  Listener(Listener&&) = default;
-  Listener& operator=(Listener&&) = default;
-  ~Listener();
+  // The Unix socket file we created: removed at exit or by a fatal signal,
+  // only while PATH is still that inode.
+  OwnedPath socket_file;
 };
 
 // The value listen() uses when -b is not given: net.core.somaxconn (as Go

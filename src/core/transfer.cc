@@ -147,24 +147,24 @@ class DiscardSink : public Sink {
 
 class FileSink : public FdSink {
  public:
+  // The temporary file is removed unless committed: at scope exit and by
+  // any fatal signal (OwnedPath).
   FileSink(Fd fd, std::string tmp, std::string path)
       : FdSink(fd.get(), path), owned_(std::move(fd)), tmp_(std::move(tmp)), path_(std::move(path)) {}
-  ~FileSink() override {
-    if (!committed_) ::unlink(tmp_.c_str());
-  }
   Status commit() override {
-    if (::fsync(owned_.get()) != 0) return system_error(fmt::format("fsync {}: {}", tmp_, errno_text(errno)));
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
-      return system_error(fmt::format("rename {} to {}: {}", tmp_, path_, errno_text(errno)));
+    const std::string& tmp = tmp_.path();
+    if (::fsync(owned_.get()) != 0) return system_error(fmt::format("fsync {}: {}", tmp, errno_text(errno)));
+    if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+      return system_error(fmt::format("rename {} to {}: {}", tmp, path_, errno_text(errno)));
     }
-    committed_ = true;
+    tmp_.release();
     return {};
   }
 
  private:
   Fd owned_;
-  std::string tmp_, path_;
-  bool committed_ = false;
+  OwnedPath tmp_;
+  std::string path_;
 };
 
 // Periodic callbacks (interval reports, progress) driven by the loops.
@@ -320,7 +320,7 @@ Result<std::unique_ptr<Sink>> make_file_sink(const std::string& path) {
   int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
   if (fd < 0) return system_error(fmt::format("create {}: {}", tmp, errno_text(errno)));
   ::fchmod(fd, 0644 & ~[] { mode_t m = ::umask(0); ::umask(m); return m; }());
-  return std::unique_ptr<Sink>(std::make_unique<FileSink>(Fd(fd), tmp, path));
+  return std::unique_ptr<Sink>(std::make_unique<FileSink>(Fd(fd), std::move(tmp), path));
 }
 
 namespace {
