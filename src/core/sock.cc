@@ -14,7 +14,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <optional>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -62,31 +61,34 @@ Status bind_source(int fd, int family, const SocketConfig& cfg) {
 
 using Clock = std::chrono::steady_clock;
 
-// Is some socket bound to this path right now? Read from /proc/net/unix
-// rather than by connecting to it: a probe connection would be accepted by
-// a live single-shot listener and end its session. Paths there are as their
-// owner gave them to bind(), so an entry that is relative, or whose name
-// matches ours, counts as live: when in doubt, never unlink.
-bool unix_path_in_use(const std::string& path, bool stream) {
-  auto text = ProcFs().read("net/unix");
-  if (!text.ok()) return true;
-  std::string base = path.substr(path.rfind('/') + 1);
-  char resolved[PATH_MAX];
-  std::string abs = ::realpath(path.c_str(), resolved) != nullptr ? resolved : path;
-  std::istringstream in(*text);
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    std::istringstream f(line);
-    std::string num, refs, proto, flags, type, st, inode, bound;
-    if (!(f >> num >> refs >> proto >> flags >> type >> st >> inode >> bound)) continue;
-    if (bound.empty() || bound[0] == '@') continue;
-    constexpr unsigned long kAcceptCon = 0x10000;  // __SO_ACCEPTCON: listening
-    if (stream && (std::stoul(flags, nullptr, 16) & kAcceptCon) == 0) continue;
-    if (bound == path || bound == abs) return true;
-    if (bound[0] != '/' && bound.substr(bound.rfind('/') + 1) == base) return true;
+// Is some socket bound to this path right now, of any type, in any network
+// namespace? Probed by connecting a datagram socket, which sends nothing
+// and, unlike a stream probe, is never accepted by a live single-shot
+// listener: the kernel finds the socket by the file's inode (not per
+// namespace); ECONNREFUSED means none is bound to it, EPROTOTYPE a stream
+// or seqpacket socket, success a datagram one. Any other answer (EACCES,
+// EPERM...) counts as live: when in doubt, never unlink.
+// Decision: /proc/net/unix (the former check) lists only this namespace's
+// sockets and needed guessing for relative paths; the probe needs neither.
+bool unix_path_in_use(const Endpoint& ep) {
+  Fd probe(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!probe.valid()) return true;
+  if (::connect(probe.get(), ep.sa(), ep.len) == 0) return true;
+  return errno != ECONNREFUSED && errno != ENOENT;
+}
+
+// bind() said EADDRINUSE at a filesystem path: what is there, for the
+// error (an empty string: a stale socket file that may be replaced).
+std::string unix_path_obstacle(const std::string& path, const Endpoint& ep) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return "";  // gone meanwhile: bind again
+  if (S_ISDIR(st.st_mode)) return "not a socket (a directory is there; not replaced)";
+  if (!S_ISSOCK(st.st_mode)) {
+    return S_ISREG(st.st_mode) ? "not a socket (a regular file is there; not replaced)"
+                               : "not a socket (not replaced)";
   }
-  return false;
+  if (unix_path_in_use(ep)) return "Address already in use (a live socket is bound there; not replaced)";
+  return "";
 }
 
 }  // namespace
@@ -192,16 +194,14 @@ Result<Listener> unix_listen(const std::string& path, const SocketConfig& cfg, i
   if (auto s = apply_buffers(fd, cfg); !s) return s.error();
   bool abstract = path[0] == '@';
   if (::bind(fd, ep->sa(), ep->len) != 0) {
-    int err = errno;
-    // A socket file left behind by a dead listener: replace it, as most
-    // servers do. A live listener, or a non-socket file, is an error.
-    struct stat st;
-    bool stale = false;
-    if (err == EADDRINUSE && !abstract && ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
-      stale = !unix_path_in_use(path, cfg.transport != Transport::Udp);
+    // A socket file left behind by a dead listener is replaced, as most
+    // servers do; a live socket of any type, or a non-socket, is an error.
+    if (errno != EADDRINUSE || abstract) return system_error(fmt::format("bind {}: {}", path, errno_text(errno)));
+    if (std::string why = unix_path_obstacle(path, *ep); !why.empty()) {
+      return system_error(fmt::format("bind {}: {}", path, why));
     }
-    if (!stale || ::unlink(path.c_str()) != 0 || ::bind(fd, ep->sa(), ep->len) != 0) {
-      return system_error(fmt::format("bind {}: {}", path, errno_text(stale ? errno : err)));
+    if ((::unlink(path.c_str()) != 0 && errno != ENOENT) || ::bind(fd, ep->sa(), ep->len) != 0) {
+      return system_error(fmt::format("bind {}: {}", path, errno_text(errno)));
     }
   }
   Listener l;

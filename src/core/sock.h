@@ -60,7 +60,9 @@ int default_backlog();
 Result<Listener> local_listen(const std::string& host, uint16_t port, const SocketConfig& cfg,
                               int backlog);
 // Unix stream (or datagram with cfg.transport == Udp) listener at path or
-// @abstract. A stale socket file nobody listens on is replaced.
+// @abstract. A stale socket file (no socket bound to it) is replaced; a live
+// socket of any type or a non-socket is an error. PATH is removed at exit
+// only while it is still the file created here (Listener::socket_file).
 Result<Listener> unix_listen(const std::string& path, const SocketConfig& cfg, int backlog);
 
 // accept4 once (non-blocking listener may give EAGAIN: returned as an error

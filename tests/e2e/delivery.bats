@@ -89,3 +89,111 @@ recv_killed_by() {
   [ "$BG_STATUS" -eq 124 ]
   [ -z "$(leftovers "$T/d")" ]
 }
+
+# --- item 8: listen -U never replaces or removes what is not its own -----------
+
+# A python3 Unix socket at PATH of TYPE (SOCK_STREAM listening, or
+# SOCK_DGRAM printing each datagram it gets as "got DATA"); "bound" on
+# stderr once bound; lives at most 30 s.
+SP_PY_UNIX_HOLDER='
+import socket, sys, time
+kind, path = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, getattr(socket, kind))
+s.bind(path)
+if kind == "SOCK_STREAM":
+    s.listen(4)
+print("bound", file=sys.stderr, flush=True)
+s.settimeout(30)
+try:
+    if kind == "SOCK_DGRAM":
+        while True:
+            print("got", s.recv(100).decode(), file=sys.stderr, flush=True)
+    else:
+        time.sleep(30)
+except socket.timeout:
+    pass
+'
+
+@test "listen -U: a live Unix datagram socket at PATH is in use, not replaced (stream and datagram listen)" {
+  local sock=$T/d.sock
+  bg_start py /dev/null "$PY" -c "$SP_PY_UNIX_HOLDER" SOCK_DGRAM "$sock"
+  wait_for_line "$T/py.err" '^bound'
+  run timeout 5 "$SOCKPROBE" listen -U "$sock"
+  [ "$status" -eq 1 ]
+  [[ $output == *"$sock"*"in use"* ]]
+  run timeout 5 "$SOCKPROBE" listen -u -U "$sock"
+  [ "$status" -eq 1 ]
+  [[ $output == *"in use"* ]]
+  # Still python's: a datagram sent there (socat) reaches it.
+  printf 'still here' | timeout 5 socat -u - "UNIX-SENDTO:$sock"
+  wait_for_line "$T/py.err" '^got still here'
+}
+
+@test "listen -U: a live listener of another network namespace at PATH is in use, not replaced" {
+  plain_netns
+  local sock=$T/ns.sock
+  bg_start py /dev/null ip netns exec "$NS" "$PY" -c "$SP_PY_UNIX_HOLDER" SOCK_STREAM "$sock"
+  wait_for_line "$T/py.err" '^bound'
+  ! grep -q " $sock\$" /proc/net/unix  # not visible from here: only a connect finds it
+  run timeout 5 "$SOCKPROBE" listen -U "$sock"
+  [ "$status" -eq 1 ]
+  [[ $output == *"in use"* ]]
+  # Still answering: connect through the file from this namespace.
+  timeout 5 nc -U -z "$sock"
+}
+
+@test "listen -U: a regular file or a directory at PATH is 'not a socket', left as it was" {
+  printf 'precious' >"$T/plain"
+  run timeout 5 "$SOCKPROBE" listen -U "$T/plain"
+  [ "$status" -eq 1 ]
+  [[ $output == *"$T/plain: not a socket"* ]]
+  [[ $output != *"Address already in use"* ]]
+  [ "$(cat "$T/plain")" = precious ]
+  mkdir "$T/dir"
+  run timeout 5 "$SOCKPROBE" listen -u -U "$T/dir"
+  [ "$status" -eq 1 ]
+  [[ $output == *"not a socket (a directory"* ]]
+  [ -d "$T/dir" ]
+}
+
+@test "listen -U: a stale socket file is still replaced (its owner was SIGKILLed)" {
+  local sock=$T/s.sock
+  bg_start py /dev/null "$PY" -c "$SP_PY_UNIX_HOLDER" SOCK_DGRAM "$sock"
+  wait_for_line "$T/py.err" '^bound'
+  kill -9 "$(bg_pid py)"
+  bg_wait py 5
+  [ -S "$sock" ]
+  start_listener l /dev/null listen -u -U "$sock"
+  printf 'dgram' | timeout 5 socat -u - "UNIX-SENDTO:$sock"
+  wait_for_size "$T/l.out" 5
+  [ "$(cat "$T/l.out")" = dgram ]
+}
+
+@test "listen -U: at exit (SIGTERM, SIGINT) what replaced our socket file at PATH is left alone" {
+  local sock=$T/r.sock
+  # A regular file renamed over our socket meanwhile; SIGTERM.
+  start_listener l /dev/null listen -U "$sock"
+  printf 'theirs' >"$T/new" && mv "$T/new" "$sock"
+  kill -TERM "$(bg_pid l)"
+  bg_wait l 10
+  [ "$BG_STATUS" -eq 143 ]
+  [ -f "$sock" ] && [ "$(cat "$sock")" = theirs ]
+  rm "$sock"
+  # Another listener's socket (python3) there meanwhile; SIGINT (the normal exit path).
+  start_listener l2 /dev/null listen -U "$sock"
+  rm "$sock"
+  bg_start py /dev/null "$PY" -c "$SP_PY_UNIX_HOLDER" SOCK_STREAM "$sock"
+  wait_for_line "$T/py.err" '^bound'
+  kill -INT "$(bg_pid l2)"
+  bg_wait l2 10
+  [ "$BG_STATUS" -eq 130 ]
+  [ -S "$sock" ]
+  timeout 5 nc -U -z "$sock"
+  # Our own socket file is still removed at exit.
+  bg_stop py
+  rm -f "$sock"
+  start_listener l3 /dev/null listen -U "$sock"
+  kill -TERM "$(bg_pid l3)"
+  bg_wait l3 10
+  [ ! -e "$sock" ]
+}
