@@ -41,7 +41,7 @@ function __sockprobe_spec
 -k,--keep-open Keep accepting after a connection closes
 --echo Echo server
 --discard Read and drop
---max-conns=N Connections served at once
+--max-conns=N Connections served at once (default: ulimit -n less 16)
 --allow=CIDR Accept only peers in CIDR
 --deny=CIDR Refuse peers in CIDR
 --idle-timeout=DURATION Close after DURATION with no data

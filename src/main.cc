@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   sp::install_signal_handlers();
+  sp::raise_fd_limit();
   for (auto& c : commands) {
     if (c.sub->parsed()) {
       sp::Status st = c.run();

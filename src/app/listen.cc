@@ -172,7 +172,7 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
     ServeOptions so;
     so.mode = f.echo ? ServeOptions::Mode::Echo : ServeOptions::Mode::Discard;
     so.keep_open = true;  // a server keeps serving; -k is implied
-    if (max_conns->has_value()) so.max_conns = static_cast<size_t>(**max_conns);
+    so.max_conns = static_cast<size_t>(max_conns->has_value() ? **max_conns : default_max_conns());
     if (idle->has_value()) so.idle_timeout = **idle;
     so.allow = *allow;
     so.deny = *deny;
@@ -181,6 +181,11 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
     int lfd = listener->fd.get();
     ServedTotals totals;
     hooks.on_accept = [&](const ConnectionReport& c) { report_accepted(rep, lfd, c); };
+    hooks.on_max_conns = [&](size_t n) {
+      rep.warning(fmt::format("--max-conns {} reached: further clients wait in the accept queue until one closes "
+                              "(said once; the default is the open-file limit, ulimit -n, less {})",
+                              n, kFdReserve));
+    };
     hooks.on_close = [&](const ConnectionReport& c) {
       totals.add(c);
       report_closed(rep, c);
@@ -244,7 +249,7 @@ Command add_listen(CLI::App& app, const GlobalOptions& g) {
   sub->add_flag("-k,--keep-open", f->keep_open, "Keep accepting after a connection closes");
   sub->add_flag("--echo", f->echo, "Echo server: send every byte back, many clients at once");
   sub->add_flag("--discard", f->discard, "Sink: read and drop, many clients at once");
-  sub->add_option("--max-conns", f->max_conns, "With --echo/--discard: connections served at once")->type_name("N");
+  sub->add_option("--max-conns", f->max_conns, "With --echo/--discard: connections served at once (default: ulimit -n, raised to the hard limit, less 16)")->type_name("N");
   // One CIDR per flag (repeat the flag for more), so "--deny 10.0.0.0/8 0"
   // leaves the PORT alone.
   sub->add_option("--allow", f->allow, "Accept only peers in CIDR (repeatable)")

@@ -159,6 +159,7 @@ class Server {
   uint64_t next_id_ = 1;
   bool listening_ = true;        // listener is in the epoll set
   bool stop_accepting_ = false;  // !keep_open and one connection came
+  bool max_reported_ = false;    // on_max_conns was called
   AcceptBackoff backoff_;
   Clock::time_point resume_accept_{};
   std::unique_ptr<char[]> discard_buf_;
@@ -233,6 +234,10 @@ void Server::add_connection(Fd fd, const Endpoint& peer) {
   if (hooks_.on_accept) hooks_.on_accept(c->report);
   ctl(EPOLL_CTL_ADD, cfd, EPOLLIN);
   conns_[cfd] = std::move(c);
+  if (conns_.size() >= opts_.max_conns && !max_reported_) {
+    max_reported_ = true;
+    if (hooks_.on_max_conns) hooks_.on_max_conns(opts_.max_conns);
+  }
 }
 
 // Sends echo bytes still waiting; false once the connection was closed.

@@ -66,7 +66,7 @@ void record_close_state(int fd, ConnectionReport* c);
 
 struct ServeOptions {
   enum class Mode { Echo, Discard } mode = Mode::Echo;
-  size_t max_conns = 1024;   // open at once; beyond it the listener is not polled
+  size_t max_conns = 1024;   // open at once; beyond it the listener is not polled (app: default_max_conns())
   bool keep_open = true;     // false: stop after the first connection closes
   Duration idle_timeout{0};  // per connection; 0: none
   std::vector<Cidr> allow, deny;
@@ -75,6 +75,7 @@ struct ServeOptions {
 struct ServeHooks : AcceptHooks {
   std::function<void(const ConnectionReport&)> on_accept;
   std::function<void(const ConnectionReport&)> on_close;
+  std::function<void(size_t max_conns)> on_max_conns;  // the first time max_conns are open at once
 };
 
 // Serves every connection at once with one epoll loop until SIGINT (then

@@ -5,10 +5,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cerrno>
 #include <chrono>
@@ -100,6 +102,23 @@ BufferSizes effective_buffers(int fd) {
   len = sizeof b.rcvbuf;
   getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &b.rcvbuf, &len);
   return b;
+}
+
+uint64_t raise_fd_limit() {
+  rlimit rl = {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit want = rl;
+    want.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
+  }
+  return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : static_cast<uint64_t>(rl.rlim_cur);
+}
+
+uint64_t default_max_conns() {
+  rlimit rl = {};
+  uint64_t limit = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur : 1000000;
+  return std::clamp<uint64_t>(limit > kFdReserve ? limit - kFdReserve : 1, 1, 1000000);
 }
 
 bool socket_is_tcp(int fd) {

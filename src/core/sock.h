@@ -36,6 +36,15 @@ BufferSizes effective_buffers(int fd);
 // setsockopt SO_SNDBUF / SO_RCVBUF for the sizes the config requests.
 Status apply_buffers(int fd, const SocketConfig& cfg);
 
+// Raises the soft RLIMIT_NOFILE to the hard limit (as Go's runtime does;
+// done once at start) and returns the soft limit now in force.
+uint64_t raise_fd_limit();
+// The --max-conns default of the --echo/--discard server: the fd limit
+// less kFdReserve for stdio, the listener, epoll, the SIGINT pipe and a
+// few files; at least 1.
+constexpr uint64_t kFdReserve = 16;
+uint64_t default_max_conns();
+
 // A TCP socket (not Unix, not UDP)?
 bool socket_is_tcp(int fd);
 
