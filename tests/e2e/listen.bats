@@ -192,7 +192,8 @@ teardown() { sp_teardown; }
 }
 
 @test "listen --echo survives EMFILE: ulimit -n 16, 60 clients at once, all served" {
-  bg_start echo /dev/null bash -c 'ulimit -n 16 && exec "$0" listen --echo -k 127.0.0.1 0' "$SOCKPROBE"
+  # --max-conns above the limit: the default (limit less 16) would never reach EMFILE.
+  bg_start echo /dev/null bash -c 'ulimit -n 16 && exec "$0" listen --echo -k --max-conns 1000 127.0.0.1 0' "$SOCKPROBE"
   wait_for_line "$T/echo.err" '^Listening on'
   PORT=$(listening_port "$T/echo.err")
   run py_clients "$PORT" 60 1000 90
@@ -206,6 +207,17 @@ teardown() { sp_teardown; }
   # Still serving after the storm.
   run py_clients "$PORT" 5 100 20
   [ "$output" = "ok 5" ]
+}
+
+@test "listen --echo: the default --max-conns (open-file limit less 16) is reached, said once, and every client served" {
+  bg_start echo /dev/null bash -c 'ulimit -n 20 && exec "$0" listen --echo -k 127.0.0.1 0' "$SOCKPROBE"
+  wait_for_line "$T/echo.err" '^Listening on'
+  PORT=$(listening_port "$T/echo.err")
+  run py_clients "$PORT" 30 1000 90
+  [ "$output" = "ok 30" ]
+  bg_alive echo
+  [ "$(grep -c -- '--max-conns 4 reached' "$T/echo.err")" -eq 1 ]
+  ! grep -q 'Too many open files' "$T/echo.err"
 }
 
 @test "listen -k relay mode survives EMFILE too" {
