@@ -7,6 +7,9 @@
 # tests/e2e/docs.bats fails until all three and the man page list the flag.
 
 _sockprobe_commands='listen connect send recv buffers backlog'
+# Nested subcommands, by parent: their flags are under 'PARENT NESTED' in
+# _sockprobe_spec, and the parent's own flags do not apply to them.
+_sockprobe_nested() { case $1 in backlog) echo test trace ;; esac; }
 
 # _sockprobe_spec [SUB]: the flag specs of SUB, or the global ones, one per
 # line (blank lines are ignored).
@@ -32,7 +35,7 @@ _sockprobe_spec() {
 -k,--keep-open Keep accepting after a connection closes
 --echo Echo server
 --discard Read and drop
---max-conns=N Connections served at once (default: ulimit -n less 16)
+--max-conns=N Connections served at once
 --allow=CIDR Accept only peers in CIDR
 --deny=CIDR Refuse peers in CIDR
 --idle-timeout=DURATION Close after DURATION with no data
@@ -110,27 +113,33 @@ _sockprobe_spec() {
 --count=N With --watch: stop after N intervals
 ' ;;
     backlog) echo '
---port=PORT Only TCP listeners on PORT (trace too)
+--port=PORT Only TCP listeners on PORT
 --pid=PID Only listeners owned by PID
 --watch=INTERVAL Per-interval deltas every INTERVAL
---count=N With --watch: stop after N intervals; trace: after N events
+--count=N With --watch: stop after N intervals
 --check Exit 4 above --fail-above percent full
 --fail-above=PCT With --check: fill threshold in percent
 --fail-on-overflow With --check --watch: exit 4 when overflow counters grow
 --fail-on-drops With --check --watch: exit 4 when drops of a selected listener grow
 --openmetrics Print the listeners and counters as OpenMetrics text
 -o,--output=FILE With --openmetrics: write FILE atomically
--b,--backlog=N backlog test: listen() backlog
---clients=M backlog test: clients connecting at once
--w,--timeout=DURATION backlog test: handshake wait per client
---accept-rate=R backlog test: accept R connections per second
---somaxconn=N backlog test: somaxconn in the private namespace
---syncookies=MODE backlog test: tcp_syncookies 0, 1 or 2
---abort-on-overflow backlog test: tcp_abort_on_overflow = 1
---no-netns backlog test: stay in the current namespace
---duration=DURATION backlog trace: stop after DURATION
---syn-queue backlog test: fill the SYN queue through a TUN device
---max-syn-backlog=N backlog test: tcp_max_syn_backlog in the private namespace
+' ;;
+    'backlog test') echo '
+-b,--backlog=N listen() backlog
+--clients=M Clients connecting at once
+-w,--timeout=DURATION Handshake wait per client
+--accept-rate=R Accept R connections per second
+--somaxconn=N somaxconn in the private namespace
+--syncookies=MODE tcp_syncookies 0, 1 or 2
+--abort-on-overflow tcp_abort_on_overflow = 1
+--no-netns Stay in the current namespace
+--syn-queue Fill the SYN queue through a TUN device
+--max-syn-backlog=N tcp_max_syn_backlog in the private namespace
+' ;;
+    'backlog trace') echo '
+--port=PORT Only listeners on PORT
+--duration=DURATION Stop after DURATION
+--count=N Stop after N events
 ' ;;
   esac
 }
@@ -174,7 +183,12 @@ _sockprobe() {
   COMPREPLY=()
   for ((i = 1; i < COMP_CWORD; i++)); do
     w=${COMP_WORDS[i]}
-    if [[ " $_sockprobe_commands " == *" $w "* ]]; then sub=$w; break; fi
+    if [[ -z $sub && " $_sockprobe_commands " == *" $w "* ]]; then
+      sub=$w
+    elif [[ -n $sub && " $(_sockprobe_nested "$sub") " == *" $w "* ]]; then
+      sub="$sub $w"
+      break
+    fi
   done
 
   # --color=al: one word, or three when COMP_WORDBREAKS holds '=' (the usual).
@@ -196,6 +210,8 @@ _sockprobe() {
   fi
   if [[ -z $sub ]]; then
     COMPREPLY=($(compgen -W "$_sockprobe_commands" -- "$cur"))
+  elif [[ -n $(_sockprobe_nested "$sub") ]]; then
+    COMPREPLY=($(compgen -W "$(_sockprobe_nested "$sub")" -- "$cur"))  # backlog <TAB>: test trace
   elif [[ $sub == send ]]; then
     _sockprobe_values FILE "$cur"  # send HOST PORT [FILE]
   fi

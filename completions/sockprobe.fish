@@ -41,7 +41,7 @@ function __sockprobe_spec
 -k,--keep-open Keep accepting after a connection closes
 --echo Echo server
 --discard Read and drop
---max-conns=N Connections served at once (default: ulimit -n less 16)
+--max-conns=N Connections served at once
 --allow=CIDR Accept only peers in CIDR
 --deny=CIDR Refuse peers in CIDR
 --idle-timeout=DURATION Close after DURATION with no data
@@ -124,27 +124,35 @@ function __sockprobe_spec
 '
         case backlog
             echo '
---port=PORT Only TCP listeners on PORT (trace too)
+--port=PORT Only TCP listeners on PORT
 --pid=PID Only listeners owned by PID
 --watch=INTERVAL Per-interval deltas every INTERVAL
---count=N With --watch: stop after N intervals; trace: after N events
+--count=N With --watch: stop after N intervals
 --check Exit 4 above --fail-above percent full
 --fail-above=PCT With --check: fill threshold in percent
 --fail-on-overflow With --check --watch: exit 4 when overflow counters grow
 --fail-on-drops With --check --watch: exit 4 when drops of a selected listener grow
 --openmetrics Print the listeners and counters as OpenMetrics text
 -o,--output=FILE With --openmetrics: write FILE atomically
--b,--backlog=N backlog test: listen() backlog
---clients=M backlog test: clients connecting at once
--w,--timeout=DURATION backlog test: handshake wait per client
---accept-rate=R backlog test: accept R connections per second
---somaxconn=N backlog test: somaxconn in the private namespace
---syncookies=MODE backlog test: tcp_syncookies 0, 1 or 2
---abort-on-overflow backlog test: tcp_abort_on_overflow = 1
---no-netns backlog test: stay in the current namespace
---duration=DURATION backlog trace: stop after DURATION
---syn-queue backlog test: fill the SYN queue through a TUN device
---max-syn-backlog=N backlog test: tcp_max_syn_backlog in the private namespace
+'
+        case 'backlog test'
+            echo '
+-b,--backlog=N listen() backlog
+--clients=M Clients connecting at once
+-w,--timeout=DURATION Handshake wait per client
+--accept-rate=R Accept R connections per second
+--somaxconn=N somaxconn in the private namespace
+--syncookies=MODE tcp_syncookies 0, 1 or 2
+--abort-on-overflow tcp_abort_on_overflow = 1
+--no-netns Stay in the current namespace
+--syn-queue Fill the SYN queue through a TUN device
+--max-syn-backlog=N tcp_max_syn_backlog in the private namespace
+'
+        case 'backlog trace'
+            echo '
+--port=PORT Only listeners on PORT
+--duration=DURATION Stop after DURATION
+--count=N Stop after N events
 '
     end
 end
@@ -189,6 +197,15 @@ for cmd in $__sockprobe_commands
 end
 __sockprobe_register true ''
 for sub in $__sockprobe_names
-    __sockprobe_register "__fish_seen_subcommand_from $sub" $sub
+    if test $sub = backlog
+        # backlog's flags until `test`/`trace`; then only that one's own
+        __sockprobe_register "__fish_seen_subcommand_from backlog; and not __fish_seen_subcommand_from test trace" backlog
+        __sockprobe_register "__fish_seen_subcommand_from backlog; and __fish_seen_subcommand_from test" 'backlog test'
+        __sockprobe_register "__fish_seen_subcommand_from backlog; and __fish_seen_subcommand_from trace" 'backlog trace'
+        complete -c sockprobe -n "__fish_seen_subcommand_from backlog; and not __fish_seen_subcommand_from test trace" -a test -d 'Empirical backlog run on loopback'
+        complete -c sockprobe -n "__fish_seen_subcommand_from backlog; and not __fish_seen_subcommand_from test trace" -a trace -d 'Each dropped connection attempt, as it happens'
+    else
+        __sockprobe_register "__fish_seen_subcommand_from $sub" $sub
+    end
 end
 complete -c sockprobe -n '__fish_seen_subcommand_from send' -F

@@ -7,8 +7,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/cli_errors.h"
 #include "app/common.h"
+#include "app/flagrules.h"
+#include "app/positionals.h"
 #include "core/signals.h"
+#include "core/textsafe.h"
 #include "version.h"
 
 namespace {
@@ -61,7 +65,8 @@ int report_error(const sp::Error& err, const sp::app::GlobalOptions& g, const ch
     r.event("error", sp::Json{{"kind", kind_name(err.kind)}, {"message", err.message}, {"exit", sp::exit_code(err.kind)}},
             "");
   } else {
-    std::fprintf(stderr, "sockprobe: %s%s\n", err.message.c_str(), hint);
+    // One line, whatever the message holds (a bad value with a newline, a peer's name).
+    std::fprintf(stderr, "sockprobe: %s%s\n", sp::terminal_safe(err.message).c_str(), hint);
   }
   return sp::exit_code(err.kind);
 }
@@ -109,8 +114,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     g.json = g.json || json_on_command_line(argc, argv);
-    return report_error(sp::usage_error(e.what()), g, " (see 'sockprobe --help')");
+    return report_error(sp::usage_error(sp::app::explain_parse_error(app, argc, argv, e.what())), g);
   }
+  if (sp::Status st = sp::app::check_flag_rules(app); !st) return report_error(st.error(), g);
+  if (sp::Status st = sp::app::normalize_positionals(app); !st) return report_error(st.error(), g);
   if (version) {
     std::printf("sockprobe %s\n", SOCKPROBE_VERSION);
     return 0;

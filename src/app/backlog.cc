@@ -37,10 +37,9 @@ struct BacklogFlags {
 
 // --openmetrics replaces the report: the flags of the report are errors with it.
 Status metrics_conflicts(const BacklogOptions& o, const GlobalOptions& g) {
-  if (!o.output.empty() && !o.openmetrics) return usage_error("-o/--output goes with --openmetrics");
+  // The rules that depend on no other flag's presence are in app/flagrules.cc.
   if (!o.openmetrics) return {};
   if (g.json) return usage_error("--openmetrics and --json are two different outputs: choose one");
-  if (o.check) return usage_error("--openmetrics does not check: use --check without it");
   if (o.watch && o.output.empty()) {
     return usage_error("--openmetrics --watch needs -o FILE: the file is rewritten every interval");
   }
@@ -71,15 +70,7 @@ Result<BacklogOptions> backlog_options(const BacklogFlags& f, const GlobalOption
   o.openmetrics = f.openmetrics;
   o.output = f.output;
   if (Status st = metrics_conflicts(o, g); !st) return st.error();
-  if (o.count && !o.watch) return usage_error("--count goes with --watch INTERVAL");
-  if ((*pct || o.fail_on_overflow || o.fail_on_drops) && !o.check) {
-    return usage_error("--fail-above, --fail-on-overflow and --fail-on-drops go with --check");
-  }
-  if ((o.fail_on_overflow || o.fail_on_drops) && !o.watch) {
-    return usage_error(fmt::format("{} needs --watch INTERVAL: the counters are cumulative, only growth counts",
-                                   o.fail_on_drops ? "--fail-on-drops" : "--fail-on-overflow"));
-  }
-  return o;
+  return o;  // which flags go together: app/flagrules.cc
 }
 
 // ---- the snapshot -------------------------------------------------------------
@@ -327,8 +318,17 @@ void report_listener_deltas(Reporter& rep, const std::vector<ListenerDelta>& ds,
 
 // ---- check -------------------------------------------------------------------------
 
-std::vector<std::string> fill_failures(const Snapshot& s, double threshold) {
+// A check passes only when it checked something: a selection that matches
+// no listener (the application is down, or the port is wrong) fails.
+std::vector<std::string> fill_failures(const Snapshot& s, const BacklogOptions& o) {
   std::vector<std::string> out;
+  double threshold = o.fail_above;
+  if (s.listeners.empty()) {
+    std::string sel = o.port ? fmt::format("--port {}", *o.port) : "";
+    if (o.pid) sel += fmt::format("{}--pid {}", sel.empty() ? "" : " ", *o.pid);
+    out.push_back(sel.empty() ? "no listener to check" : fmt::format("no listener matches {}", sel));
+    return out;
+  }
   for (const auto& row : s.listeners) {
     if (fill_pct(row.sock) <= threshold) continue;
     std::string where = row.sock.transport == Transport::Unix ? address_of(row.sock)
@@ -393,7 +393,7 @@ Status watch_loop(Reporter& rep, const BacklogOptions& o, Snapshot prev) {
     report_counter_deltas(rep, d, interval, std::chrono::duration<double>(now->at - start).count());
     report_listener_deltas(rep, ds, *now, interval, o.fail_above);
     if (o.check) {
-      std::vector<std::string> failures = fill_failures(*now, o.fail_above);
+      std::vector<std::string> failures = fill_failures(*now, o);
       if (o.fail_on_overflow || o.fail_on_drops) {
         for (auto& f : overflow_failures(o, d, ds)) failures.push_back(std::move(f));
       }
@@ -418,7 +418,7 @@ Status run_backlog(const BacklogFlags& f, const GlobalOptions& g) {
   report_counters(rep, snap->counters);
   report_listeners(rep, *snap, o->fail_above);
   if (o->watch) return watch_loop(rep, *o, std::move(*snap));
-  if (o->check) return check_verdict(rep, *o, fill_failures(*snap, o->fail_above));
+  if (o->check) return check_verdict(rep, *o, fill_failures(*snap, *o));
   return {};
 }
 
@@ -447,10 +447,9 @@ Command add_backlog(CLI::App& app, const GlobalOptions& g) {
   sub->require_subcommand(0, 1);
   Command test = add_backlog_test(sub, g);
   Command trace = add_backlog_trace(sub, g);
-  return {sub, [f, &g, sub, test, trace] {
+  return {sub, [f, &g, test, trace] {
             for (const Command* c : {&test, &trace}) {
               if (!c->sub->parsed()) continue;
-              if (Status st = no_backlog_flags(sub, c->sub->get_name().c_str()); !st) return st;
               return c->run();
             }
             return run_backlog(*f, g);

@@ -14,10 +14,6 @@ Command add_backlog_test(CLI::App* backlog, const GlobalOptions& g);
 // `backlog trace` (backlog_trace.cc).
 Command add_backlog_trace(CLI::App* backlog, const GlobalOptions& g);
 
-// A usage error when one of backlog's own flags was given with the
-// sub-subcommand SUB ("test", "trace"): it would be ignored.
-Status no_backlog_flags(CLI::App* backlog, const char* sub);
-
 // Metrics text to stdout (path "") or atomically into the file at path.
 Status write_metrics(const std::string& text, const std::string& path);
 

@@ -95,6 +95,12 @@ std::string strip_brackets(const std::string& host) {
 Result<std::vector<Endpoint>> resolve(const std::string& host_in, uint16_t port, Transport transport,
                                       int family, bool passive) {
   std::string host = strip_brackets(host_in);
+  in6_addr v6 = {};
+  if (host.find('%') == std::string::npos && inet_pton(AF_INET6, host.c_str(), &v6) == 1 &&
+      (IN6_IS_ADDR_LINKLOCAL(&v6) || IN6_IS_ADDR_MC_LINKLOCAL(&v6))) {
+    return usage_error(fmt::format("{} is a link-local address: it needs a scope, the interface to use, as {}%eth0",
+                                   host, host));
+  }
   addrinfo hints = {};
   hints.ai_family = family;
   hints.ai_socktype = transport == Transport::Udp ? SOCK_DGRAM : SOCK_STREAM;
@@ -145,6 +151,19 @@ Endpoint peer_endpoint(int fd) {
   ep.len = sizeof ep.addr;
   if (getpeername(fd, ep.sa(), &ep.len) != 0) ep.len = 0;
   return ep;
+}
+
+uint16_t lookup_service(std::string_view name) {
+  std::string n(name);
+  for (const char* proto : {"tcp", "udp"}) {
+    servent entry = {};
+    servent* found = nullptr;
+    char buf[1024];
+    if (::getservbyname_r(n.c_str(), proto, &entry, buf, sizeof buf, &found) == 0 && found != nullptr) {
+      return ntohs(static_cast<uint16_t>(found->s_port));
+    }
+  }
+  return 0;
 }
 
 }  // namespace sp

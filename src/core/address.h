@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -46,6 +47,10 @@ std::string strip_brackets(const std::string& host);
 // host empty + passive: wildcard addresses. family: AF_UNSPEC, AF_INET, AF_INET6.
 Result<std::vector<Endpoint>> resolve(const std::string& host, uint16_t port, Transport transport,
                                       int family, bool passive);
+
+// The port of a service name in /etc/services (NSS), "http" -> 80; 0 when
+// unknown. TCP's entry first, then UDP's. For parse_port(..., lookup_service).
+uint16_t lookup_service(std::string_view name);
 
 // A Unix socket address: "@name" is the abstract namespace.
 Result<Endpoint> unix_endpoint(const std::string& path);

@@ -123,15 +123,31 @@ Result<uint64_t> parse_rate(std::string_view text) {
   return *size;
 }
 
-Result<uint16_t> parse_port(std::string_view text, bool allow_zero) {
+Result<uint16_t> parse_port(std::string_view text, bool allow_zero, ServiceLookup services) {
   uint64_t v = 0;
-  if (!parse_u64(text, &v) || v > 65535 || (v == 0 && !allow_zero)) {
-    return usage_error(fmt::format("'{}' is not a port number ({}-65535)", text, allow_zero ? 0 : 1));
+  if (parse_u64(text, &v) && v <= 65535 && (v != 0 || allow_zero)) return static_cast<uint16_t>(v);
+  if (services != nullptr && !text.empty() && !parse_u64(text, &v)) {
+    if (uint16_t p = services(text); p != 0) return p;
+    return usage_error(fmt::format("'{}' is not a port number ({}-65535) or a service name (/etc/services)", text,
+                                   allow_zero ? 0 : 1));
   }
-  return static_cast<uint16_t>(v);
+  return usage_error(fmt::format("'{}' is not a port number ({}-65535)", text, allow_zero ? 0 : 1));
 }
 
-Result<std::vector<uint16_t>> parse_port_list(std::string_view text) {
+std::optional<HostPort> split_host_port(std::string_view text) {
+  if (text.starts_with('[')) {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+    if (close == 1 || close + 2 == text.size()) return std::nullopt;
+    return HostPort{std::string(text.substr(1, close - 1)), std::string(text.substr(close + 2))};
+  }
+  size_t colon = text.find(':');
+  if (colon == std::string_view::npos || text.find(':', colon + 1) != std::string_view::npos) return std::nullopt;
+  if (colon == 0 || colon + 1 == text.size()) return std::nullopt;
+  return HostPort{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
+}
+
+Result<std::vector<uint16_t>> parse_port_list(std::string_view text, ServiceLookup services) {
   std::vector<uint16_t> ports;
   std::set<uint16_t> seen;
   auto bad = [&](std::string_view part) {
@@ -144,7 +160,10 @@ Result<std::vector<uint16_t>> parse_port_list(std::string_view text) {
     std::string_view part = text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     size_t dash = part.find('-');
     uint64_t lo = 0, hi = 0;
-    if (dash == std::string_view::npos) {
+    uint16_t named = services != nullptr && !part.empty() && !parse_u64(part, &lo) ? services(part) : 0;
+    if (named != 0) {
+      lo = hi = named;  // a service name (which may hold a '-': "http-alt")
+    } else if (dash == std::string_view::npos) {
       if (!parse_u64(part, &lo)) return bad(part);
       hi = lo;
     } else if (!parse_u64(part.substr(0, dash), &lo) || !parse_u64(part.substr(dash + 1), &hi)) {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,12 +27,26 @@ Result<Duration> parse_duration(std::string_view text);
 // with SI prefixes as iperf3 uses them: "100Mbit", "10Gbit", "1Gbps".
 Result<uint64_t> parse_rate(std::string_view text);
 
-// A port number 1-65535, or 0-65535 when allow_zero.
-Result<uint16_t> parse_port(std::string_view text, bool allow_zero = false);
+// Service name -> port ("http" -> 80), or 0 when unknown. parse.cc stays
+// pure: the caller passes the lookup (core/address.h: lookup_service).
+using ServiceLookup = uint16_t (*)(std::string_view name);
+
+// A port number 1-65535, or 0-65535 when allow_zero; with `services`, a
+// service name too ("http", "ssh").
+Result<uint16_t> parse_port(std::string_view text, bool allow_zero = false, ServiceLookup services = nullptr);
 
 // "22,80,8000-8010" -> {22, 80, 8000, ..., 8010}; order kept, duplicates
-// dropped; at most 65535 entries.
-Result<std::vector<uint16_t>> parse_port_list(std::string_view text);
+// dropped; at most 65535 entries. With `services`, an item may be a service
+// name ("ssh,https"); ranges are numeric.
+Result<std::vector<uint16_t>> parse_port_list(std::string_view text, ServiceLookup services = nullptr);
+
+// One argument "HOST:PORT" or "[V6]:PORT" -> {HOST, PORT} (brackets
+// dropped); nullopt when it is not of that form: a name, an IPv4 address,
+// a bare IPv6 literal ("::1", two colons or more) or "[::1]" alone.
+struct HostPort {
+  std::string host, port;
+};
+std::optional<HostPort> split_host_port(std::string_view text);
 
 // A non-negative integer that fits in int (counts, backlog values).
 Result<long long> parse_count(std::string_view text, long long min, long long max);

@@ -72,6 +72,50 @@ TEST_CASE("parse_port_list keeps order and drops duplicates") {
   }
 }
 
+namespace {
+// A fixed services table, so the test does not depend on /etc/services.
+uint16_t fake_services(std::string_view name) {
+  if (name == "http") return 80;
+  if (name == "ssh") return 22;
+  if (name == "http-alt") return 8080;
+  return 0;
+}
+}  // namespace
+
+TEST_CASE("parse_port and parse_port_list take service names when given a lookup") {
+  CHECK(*parse_port("http", false, fake_services) == 80);
+  CHECK(*parse_port("8080", false, fake_services) == 8080);
+  CHECK_FALSE(parse_port("0", false, fake_services).ok());  // a number is never looked up
+  auto bad = parse_port("htp", false, fake_services);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("service name") != std::string::npos);
+  auto list = parse_port_list("ssh,http-alt,8000-8001,22", fake_services);
+  REQUIRE(list.ok());
+  CHECK(*list == std::vector<uint16_t>{22, 8080, 8000, 8001});
+  CHECK_FALSE(parse_port_list("ssh,nosuch", fake_services).ok());
+  CHECK_FALSE(parse_port_list("ssh").ok());  // without a lookup: numbers only
+}
+
+TEST_CASE("split_host_port: HOST:PORT and [V6]:PORT, nothing else") {
+  auto hp = split_host_port("127.0.0.1:9000");
+  REQUIRE(hp);
+  CHECK(hp->host == "127.0.0.1");
+  CHECK(hp->port == "9000");
+  hp = split_host_port("[::1]:9000");
+  REQUIRE(hp);
+  CHECK(hp->host == "::1");
+  CHECK(hp->port == "9000");
+  hp = split_host_port("[fe80::1%lo]:http");
+  REQUIRE(hp);
+  CHECK(hp->host == "fe80::1%lo");
+  CHECK(hp->port == "http");
+  CHECK(split_host_port("example.com:https")->host == "example.com");
+  for (const char* no : {"::1", "fe80::1", "[::1]", "127.0.0.1", "localhost", ":80", "host:", "[]:80", "[::1]80",
+                         "[::1]:", "a:b:c", ""}) {
+    CHECK_MESSAGE(!split_host_port(no), no);
+  }
+}
+
 TEST_CASE("parse_count bounds") {
   CHECK(*parse_count("0", 0, 10) == 0);
   CHECK(*parse_count("10", 0, 10) == 10);

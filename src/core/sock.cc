@@ -47,6 +47,21 @@ Status set_int_opt(int fd, int level, int name, int value, const char* what) {
   return {};
 }
 
+// bind()'s error, with the way out when a low port was refused (EACCES):
+// ports below net.ipv4.ip_unprivileged_port_start need privilege.
+Error bind_error(const char* what, const Endpoint& ep, int err) {
+  std::string msg = fmt::format("{} {}: {}", what, format_endpoint(ep), errno_text(err));
+  uint16_t port = endpoint_port(ep);
+  if (err == EACCES && port != 0) {
+    auto start = ProcFs().sysctl_int("net.ipv4.ip_unprivileged_port_start");
+    if (start.ok() && port < *start) {
+      msg += fmt::format(" (ports below net.ipv4.ip_unprivileged_port_start = {} need root or CAP_NET_BIND_SERVICE)",
+                         *start);
+    }
+  }
+  return system_error(msg);
+}
+
 Status bind_source(int fd, int family, const SocketConfig& cfg) {
   if (cfg.source_host.empty() && !cfg.source_port) return {};
   auto eps = resolve(cfg.source_host, cfg.source_port.value_or(0), cfg.transport, family, true);
@@ -55,7 +70,7 @@ Status bind_source(int fd, int family, const SocketConfig& cfg) {
     if (ep.family() != family) continue;
     if (cfg.source_port) (void)set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
     if (::bind(fd, ep.sa(), ep.len) == 0) return {};
-    return system_error(fmt::format("bind source {}: {}", format_endpoint(ep), errno_text(errno)));
+    return bind_error("bind source", ep, errno);
   }
   return system_error(fmt::format("bind source {}: no address of the target's family",
                                   cfg.source_host.empty() ? "(any)" : cfg.source_host));
@@ -186,7 +201,7 @@ Result<Listener> local_listen(const std::string& host, uint16_t port, const Sock
     if (ep.family() == AF_INET6) (void)set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual_stack ? 0 : 1, "IPV6_V6ONLY");
     if (auto s = apply_buffers(fd, cfg); !s) return s.error();
     if (::bind(fd, ep.sa(), ep.len) != 0) {
-      last = system_error(fmt::format("bind {}: {}", format_endpoint(ep), errno_text(errno)));
+      last = bind_error("bind", ep, errno);
       continue;
     }
     Listener l;
@@ -305,6 +320,7 @@ Result<Connection> remote_connect(const std::string& host, uint16_t port, const 
                                   Duration timeout) {
   std::string target = connect_target(host, port, cfg.transport);
   auto eps = resolve(host, port, cfg.transport, cfg.family, false);
+  if (!eps.ok() && eps.error().kind == ErrorKind::Usage) return eps.take_error();  // fe80::1 without %IFACE
   if (!eps.ok()) return system_error(fmt::format("{}: {}", target, eps.error().message));
   auto deadline = Clock::now() + timeout;
   bool limited = timeout.count() > 0;
@@ -365,8 +381,18 @@ Result<Connection> unix_connect(const std::string& path, const SocketConfig& cfg
       return system_error(fmt::format("bind an autobind name for {}: {}", path, errno_text(errno)));
     }
   }
-  Status st = timeout_connect(sock->get(), *ep, timeout, connect_target(path, 0, Transport::Unix));
-  if (!st) return st.error();
+  std::string target = connect_target(path, 0, Transport::Unix);
+  Status st = timeout_connect(sock->get(), *ep, timeout, target);
+  if (!st) {
+    // connect() to a regular file or a directory says "Connection refused".
+    struct stat info;
+    if (path[0] != '@' && ::stat(path.c_str(), &info) == 0 && !S_ISSOCK(info.st_mode)) {
+      return system_error(fmt::format("{}: not a socket ({})", target, S_ISDIR(info.st_mode) ? "a directory"
+                                                                      : S_ISREG(info.st_mode) ? "a regular file"
+                                                                                              : "not a socket file"));
+    }
+    return st.error();
+  }
   Connection c;
   c.fd = std::move(*sock);
   c.peer = *ep;

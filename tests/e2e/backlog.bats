@@ -206,6 +206,19 @@ bl_listener_field() {
   [ "$(jq -r 'select(.event=="check") | .ok' <<<"$output")" = false ]
 }
 
+@test "--check: a selection that matches no listener fails (exit 4) and says so" {
+  local port
+  port=$(free_port)  # nothing listens there (a race with another listener is harmless: ss shows it)
+  ss -Hltn "sport = :$port" | grep -q . && skip "port $port is in use"
+  run -4 "$SOCKPROBE" backlog --check --port "$port"
+  [[ "$output" == *"no listener matches --port $port"* && "$output" != *"Check passed"* ]]
+  run -4 "$SOCKPROBE" backlog --check --pid 999999
+  [[ "$output" == *"no listener matches --pid 999999"* ]]
+  run -4 "$SOCKPROBE" --json backlog --check --port "$port" --pid 999999
+  [ "$(jq -r 'select(.event=="check") | .ok' <<<"$output")" = false ]
+  run -4 "$SOCKPROBE" backlog --check --port "$port" --watch 100ms --count 1
+}
+
 @test "--check --fail-on-overflow: exit 4 when drops grow during the watch, 0 when quiet" {
   plain_netns
   bl_listeners "$NS" 1:2

@@ -321,3 +321,49 @@ c.close()
   run "$SOCKPROBE" connect 127.0.0.1 0 </dev/null
   [ "$status" -eq 2 ]
 }
+
+@test "connect HOST:PORT and [V6]:PORT as one argument; service names for PORT" {
+  start_listener a /dev/null listen -k 127.0.0.1 0
+  run "$SOCKPROBE" connect -z "127.0.0.1:$PORT"
+  [ "$status" -eq 0 ]
+  [[ $output == "127.0.0.1 $PORT open"* ]]
+  run timeout 10 "$SOCKPROBE" --json connect "127.0.0.1:$PORT" </dev/null
+  [ "$status" -eq 0 ]
+  [ "$(jq -r 'select(.event == "connected") | .port' <<<"$output")" = "$PORT" ]
+  # Service names resolve through /etc/services (the ports may be closed here).
+  grep -qE '^ssh[[:space:]]+22/tcp' /etc/services || skip "no /etc/services"
+  run "$SOCKPROBE" --json connect -z -w 1 127.0.0.1 ssh,https
+  [ "$(jq -sc '[.[] | select(.event == "port") | .port]' <<<"$output")" = '[22,443]' ]
+  run "$SOCKPROBE" --json connect -z -w 1 127.0.0.1:https
+  [ "$(jq -sc '[.[] | select(.event == "port") | .port]' <<<"$output")" = '[443]' ]
+  [ -n "$(ip -6 addr show dev lo 2>/dev/null)" ] || skip "no IPv6 on lo"
+  start_listener b /dev/null listen -k ::1 0
+  run "$SOCKPROBE" connect -z "[::1]:$PORT"
+  [ "$status" -eq 0 ]
+  [[ $output == "[::1] $PORT open"* || $output == "::1 $PORT open"* ]]
+}
+
+@test "connect -U on a regular file or a directory says 'not a socket', exit 1" {
+  : >"$T/plain"
+  run "$SOCKPROBE" connect -U "$T/plain" </dev/null
+  [ "$status" -eq 1 ]
+  [[ $output == *"$T/plain"*"not a socket (a regular file)"* ]]
+  run "$SOCKPROBE" connect -U "$T" </dev/null
+  [ "$status" -eq 1 ]
+  [[ $output == *"not a socket (a directory)"* ]]
+}
+
+@test "listen on a port below ip_unprivileged_port_start names the sysctl and CAP_NET_BIND_SERVICE" {
+  local start low
+  start=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)
+  (( start > 1 )) || skip "every port is unprivileged here"
+  low=$((start - 1))
+  local -a as=()
+  if [ "$(id -u)" = 0 ]; then
+    command -v setpriv >/dev/null || skip "setpriv not installed"
+    as=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all)
+  fi
+  run timeout 10 "${as[@]}" "$SOCKPROBE" listen 127.0.0.1 "$low" </dev/null
+  [ "$status" -eq 1 ]
+  [[ $output == *"Permission denied"*"net.ipv4.ip_unprivileged_port_start = $start"*"CAP_NET_BIND_SERVICE"* ]]
+}

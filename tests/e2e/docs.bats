@@ -27,13 +27,17 @@ subcommands() {
     section == "Subcommands:" && /^  +[a-z]/ { print $1 }'
 }
 
-# own_flags SUB: the flags of SUB, and of its own subcommands (`backlog
-# test`), that are not global (-h/--help are global). A nested subcommand is
-# documented in its parent's man section and completion spec.
+# own_flags SUB [NESTED]: the flags of SUB (or of its nested subcommand,
+# `backlog test`) that are not global (-h/--help are global).
 own_flags() {
+  comm -23 <(help_flags "$@" | sort -u) <(help_flags | sort -u)
+}
+
+# documented_flags SUB: SUB's own flags and its nested subcommands' ones; a
+# nested subcommand is documented in its parent's man section.
+documented_flags() {
   local nested
-  comm -23 <({ help_flags "$1"; for nested in $(subcommands "$1"); do help_flags "$1" "$nested"; done; } | sort -u) \
-           <(help_flags | sort -u)
+  { own_flags "$1"; for nested in $(subcommands "$1"); do own_flags "$1" "$nested"; done; } | sort -u
 }
 
 # mentions TEXT_FILE FLAG: is FLAG in the text as a whole word (*--udp*, -I,)?
@@ -108,7 +112,7 @@ report_problems() {
     fi
     grep -q "^\*sockprobe\* .*\*$sub\*" "$MAN" ||
       echo "man/sockprobe.1.scd: SYNOPSIS has no line for '$sub'" >>"$BATS_TEST_TMPDIR/problems"
-    for f in $(own_flags "$sub"); do
+    for f in $(documented_flags "$sub"); do
       mentions "$text" "$f" || echo "man/sockprobe.1.scd: section '## sockprobe $sub' is missing $f (from 'sockprobe $sub --help')" >>"$BATS_TEST_TMPDIR/problems"
     done
   done
@@ -117,7 +121,7 @@ report_problems() {
 
 # check_completion FILE: the spec of FILE matches --help, globally and per subcommand.
 check_completion() {
-  local file=$1 sub want=$BATS_TEST_TMPDIR/want have=$BATS_TEST_TMPDIR/have
+  local file=$1 sub nested want=$BATS_TEST_TMPDIR/want have=$BATS_TEST_TMPDIR/have
   help_flags >"$want"
   spec "$file" | spec_names >"$have"
   compare_flags "completions/$file (global flags)" "$want" "$have"
@@ -129,6 +133,11 @@ check_completion() {
       continue
     fi
     compare_flags "completions/$file (sockprobe $sub)" "$want" "$have"
+    for nested in $(subcommands "$sub"); do  # its own spec: the parent's flags do not apply
+      own_flags "$sub" "$nested" >"$want"
+      spec "$file" "$sub $nested" | spec_names >"$have"
+      compare_flags "completions/$file (sockprobe $sub $nested)" "$want" "$have"
+    done
   done
   report_problems
 }
@@ -182,6 +191,27 @@ bash_complete() {
   [[ $output == never ]]
   run bash_complete sockprobe listen --tim
   [[ -z $output ]]  # --timeout is connect's, not listen's
+}
+
+@test "completions: backlog <TAB> offers test; backlog test offers only its own flags" {
+  local out
+  if [[ -f /usr/share/bash-completion/bash_completion ]]; then
+    run bash_complete sockprobe backlog ''
+    [[ $output == test ]]
+    run bash_complete sockprobe backlog test --
+    [[ $output == *--clients=* && $output != *--check* && $output != *--fail-above* && $output != *--watch* ]]
+    [[ $output != *--port=* && $output != *--pid=* ]]
+    run bash_complete sockprobe backlog --
+    [[ $output == *--check* && $output != *--clients* ]]
+  fi
+  out=$(fish -c 'source $argv[1]; complete -C"sockprobe backlog test --"' "$COMP/sockprobe.fish")
+  [[ $out == *--clients* && $out != *--check* && $out != *--watch* ]]
+  out=$(fish -c 'source $argv[1]; complete -C"sockprobe backlog "' "$COMP/sockprobe.fish")
+  [[ $out == *test* ]]
+  run timeout 60 zsh -f "$BATS_TEST_DIRNAME/complete.zsh" "$COMP" 'sockprobe backlog test --'
+  [[ $status -eq 0 && $output == *MATCH:--clients* && $output != *MATCH:--check* ]]
+  run timeout 60 zsh -f "$BATS_TEST_DIRNAME/complete.zsh" "$COMP" 'sockprobe backlog '
+  [[ $status -eq 0 && $output == *MATCH:test* ]]
 }
 
 @test "zsh completion completes subcommands, flags and values" {

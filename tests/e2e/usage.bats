@@ -52,7 +52,7 @@ usage_error() {
 @test "listen without PORT" { usage_error "PORT" listen; }
 @test "listen with three positionals" { usage_error "'3'" listen 1 2 3; }
 @test "listen PORT 70000" { usage_error "70000" listen 127.0.0.1 70000; }
-@test "listen PORT not a number" { usage_error "http" listen http; }
+@test "listen PORT not a number or a service" { usage_error "htp" listen htp; }
 @test "connect without HOST and PORT" { usage_error "HOST" connect; }
 @test "connect without PORT" { usage_error "PORT" connect 127.0.0.1; }
 @test "connect PORT 0" { usage_error "'0'" connect 127.0.0.1 0; }
@@ -100,6 +100,63 @@ usage_error() {
 @test "--echo with -u" { usage_error "--echo" listen --echo -u 0; }
 @test "recv -o with --discard" { usage_error "--discard" recv -o "$BATS_TEST_TMPDIR/f" --discard 0; }
 @test "send FILE with --size" { usage_error "--size" send --size 10 127.0.0.1 9 "$BATS_TEST_TMPDIR/f"; }
+
+# --- flags the combination would ignore (app/flagrules.cc) -----------------
+
+@test "send --size with --duration" { usage_error "--size and --duration" send --size 1M --duration 2s 127.0.0.1 9; }
+@test "send --pattern with a FILE" { : >"$BATS_TEST_TMPDIR/f"; usage_error "--pattern" send --pattern zero 127.0.0.1 9 "$BATS_TEST_TMPDIR/f"; }
+@test "send --pattern with stdin" { usage_error "--pattern" send --pattern zero 127.0.0.1 9; }
+@test "send --duration 0" { usage_error "--duration: '0'" send --duration 0 127.0.0.1 9; }
+@test "send --duration 0s" { usage_error "--duration: '0s'" send --duration 0s 127.0.0.1 9; }
+@test "send --duration 0.0000001us" { usage_error "--duration: '0.0000001us'" send --duration 0.0000001us 127.0.0.1 9; }
+@test "buffers --set 0" { usage_error "--set: '0'" buffers --set 0; }
+@test "backlog test --check" { usage_error "--check" backlog test --check; }
+@test "backlog test --fail-above" { usage_error "--fail-above" backlog test --fail-above 1; }
+@test "backlog test --watch" { usage_error "--watch" backlog test --watch 1s; }
+@test "backlog test --port" { usage_error "--port" backlog test --port 80; }
+@test "backlog --pid before test" { usage_error "--pid" backlog --pid 1 test; }
+@test "backlog --count without --watch" { usage_error "--count goes with --watch" backlog --count 2; }
+@test "backlog --fail-above without --check" { usage_error "--fail-above goes with --check" backlog --fail-above 5; }
+@test "send --size ''" { usage_error "--size: empty" send --size '' 127.0.0.1 9; }
+@test "buffers --set ''" { usage_error "--set: empty" buffers --set ''; }
+@test "connect -U ''" { usage_error "--unix: empty" connect -U ''; }
+@test "listen -U ''" { usage_error "--unix: empty" listen -U ''; }
+@test "connect '' 80" { usage_error "empty" connect '' 80; }
+@test "connect HOST ''" { usage_error "empty" connect 127.0.0.1 ''; }
+@test "backlog --port ''" { usage_error "--port: empty" backlog --port ''; }
+@test "backlog test --clients ''" { usage_error "--clients: empty" backlog test --clients ''; }
+
+# --- errors that help: suggestions, netcat habits, one line ----------------
+
+@test "mistyped subcommand: did you mean, and sockprobe --help" {
+  usage_error "unknown subcommand 'conect' (did you mean connect?)" conect 127.0.0.1 1
+  grep -qF "see 'sockprobe --help'" "$ERR"
+}
+@test "mistyped long flag: the nearest flag and the subcommand's help" {
+  usage_error "unknown flag --timout (did you mean --timeout?)" connect --timout 1 127.0.0.1 1
+  grep -qF "see 'sockprobe connect --help'" "$ERR"
+}
+@test "a flag of another subcommand names its owners" {
+  usage_error "it is a flag of connect" listen --zero-io 0
+  grep -qF "see 'sockprobe listen --help'" "$ERR"
+}
+@test "mistyped nested subcommand" { usage_error "unknown subcommand 'tset' (did you mean test?)" backlog tset; }
+@test "unknown flag of backlog test points at its help" { usage_error "sockprobe backlog test --help" backlog test --bogus; }
+@test "nc habit: listen -p 9000" { usage_error "the port is an argument here: 'sockprobe listen 9000'" listen -p 9000; }
+@test "nc habit: recv -p 9000" { usage_error "the port is an argument" recv -p 9000; }
+@test "nc habit: -l" { usage_error "'sockprobe listen [HOST] PORT' listens" connect -l 9000; }
+@test "nc habit: -N" { usage_error "-N: not needed" connect -N 127.0.0.1 1; }
+@test "nc habit: -n" { usage_error "-n: not needed" connect -n 127.0.0.1 1; }
+@test "nc habit: -e" { usage_error "-e: running a program" listen -e /bin/sh 9000; }
+@test "nc habit: -c" { usage_error "-c: running a program" connect -c 'cat' 127.0.0.1 1; }
+@test "a value holding a newline is still one line" { usage_error "--timeout: '5\nx'" connect -w $'5\nx' 127.0.0.1 1; }
+@test "a CLI11 error holding a newline is still one line" { usage_error "some\ntimes" --color $'some\ntimes' listen 0; }
+@test "a flag's value that starts with a dash is not taken for a flag" { usage_error "--timeout: '-1'" connect -w -1 127.0.0.1 1; }
+@test "fe80::1 without a scope" { usage_error "link-local address: it needs a scope" connect fe80::1 80; }
+@test "listen on fe80::1 without a scope" { usage_error "needs a scope" listen fe80::1 0; }
+@test "PORT: an unknown service name" { usage_error "'nosuchservice' is not a port number (1-65535) or a service name" connect 127.0.0.1 nosuchservice; }
+@test "-z PORT list: an unknown service name" { usage_error "nosuchservice" connect -z 127.0.0.1 ssh,nosuchservice; }
+@test "HOST:PORT and PORT both" { usage_error "'80'" connect 127.0.0.1:9 80; }
 
 # --- connect bursts, buffers, backlog ----------------------------------------
 
