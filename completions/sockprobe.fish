@@ -60,13 +60,14 @@ function __sockprobe_spec
 -p,--source-port=PORT Local port to send from
 -z,--zero-io Only check that the ports accept connections
 -w,--timeout=DURATION Connect timeout
+--wait=DEADLINE With -z: retry until the ports open or DEADLINE passes
 --idle-timeout=DURATION Close after DURATION with no data
 --close-on-eof Close at once on stdin EOF
 --keep-sending After the peer EOF send stdin to its EOF, terminal too
 --stop-on-peer-eof Stop at the peer EOF, dropping unsent stdin
 --stall-timeout=DURATION Give up when stdin bytes make no progress
 --count=N Burst: open N connections
---concurrency=C Burst: connections in flight at once
+--concurrency=C Burst: connections in flight at once; -z: ports probed at once
 --rate=R Burst: connections started per second
 --send=SIZE Burst: bytes written on each connection
 '

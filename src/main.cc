@@ -64,7 +64,7 @@ int report_error(const sp::Error& err, const sp::app::GlobalOptions& g, const ch
     sp::Reporter r = sp::app::make_reporter(g, stderr);
     r.event("error", sp::Json{{"kind", kind_name(err.kind)}, {"message", err.message}, {"exit", sp::exit_code(err.kind)}},
             "");
-  } else {
+  } else if (!err.message.empty()) {  // empty: -z -q, where the exit status alone speaks
     // One line, whatever the message holds (a bad value with a newline, a peer's name).
     std::fprintf(stderr, "sockprobe: %s%s\n", sp::terminal_safe(err.message).c_str(), hint);
   }

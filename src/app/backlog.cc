@@ -21,6 +21,7 @@
 #include "core/wait.h"
 #include "core/sockdiag.h"
 #include "app/backlog_view.h"
+#include "core/textsafe.h"
 
 namespace sp::app {
 namespace {
@@ -92,6 +93,10 @@ std::string protocol_of(const SockInfo& s) {
   if (s.transport == Transport::Unix) return "unix";
   return s.family == AF_INET6 ? "tcp6" : "tcp";
 }
+
+// Human text only (JSON and metrics carry the raw name): another user's
+// socket name may hold terminal escapes.
+std::string human_address(const SockInfo& s) { return terminal_safe(address_of(s)); }
 
 std::string note_of(const SockInfo& s, std::optional<int64_t> somaxconn, double threshold) {
   std::vector<std::string> notes;
@@ -192,7 +197,7 @@ std::vector<std::string> listener_cells(const ListenerRow& row, const Snapshot& 
   const SockInfo& s = row.sock;
   std::vector<std::string> syn = syn_cells(row, snap);
   return {protocol_of(s),
-          address_of(s),
+          human_address(s),
           s.transport == Transport::Unix ? "-" : std::to_string(s.local_port),
           std::to_string(s.recv_q),
           std::to_string(s.send_q),
@@ -201,7 +206,7 @@ std::vector<std::string> listener_cells(const ListenerRow& row, const Snapshot& 
           syn[1],
           s.skmem ? std::to_string(s.skmem->drops) : "?",
           row.owner ? std::to_string(row.owner->pid) : "-",
-          row.owner ? row.owner->command : "-",
+          row.owner ? terminal_safe(row.owner->command) : "-",
           notes_of(row, snap, threshold)};
 }
 
@@ -305,7 +310,7 @@ void report_listener_deltas(Reporter& rep, const std::vector<ListenerDelta>& ds,
                  d.syn_delta != 0 || d.now->syn.syn_recv > 0;
     if (!moved && rep.verbosity() < 1) continue;
     const SockInfo& s = d.now->sock;
-    t.row({protocol_of(s), address_of(s), s.transport == Transport::Unix ? "-" : std::to_string(s.local_port),
+    t.row({protocol_of(s), human_address(s), s.transport == Transport::Unix ? "-" : std::to_string(s.local_port),
            fmt::format("queue {}/{}", s.recv_q, s.send_q), fmt::format("({:+})", d.queue_delta),
            tcp ? fmt::format("syn-recv {} ({:+})", d.now->syn.syn_recv, d.syn_delta) : "",
            d.drops_delta ? fmt::format("drops {:+}", *d.drops_delta) : "new listener",
@@ -331,7 +336,7 @@ std::vector<std::string> fill_failures(const Snapshot& s, const BacklogOptions& 
   }
   for (const auto& row : s.listeners) {
     if (fill_pct(row.sock) <= threshold) continue;
-    std::string where = row.sock.transport == Transport::Unix ? address_of(row.sock)
+    std::string where = row.sock.transport == Transport::Unix ? human_address(row.sock)
                                                              : fmt::format("{} port {}", row.sock.local_address,
                                                                            row.sock.local_port);
     out.push_back(fmt::format("{} accept queue {}/{} is {:.0f}% full (above {:.0f}%)", where, row.sock.recv_q,
@@ -346,7 +351,7 @@ std::vector<std::string> drop_failures(const std::vector<ListenerDelta>& ds) {
   for (const auto& x : ds) {
     if (x.drops_delta.value_or(0) <= 0) continue;
     const SockInfo& s = x.now->sock;
-    std::string where = s.transport == Transport::Unix ? address_of(s)
+    std::string where = s.transport == Transport::Unix ? human_address(s)
                                                         : fmt::format("{} port {}", s.local_address, s.local_port);
     out.push_back(fmt::format("{}: {} drops this interval", where, *x.drops_delta));
   }

@@ -18,6 +18,7 @@
 #include "core/signals.h"
 #include "core/wait.h"
 #include "core/sockdiag.h"
+#include "core/textsafe.h"
 
 namespace sp::app {
 namespace {
@@ -104,7 +105,7 @@ std::string endpoint_text(const SockInfo& s, bool local) {
   const std::string& addr = local ? s.local_address : s.remote_address;
   uint16_t port = local ? s.local_port : s.remote_port;
   if (s.transport == Transport::Unix) {
-    if (!addr.empty()) return addr;
+    if (!addr.empty()) return terminal_safe(addr);  // another user's name: no raw escapes
     if (!local && s.peer_inode && *s.peer_inode != 0) return fmt::format("peer inode {}", *s.peer_inode);
     return "*";
   }
@@ -152,7 +153,7 @@ std::vector<std::string> row_cells(const LiveRow& row, const std::string& extra)
     for (int i = 0; i < 5; ++i) c.push_back(mini ? "-" : "?");
   }
   c.push_back(extra);
-  c.push_back(row.owner ? fmt::format("{}/{}", row.owner->pid, row.owner->command) : "");
+  c.push_back(row.owner ? fmt::format("{}/{}", row.owner->pid, terminal_safe(row.owner->command)) : "");
   return c;
 }
 

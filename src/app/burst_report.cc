@@ -7,6 +7,7 @@
 
 #include "app/common.h"
 #include "core/procfs.h"
+#include "core/textsafe.h"
 
 namespace sp::app {
 namespace {
@@ -61,18 +62,13 @@ std::string syn_retransmits_report(const BurstResult& r, Json* j) {
 
 void add_burst_flags(CLI::App* sub, BurstFlags* f) {
   sub->add_option("--count", f->count, "Burst: open N connections, report outcomes and connect latency")->type_name("N");
-  sub->add_option("--concurrency", f->concurrency, "Burst: connections in flight at once (default 1)")->type_name("C");
+  sub->add_option("--concurrency", f->concurrency, "Burst: connections in flight at once; with -z: ports probed at once (default 1)")->type_name("C");
   sub->add_option("--rate", f->rate, "Burst: start at most R connections per second")->type_name("R");
   sub->add_option("--send", f->send, "Burst: write SIZE bytes on each connection before closing")->type_name("SIZE");
 }
 
 Result<std::optional<BurstOptions>> burst_options(const BurstFlags& f, std::optional<Duration> timeout) {
-  if (f.count.empty()) {
-    if (!f.concurrency.empty() || !f.rate.empty() || !f.send.empty()) {
-      return usage_error("--concurrency, --rate and --send go with --count");
-    }
-    return std::optional<BurstOptions>();
-  }
+  if (f.count.empty()) return std::optional<BurstOptions>();  // which flags go with --count: app/flagrules.cc
   BurstOptions o;
   auto count = count_flag("--count", f.count, 1, 10'000'000);
   if (!count.ok()) return count.take_error();
@@ -114,6 +110,10 @@ Status run_connect_burst(Reporter& rep, const std::string& host, uint16_t port, 
          {"concurrency", opts.concurrency}, {"rate", opts.rate ? Json(opts.rate) : Json(nullptr)},
          {"seconds", r.seconds}, {"connections_per_second", cps},
          {"ok", r.ok}, {"refused", r.refused}, {"reset", r.reset}, {"timeout", r.timeout}, {"other", r.other}};
+  // -z tries every address; a burst measures one: say which (the first).
+  std::vector<std::string> all;
+  for (const Endpoint& ep : *eps) all.push_back(format_host(ep));
+  j["addresses"] = all;
   j["other_errors"] = r.other_errors;
   j["latency"] = latency_json(r.latencies);
   Json hj = Json::array();
@@ -135,6 +135,10 @@ Status run_connect_burst(Reporter& rep, const std::string& host, uint16_t port, 
       format_host(target), port, opts.count, opts.concurrency,
       opts.rate ? fmt::format(", {}/s", opts.rate) : "", human_duration(r.seconds), cps, r.ok, r.refused, r.reset,
       r.timeout, r.other);
+  if (eps->size() > 1) {
+    text += fmt::format("\n  {} resolves to {} addresses ({}); the burst uses the first (-4/-6 pick a family)",
+                        terminal_safe(host), eps->size(), fmt::join(all, ", "));
+  }
   for (const auto& [err, n] : r.other_errors) text += fmt::format("\n  {}: {}", err, n);
   if (!r.latencies.empty()) {
     text += fmt::format("\n  connect latency: p50 {}  p90 {}  p99 {}  max {}", human_duration(percentile(r.latencies, 50)),

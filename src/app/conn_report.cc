@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "core/tcpinfo.h"
+#include "core/textsafe.h"
 
 namespace sp::app {
 namespace {
@@ -15,8 +16,9 @@ Json address_json(const Endpoint& ep) {
   return j;
 }
 
+// Human text: a Unix peer picks its own name, escapes and all.
 std::string address_text(const Endpoint& ep) {
-  if (ep.family() == AF_UNIX) return format_host(ep);
+  if (ep.family() == AF_UNIX) return terminal_safe(format_host(ep));
   return fmt::format("{} {}", format_host(ep), endpoint_port(ep));
 }
 

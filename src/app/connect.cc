@@ -1,6 +1,6 @@
 // `sockprobe connect HOST PORT`: nc with reports. Relays stdin/stdout over
-// one connection, or with -z checks ports (lists and ranges) and exits 0
-// only when every one is open.
+// one connection, or with -z checks ports (lists and ranges; --concurrency
+// at once; --wait until they open) and exits 0 only when every one is open.
 #include <unistd.h>
 
 #include <chrono>
@@ -11,8 +11,10 @@
 #include "app/common.h"
 #include "app/conn_report.h"
 #include "app/peer.h"
+#include "core/portscan.h"
 #include "core/relay.h"
 #include "core/sock.h"
+#include "core/textsafe.h"
 
 namespace sp::app {
 namespace {
@@ -23,38 +25,62 @@ struct ConnectFlags {
   std::vector<std::string> args;  // HOST PORT
   SocketFlags sock;
   bool zero_io = false;
-  std::string timeout, idle_timeout;
+  std::string timeout, idle_timeout, wait;
   RelayFlags relay;
   BurstFlags burst;
 };
 
-// -z: one line per port; refused/unreachable -> exit 1, else any timeout -> 3.
+// -z: one line per port, in the order given (probes run --concurrency at
+// once). Exit: any unresolved or closed -> 1; else any timeout, or a --wait
+// whose deadline passed -> 3. With -q nothing is printed: the status speaks.
 Status scan_ports(Reporter& rep, const std::string& host, const std::vector<uint16_t>& ports,
-                  const SocketConfig& cfg, Duration timeout) {
-  int closed = 0, timed_out = 0;
-  for (uint16_t port : ports) {
-    auto started = std::chrono::steady_clock::now();
-    auto c = remote_connect(host, port, cfg, timeout);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    Json j = {{"host", host}, {"port", port}, {"protocol", transport_name(cfg.transport)}};
-    if (c.ok()) {
-      j["state"] = "open";
-      j["address"] = format_host(c->peer);
-      j["seconds"] = secs;
-      rep.event("port", j, fmt::format("{} {} open ({}, {})", host, port, format_host(c->peer), human_duration(secs)));
-      continue;
+                  const SocketConfig& cfg, const ScanOptions& opts) {
+  int closed = 0, timed_out = 0, unresolved = 0;
+  std::string resolve_error;
+  Status st = probe_ports(host, ports, cfg, opts, [&](const PortProbe& p) {
+    Json j = {{"host", host}, {"port", p.port}, {"protocol", transport_name(cfg.transport)},
+              {"state", port_state_name(p.state)}, {"seconds", p.seconds}};
+    if (opts.wait) j["attempts"] = p.attempts;
+    std::string line = fmt::format("{} {} {}", terminal_safe(host), p.port, port_state_name(p.state));
+    if (p.state == PortState::Open) {
+      j["address"] = format_host(p.peer);
+      rep.event("port", j, fmt::format("{} ({}, {})", line, format_host(p.peer), human_duration(p.seconds)));
+      return;
     }
-    if (c.error().kind == ErrorKind::Interrupted) return c.take_error();
-    bool is_timeout = c.error().kind == ErrorKind::Timeout;
-    (is_timeout ? timed_out : closed)++;
-    j["state"] = is_timeout ? "timeout" : "closed";
-    j["error"] = c.error().message;
-    j["seconds"] = secs;
-    rep.event("port", j, fmt::format("{} {} {} ({})", host, port, is_timeout ? "timeout" : "closed", c.error().message));
+    j["error"] = p.error;
+    rep.event("port", j, fmt::format("{} ({})", line, p.error));
+    if (p.state == PortState::Unresolved) {
+      ++unresolved;
+      resolve_error = p.error;
+    } else {
+      ++(p.state == PortState::Timeout ? timed_out : closed);
+    }
+  });
+  if (!st) return st;
+  // Under -q the summary is not printed either (an empty message).
+  auto say = [&](std::string msg) { return rep.quiet() ? std::string() : msg; };
+  if (unresolved > 0) return system_error(say(resolve_error));
+  if (opts.wait && (closed > 0 || timed_out > 0)) {
+    return timeout_error(say(fmt::format("{} of {} ports on {} not open after waiting {}", closed + timed_out,
+                                         ports.size(), host, human_duration(std::chrono::duration<double>(*opts.wait).count()))));
   }
-  if (closed > 0) return system_error(fmt::format("{} of {} ports closed on {}", closed, ports.size(), host));
-  if (timed_out > 0) return timeout_error(fmt::format("{} of {} ports timed out on {}", timed_out, ports.size(), host));
+  if (closed > 0) return system_error(say(fmt::format("{} of {} ports closed on {}", closed, ports.size(), host)));
+  if (timed_out > 0) return timeout_error(say(fmt::format("{} of {} ports timed out on {}", timed_out, ports.size(), host)));
   return {};
+}
+
+// -z's options: -w per attempt, --concurrency (default 1; with --wait every
+// port at once, up to 64), --wait DEADLINE.
+Result<ScanOptions> scan_options(const ConnectFlags& f, Duration connect_timeout, size_t nports) {
+  ScanOptions o;
+  o.timeout = connect_timeout;
+  auto wait = duration_flag("--wait", f.wait);
+  if (!wait.ok()) return wait.take_error();
+  o.wait = *wait;
+  auto conc = count_flag("--concurrency", f.burst.concurrency, 1, 1024);
+  if (!conc.ok()) return conc.take_error();
+  o.concurrency = conc->has_value() ? static_cast<size_t>(**conc) : o.wait ? std::min<size_t>(nports, 64) : 1;
+  return o;
 }
 
 Status run_connect(const ConnectFlags& f, const GlobalOptions& g) {
@@ -86,19 +112,21 @@ Status run_connect(const ConnectFlags& f, const GlobalOptions& g) {
       ports.push_back(*p);
     }
   }
+  if (f.zero_io) {
+    if (cfg->transport == Transport::Udp) return usage_error("connect: -z checks TCP ports; UDP has no handshake to check");
+    auto so = scan_options(f, connect_timeout, ports.size());
+    if (!so.ok()) return so.take_error();
+    Reporter rep = make_reporter(g, stdout);
+    return scan_ports(rep, host, ports, *cfg, *so);
+  }
   auto burst = burst_options(f.burst, *timeout);
   if (!burst.ok()) return burst.take_error();
   if (burst->has_value()) {
-    if (unix_given || f.zero_io || cfg->transport == Transport::Udp) {
-      return usage_error("connect: --count bursts are TCP only (no -U, -u or -z)");
+    if (unix_given || cfg->transport == Transport::Udp) {
+      return usage_error("connect: --count bursts are TCP only (no -U or -u)");
     }
     Reporter rep = make_reporter(g, stdout);
     return run_connect_burst(rep, host, ports[0], *cfg, **burst);
-  }
-  if (f.zero_io) {
-    if (cfg->transport == Transport::Udp) return usage_error("connect: -z checks TCP ports; UDP has no handshake to check");
-    Reporter rep = make_reporter(g, stdout);
-    return scan_ports(rep, host, ports, *cfg, connect_timeout);
   }
 
   Reporter rep = make_reporter(g, stderr);
@@ -137,6 +165,8 @@ Command add_connect(CLI::App& app, const GlobalOptions& g) {
   sub->add_flag("-z,--zero-io", f->zero_io, "Only check that the ports accept connections");
   sub->add_option("-w,--timeout", f->timeout, "Connect timeout (default: none, like nc)")->type_name("DURATION");
   sub->add_option("--idle-timeout", f->idle_timeout, "Close after DURATION with no data")->type_name("DURATION");
+  sub->add_option("--wait", f->wait, "With -z: retry until the ports open (exit 0) or DEADLINE passes (exit 3)")
+      ->type_name("DEADLINE");
   add_relay_flags(sub, &f->relay);
   add_burst_flags(sub, &f->burst);
   return {sub, [f, &g] { return run_connect(*f, g); }};

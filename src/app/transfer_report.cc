@@ -10,6 +10,7 @@
 #include "core/parse.h"
 #include "core/sock.h"
 #include "core/tcpinfo.h"
+#include "core/textsafe.h"
 
 namespace sp::app {
 namespace {
@@ -19,7 +20,7 @@ bool g_progress_shown = false;
 double rate(uint64_t bytes, double seconds) { return seconds > 0 ? static_cast<double>(bytes) / seconds : 0; }
 
 std::string peer_text(const Endpoint& ep) {
-  if (ep.family() == AF_UNIX) return format_host(ep);
+  if (ep.family() == AF_UNIX) return terminal_safe(format_host(ep));  // the peer's own name
   return fmt::format("{} {}", format_host(ep), endpoint_port(ep));
 }
 

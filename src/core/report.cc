@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "core/textsafe.h"
+
 namespace sp {
 
 static std::string wrap(bool on, const char* code, std::string_view s) {
@@ -35,7 +37,7 @@ void Reporter::warning(std::string_view message) {
     event("warning", Json{{"message", message}}, "");
     return;
   }
-  std::string line = warning_line(message, opts_.stderr_color);
+  std::string line = warning_line(terminal_safe(message), opts_.stderr_color);  // may name a peer
   std::fprintf(stderr, "%s\n", line.c_str());
 }
 

@@ -44,6 +44,7 @@ class Reporter {
   const ReportOptions& options() const { return opts_; }
   bool json() const { return opts_.json; }
   int verbosity() const { return opts_.verbosity; }
+  bool quiet() const { return opts_.quiet; }
   std::FILE* stream() const { return out_; }
 
   // Colour helpers: wrap text in ANSI codes only when colour is on.

@@ -96,7 +96,7 @@ time.sleep(60)
   run timeout 60 "$SOCKPROBE" connect 127.0.0.1 1 --count 5 --concurrency x
   [ "$status" -eq 2 ]; [[ "$output" == *"--concurrency"* ]]
   run timeout 60 "$SOCKPROBE" connect 127.0.0.1 1 --concurrency 5
-  [ "$status" -eq 2 ]; [[ "$output" == *"go with --count"* ]]
+  [ "$status" -eq 2 ]; [[ "$output" == *"--concurrency goes with --count"* ]]
   run timeout 60 "$SOCKPROBE" connect 127.0.0.1 1 --count 5 --send 2M
   [ "$status" -eq 2 ]; [[ "$output" == *"--send"* ]]
 }
@@ -131,4 +131,19 @@ for _ in range(300):
   run ip netns exec "$NS" "$SOCKPROBE" connect --count 2 --concurrency 1 127.0.0.1 "$PORT"
   [[ $output == *"SYNs resent per connection (TCP_INFO after the handshake): "*" of 2 resent theirs."* ]]
   [ "$status" -eq 0 ]
+}
+
+@test "connect --count names the address it uses when the name resolves to several" {
+  [ -n "$(ip -6 addr show dev lo 2>/dev/null)" ] || skip "no IPv6 on lo"
+  command -v unshare >/dev/null || skip "no unshare"
+  [ "$(id -u)" = 0 ] || skip "a private /etc/hosts needs root (unshare -m)"
+  printf '127.0.0.1 twohomes\n::1 twohomes\n' >"$BATS_TEST_TMPDIR/hosts"
+  start_listener srv /dev/null listen -k 127.0.0.1 0
+  run timeout 30 unshare -m bash -c 'mount --bind "$1" /etc/hosts && exec "$2" connect --count 3 twohomes "$3" </dev/null' \
+    _ "$BATS_TEST_TMPDIR/hosts" "$SOCKPROBE" "$PORT"
+  [[ $output == *"twohomes resolves to 2 addresses ("*"); the burst uses the first"* ]]
+  run timeout 30 unshare -m bash -c 'mount --bind "$1" /etc/hosts && exec "$2" --json connect --count 3 twohomes "$3" </dev/null' \
+    _ "$BATS_TEST_TMPDIR/hosts" "$SOCKPROBE" "$PORT"
+  [ "$(jq -r 'select(.event == "burst") | .addresses | length' <<<"$output")" = 2 ]
+  [ "$(jq -r 'select(.event == "burst") | .address == .addresses[0]' <<<"$output")" = true ]
 }

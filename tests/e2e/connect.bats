@@ -6,6 +6,8 @@
 # --stop-on-peer-eof stops), --close-on-eof, --idle-timeout, --stall-timeout,
 # a reset peer named in the error.
 
+bats_require_minimum_version 1.5.0
+
 load helpers
 
 setup() { sp_setup; }
@@ -366,4 +368,78 @@ c.close()
   run timeout 10 "${as[@]}" "$SOCKPROBE" listen 127.0.0.1 "$low" </dev/null
   [ "$status" -eq 1 ]
   [[ $output == *"Permission denied"*"net.ipv4.ip_unprivileged_port_start = $start"*"CAP_NET_BIND_SERVICE"* ]]
+}
+
+@test "connect -z --concurrency: filtered ports are probed at once, lines in port order" {
+  blackhole_netns
+  local start end
+  start=$(date +%s%N)
+  run timeout 20 ip netns exec "$NS" "$SOCKPROBE" connect -z -w 1s --concurrency 5 192.0.2.2 21-25
+  end=$(date +%s%N)
+  [ "$status" -eq 3 ]
+  [ "${#lines[@]}" -eq 6 ]
+  local i
+  for i in 0 1 2 3 4; do [[ ${lines[i]} == "192.0.2.2 $((21 + i)) timeout"* ]]; done
+  # One after another they take 5 s; at once about 1 s.
+  (( (end - start) / 1000000 < 3000 ))
+  # Mixed open and closed with more probes than ports: still in order.
+  start_listener a /dev/null listen -k 127.0.0.1 0
+  local open=$PORT
+  hold_port held 127.0.0.1
+  run "$SOCKPROBE" connect -z --concurrency 8 127.0.0.1 "$HELD,$open,$HELD-$((HELD))"
+  [ "$status" -eq 1 ]
+  [[ ${lines[0]} == "127.0.0.1 $HELD closed"* && ${lines[1]} == "127.0.0.1 $open open"* ]]
+  run "$SOCKPROBE" connect --concurrency 2 127.0.0.1 "$open" </dev/null
+  [ "$status" -eq 2 ]
+  [[ $output == *"--concurrency goes with --count or --zero-io"* ]]
+}
+
+@test "connect -z --wait: exit 0 once a late listener opens, 3 when the deadline passes" {
+  hold_port held 127.0.0.1
+  local port=$HELD
+  # Nothing listens: exit 3 after about the deadline.
+  local start end
+  start=$(date +%s%N)
+  run timeout 20 "$SOCKPROBE" connect -z --wait 700ms 127.0.0.1 "$port"
+  end=$(date +%s%N)
+  [ "$status" -eq 3 ]
+  [[ ${lines[0]} == "127.0.0.1 $port closed"* ]]
+  [[ $output == *"1 of 1 ports on 127.0.0.1 not open after waiting"* ]]
+  (( (end - start) / 1000000 >= 400 && (end - start) / 1000000 < 5000 ))  # the last retry is not squeezed in
+  # A listener that starts 1 s after the check began: found open, exit 0.
+  local late_port
+  late_port=$(free_port)
+  bg_start late /dev/null "$PY" -c '
+import socket, sys, time
+time.sleep(1.0)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+print("listening", file=sys.stderr, flush=True)
+time.sleep(30)
+' "$late_port"
+  run timeout 20 "$SOCKPROBE" --json connect -z --wait 10s 127.0.0.1 "$late_port"
+  [ "$status" -eq 0 ]
+  [ "$(jq -r 'select(.event == "port") | .state' <<<"$output")" = open ]
+  (( $(jq -r 'select(.event == "port") | .attempts' <<<"$output") > 1 ))
+  run "$SOCKPROBE" connect --wait 1s 127.0.0.1 "$late_port" </dev/null
+  [ "$status" -eq 2 ]
+  [[ $output == *"--wait goes with --zero-io"* ]]
+}
+
+@test "connect -z: a name that does not resolve is 'unresolved', not closed; -q prints nothing" {
+  run timeout 30 "$SOCKPROBE" connect -z nosuch.invalid 80
+  [ "$status" -eq 1 ]
+  [[ ${lines[0]} == "nosuch.invalid 80 unresolved"* ]]
+  [[ $output != *closed* ]]
+  run timeout 30 "$SOCKPROBE" --json connect -z nosuch.invalid 80,81
+  [ "$(jq -sc '[.[] | select(.event == "port") | .state]' <<<"$output")" = '["unresolved","unresolved"]' ]
+  hold_port held 127.0.0.1
+  run --separate-stderr "$SOCKPROBE" -q connect -z 127.0.0.1 "$HELD"
+  [ "$status" -eq 1 ]
+  [ -z "$output" ]
+  [ -z "$stderr" ]
+  start_listener a /dev/null listen -k 127.0.0.1 0
+  run --separate-stderr "$SOCKPROBE" connect -z -q 127.0.0.1 "$PORT"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ] && [ -z "$stderr" ]
 }
