@@ -193,25 +193,31 @@ bash_complete() {
   [[ -z $output ]]  # --timeout is connect's, not listen's
 }
 
-@test "completions: backlog <TAB> offers test; backlog test offers only its own flags" {
+@test "completions: backlog <TAB> offers test and trace; each offers only its own flags" {
   local out
   if [[ -f /usr/share/bash-completion/bash_completion ]]; then
     run bash_complete sockprobe backlog ''
-    [[ $output == test ]]
+    [[ $output == *test* && $output == *trace* ]]
     run bash_complete sockprobe backlog test --
     [[ $output == *--clients=* && $output != *--check* && $output != *--fail-above* && $output != *--watch* ]]
     [[ $output != *--port=* && $output != *--pid=* ]]
+    run bash_complete sockprobe backlog trace --
+    [[ $output == *--duration=* && $output == *--port=* && $output != *--check* && $output != *--clients* ]]
     run bash_complete sockprobe backlog --
-    [[ $output == *--check* && $output != *--clients* ]]
+    [[ $output == *--check* && $output != *--clients* && $output != *--duration* ]]
   fi
   out=$(fish -c 'source $argv[1]; complete -C"sockprobe backlog test --"' "$COMP/sockprobe.fish")
   [[ $out == *--clients* && $out != *--check* && $out != *--watch* ]]
+  out=$(fish -c 'source $argv[1]; complete -C"sockprobe backlog trace --"' "$COMP/sockprobe.fish")
+  [[ $out == *--duration* && $out != *--check* && $out != *--clients* ]]
   out=$(fish -c 'source $argv[1]; complete -C"sockprobe backlog "' "$COMP/sockprobe.fish")
-  [[ $out == *test* ]]
+  [[ $out == *test* && $out == *trace* ]]
   run timeout 60 zsh -f "$BATS_TEST_DIRNAME/complete.zsh" "$COMP" 'sockprobe backlog test --'
   [[ $status -eq 0 && $output == *MATCH:--clients* && $output != *MATCH:--check* ]]
+  run timeout 60 zsh -f "$BATS_TEST_DIRNAME/complete.zsh" "$COMP" 'sockprobe backlog trace --'
+  [[ $status -eq 0 && $output == *MATCH:--duration* && $output != *MATCH:--check* ]]
   run timeout 60 zsh -f "$BATS_TEST_DIRNAME/complete.zsh" "$COMP" 'sockprobe backlog '
-  [[ $status -eq 0 && $output == *MATCH:test* ]]
+  [[ $status -eq 0 && $output == *MATCH:test* && $output == *MATCH:trace* ]]
 }
 
 @test "zsh completion completes subcommands, flags and values" {
