@@ -40,6 +40,7 @@
 
 #include "core/atomicio.h"
 #include "core/delivery.h"
+#include "core/mover.h"
 #include "core/deadline.h"
 #include "core/fd.h"
 #include "core/output.h"
@@ -51,14 +52,6 @@
 
 namespace sp {
 namespace {
-
-// How a direction moves its bytes.
-enum class Path {
-  Copy,      // read() into the buffer, write() out of it
-  Splice,    // splice(): a pipe is on one side
-  SendFile,  // sendfile(): regular file -> socket
-  SpliceVia, // socket -> our own pipe -> regular file or /dev/null
-};
 
 struct Direction {
   Path path = Path::Copy;
@@ -279,102 +272,63 @@ Status Relay::flush_down() {
 }
 
 // Zero-copy only for byte streams, and only with a pipe or a regular file
-// on the local side (a terminal or /dev/null goes through the buffer).
+// on the local side (a terminal goes through the buffer); the choices and
+// their measurements are in core/mover.cc.
 void Relay::choose_paths() {
   if (opts_.datagram) return;
-  int in_type = file_type(in_);
-  if (in_type == S_IFIFO) {
-    up_.path = Path::Splice;
-    grow_pipe(in_);
-  }
-  if (in_type == S_IFREG) up_.path = Path::SendFile;
-  if (file_type(out_) == S_IFIFO) {
-    down_.path = Path::Splice;
-    grow_pipe(out_);
-  } else if (never_blocking_sink(out_)) {
-    // bench/relay.sh: socket -> /dev/null through our own pipe costs about
-    // half the CPU of read()+write(), the copy to user space being most of it.
-    if (make_via_pipe(via_)) down_.path = Path::SpliceVia;
-  }
+  PathPolicy policy;
+  policy.splice_to_sink = true;  // bench/relay.sh: half the CPU of read()+write() into /dev/null
+  if (in_ >= 0) up_.path = path_into_socket(in_, policy);
+  if (out_ >= 0) down_.path = path_out_of_socket(out_, policy);
+  if (down_.path == Path::SpliceVia && !make_via_pipe(via_)) down_.path = Path::Copy;
 }
 
 // in -> socket without a user buffer. Moves up to 16 chunks per wakeup
-// (fairness with the other direction); stops at EAGAIN and works out which
-// side was not ready so that the next poll waits for the right fd.
+// (fairness with the other direction); stops when a side is not ready and
+// remembers which, so that the next poll waits for the right fd.
 Status Relay::move_up_zero_copy() {
   up_.wait_dst = false;
   for (int round = 0; round < 16; ++round) {
-    ssize_t n;
-    if (up_.path == Path::Splice) {
-      n = ::splice(in_, nullptr, net_, nullptr, kZeroCopyChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    } else {
-      n = ::sendfile(net_, in_, nullptr, kZeroCopyChunk);
+    MoveResult m = move_zero_copy(up_.path, in_, net_, nullptr, kZeroCopyChunk);
+    switch (m.what) {
+      case Moved::Bytes:
+        stats_->bytes_sent += m.bytes;
+        last_activity_ = Clock::now();
+        continue;
+      case Moved::Eof:
+        up_.eof = true;
+        after_up_progress();
+        return {};
+      case Moved::DestFull: up_.wait_dst = true; return {};
+      case Moved::SourceEmpty: return {};
+      case Moved::Refused: up_.path = Path::Copy; return {};  // not for this pair of fds: copy from now on
+      case Moved::Interrupted: return interrupted_error();
+      case Moved::Failed: return net_error("write to", m.err);
     }
-    if (n > 0) {
-      stats_->bytes_sent += static_cast<uint64_t>(n);
-      last_activity_ = Clock::now();
-      continue;
-    }
-    if (n == 0) {
-      up_.eof = true;
-      after_up_progress();
-      return {};
-    }
-    if (errno == EINTR) {
-      if (interrupted()) return interrupted_error();
-      continue;
-    }
-    if (errno == EAGAIN) {
-      // A file is always ready, so the socket is full; a pipe may just be
-      // empty.
-      up_.wait_dst = up_.path == Path::SendFile || readable_bytes(in_) > 0;
-      return {};
-    }
-    if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
-      up_.path = Path::Copy;  // not for this pair of fds: copy from now on
-      return {};
-    }
-    return net_error("write to", errno);
   }
   return {};
 }
 
-// socket -> stdout pipe without a user buffer (see move_up_zero_copy).
+// socket -> stdout without a user buffer (see move_up_zero_copy).
 Status Relay::move_down_zero_copy() {
   down_.wait_dst = false;
   for (int round = 0; round < 16; ++round) {
-    ssize_t n;
-    if (down_.path == Path::SpliceVia) {
-      n = splice_via(net_, via_[1].get(), via_[0].get(), out_, kZeroCopyChunk);
-      if (n == -2) return output_error(errno);
-    } else {
-      n = ::splice(net_, nullptr, out_, nullptr, kZeroCopyChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    MoveResult m = move_zero_copy(down_.path, net_, out_, via_, kZeroCopyChunk);
+    switch (m.what) {
+      case Moved::Bytes:
+        stats_->bytes_received += m.bytes;
+        last_activity_ = Clock::now();
+        continue;
+      case Moved::Eof:
+        down_.eof = down_.done = true;
+        if (!up_.done) peer_eof_first_ = true;
+        return {};
+      case Moved::DestFull: down_.wait_dst = true; return {};  // data waits: the pipe is full
+      case Moved::SourceEmpty: return {};
+      case Moved::Refused: down_.path = Path::Copy; return {};
+      case Moved::Interrupted: return interrupted_error();
+      case Moved::Failed: return m.at_dest ? output_error(m.err) : net_error("read from", m.err);
     }
-    if (n > 0) {
-      stats_->bytes_received += static_cast<uint64_t>(n);
-      last_activity_ = Clock::now();
-      continue;
-    }
-    if (n == 0) {
-      if (int err = error_behind_splice_eof(net_); err != 0) return net_error("read from", err);
-      down_.eof = down_.done = true;
-      if (!up_.done) peer_eof_first_ = true;
-      return {};
-    }
-    if (errno == EINTR) {
-      if (interrupted()) return interrupted_error();
-      continue;
-    }
-    if (errno == EAGAIN) {
-      down_.wait_dst = readable_bytes(net_) > 0;  // data waits: the pipe is full
-      return {};
-    }
-    if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
-      down_.path = Path::Copy;
-      return {};
-    }
-    if (errno == EPIPE) return output_error(errno);
-    return net_error("read from", errno);
   }
   return {};
 }

@@ -1,31 +1,9 @@
-// Sources, sinks and the send/recv loops (see transfer.h).
-//
-// Which path each case uses, and the measurement that chose it:
-// bench/transfer.sh --only datapath, 1 GiB, 5 alternating runs of copy
-// (SOCKPROBE_ZEROCOPY=0) and zero-copy (=1) on a quiet 2-core machine
-// (load < 2); ratios are zero-copy/copy rate and copy/zero-copy CPU
-// (user+sys of both ends), so above 1 means zero-copy won. Runs on the same
-// machine under build load (4-10) blurred these to ~1.0 either way: trust
-// quiet runs.
-//   send, regular file:   sendfile(). Into recv --discard: rate 2.71 and
-//                         2.21, cpu 2.15 and 1.83; into recv -o: rate 1.14,
-//                         cpu 1.04. (The issue quoted read/write ahead of
-//                         sendfile on this class of machine; not here.)
-//   send, pipe/stdin:     splice(pipe -> socket): rate 1.38, 1.24; cpu 1.13,
-//                         1.06.
-//   send, generated:      write from a precomputed 4 MiB block (no per-chunk
-//                         generation, no copy in user space).
-//   recv --discard:       recv(MSG_TRUNC) on TCP when no checksum is asked:
-//                         the kernel drops the bytes without copying them out.
-//                         Receiver CPU 0.29 s vs 0.34 s with read() (base).
-//                         Unix sockets and --checksum keep read(). Output to
-//                         /dev/null counts as --discard.
-//   recv -o FILE:         read + write. splice via a pipe: rate 0.94, 1.04;
-//                         cpu 0.99, 1.09 -- a tie, so the simpler path.
-//   recv | pipe:          splice(socket -> pipe): rate 1.15, 0.98; cpu 1.22,
-//                         1.21.
-// Pipes on either side are grown to 1 MiB whichever path is taken. A
-// checksum needs the bytes in user space, so --checksum always copies.
+// Sources, sinks and the send/recv loops (see transfer.h). Which path the
+// bytes take, and the measurements behind it: core/mover.cc; one more case
+// lives here: recv --discard without a checksum reads with MSG_TRUNC on TCP
+// (the kernel drops the bytes without copying them out; receiver CPU 0.29 s
+// vs 0.34 s with read()). Unix sockets and --checksum keep read(); output to
+// /dev/null counts as --discard.
 #include "core/transfer.h"
 
 #include <fcntl.h>
@@ -235,57 +213,12 @@ Status finish_delivery(int fd, const TransferOptions& opts, const TransferHooks&
   return wait_acknowledged(fd, ack);
 }
 
-// How send_stream moves bytes from the source into the socket, and how
-// recv_stream moves them from the socket into the sink.
-enum class Path {
-  Copy,       // through a user-space buffer (read/next + write)
-  SendFile,   // send: regular file -> socket
-  Splice,     // send: pipe -> socket; recv: socket -> pipe
-  SpliceVia,  // recv: socket -> our own pipe -> regular file or /dev/null
-};
-
-// What Auto chooses, per case; see the table at the top of this file.
-constexpr bool kAutoSendFile = true;
-constexpr bool kAutoSplicePipeIn = true;
-constexpr bool kAutoSplicePipeOut = true;
-constexpr bool kAutoSpliceToFile = false;
-
-bool allowed(ZeroCopy mode, bool auto_choice) {
-  return mode == ZeroCopy::On || (mode == ZeroCopy::Auto && auto_choice);
+PathPolicy path_policy(const TransferOptions& opts) {
+  PathPolicy p;
+  p.mode = opts.zero_copy;
+  p.checksum = opts.checksum;
+  return p;
 }
-
-// Pipes are grown whichever path is taken: a 64 KiB pipe costs the copy
-// path as many wakeups as the splice path.
-Path choose_send_path(const Source& src, const TransferOptions& opts) {
-  int type = file_type(src.direct_fd());
-  if (type == S_IFIFO) grow_pipe(src.direct_fd());
-  if (opts.checksum) return Path::Copy;  // the checksum needs the bytes
-  if (type == S_IFREG && allowed(opts.zero_copy, kAutoSendFile)) return Path::SendFile;
-  if (type == S_IFIFO && allowed(opts.zero_copy, kAutoSplicePipeIn)) return Path::Splice;
-  return Path::Copy;
-}
-
-Path choose_recv_path(const Sink& sink, const TransferOptions& opts) {
-  int fd = sink.direct_fd();
-  int type = file_type(fd);
-  if (type == S_IFIFO) grow_pipe(fd);
-  if (opts.checksum) return Path::Copy;
-  if (type == S_IFIFO && allowed(opts.zero_copy, kAutoSplicePipeOut)) return Path::Splice;
-  if (type == S_IFREG && never_blocking_sink(fd) && allowed(opts.zero_copy, kAutoSpliceToFile)) {
-    return Path::SpliceVia;
-  }
-  return Path::Copy;
-}
-
-// One zero-copy move into the socket: bytes moved, 0 at the source's EOF,
-// -1 with errno (EAGAIN: the socket is full, or a pipe is empty).
-ssize_t move_into_socket(Path path, int src_fd, int net_fd, size_t max) {
-  if (path == Path::SendFile) return ::sendfile(net_fd, src_fd, nullptr, max);
-  return ::splice(src_fd, nullptr, net_fd, nullptr, max, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-}
-
-// The kernel refuses this pair of fds: copy from now on.
-bool zero_copy_refused(int err) { return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP; }
 
 // An fd the sink owns: -o naming something that is not a regular file.
 class OwnedFdSink : public FdSink {
@@ -342,7 +275,7 @@ Status send_loop(int net_fd, Source& src, const TransferOptions& opts, const Tra
   };
   std::span<const char> pending;
   bool src_eof = false;
-  Path path = choose_send_path(src, opts);
+  Path path = path_into_socket(src.direct_fd(), path_policy(opts));
   bool blocked = false;  // zero-copy: bytes wait for room in the socket
   auto last_progress = Clock::now();
   constexpr Duration kCap = std::chrono::seconds(1);
@@ -366,28 +299,30 @@ Status send_loop(int net_fd, Source& src, const TransferOptions& opts, const Tra
     }
     bool socket_full = false;
     if (want_source && path != Path::Copy) {
-      ssize_t n = move_into_socket(path, src.direct_fd(), net_fd, slice);
-      if (n > 0) {
-        stats->bytes += static_cast<uint64_t>(n);
-        last_progress = Clock::now();
-        blocked = false;
-        want_source = false;
-      } else if (n == 0) {
-        src_eof = true;
-        want_source = false;
-      } else if (errno == EAGAIN) {
-        // A file is always readable, so the socket is full; a pipe may
-        // just be empty (then poll it, as for the copy path).
-        if (path == Path::SendFile || readable_bytes(src.direct_fd()) > 0) {
+      MoveResult m = move_zero_copy(path, src.direct_fd(), net_fd, nullptr, slice);
+      switch (m.what) {
+        case Moved::Bytes:
+          stats->bytes += m.bytes;
+          last_progress = Clock::now();
+          blocked = false;
+          want_source = false;
+          break;
+        case Moved::Eof:
+          src_eof = true;
+          want_source = false;
+          break;
+        case Moved::DestFull:
           socket_full = blocked = true;
           want_source = false;
-        }
-      } else if (zero_copy_refused(errno)) {
-        path = Path::Copy;  // nothing was moved: read at once, no poll
-        continue;
-      } else if (errno != EINTR) {
-        finish_stats();
-        return system_error(fmt::format("write to {}: {}", opts.target, errno_text(errno)));
+          break;
+        case Moved::SourceEmpty: break;  // poll the pipe, as for the copy path
+        case Moved::Refused:
+          path = Path::Copy;  // nothing was moved: read at once, no poll
+          continue;
+        case Moved::Interrupted: finish_stats(); return interrupted_error();
+        case Moved::Failed:
+          finish_stats();
+          return system_error(fmt::format("write to {}: {}", opts.target, errno_text(m.err)));
       }
     } else if (want_source && src.poll_fd() < 0) {
       auto v = src.next(slice);
@@ -454,96 +389,107 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
   return st;
 }
 
+namespace {
+
+// The receiving side of one recv: the socket, the sink, the path between
+// them and what has been counted.
+struct Receiver {
+  int net_fd;
+  Sink& sink;
+  const TransferOptions& opts;
+  TransferStats* stats;
+  std::vector<char> buf;
+  std::optional<Checksum> sum;
+  bool truncate = false;  // --discard on TCP without a checksum: MSG_TRUNC
+  Path path = Path::Copy;
+  Fd via[2];  // SpliceVia: our pipe between the socket and the sink
+
+  Receiver(int fd, Sink& s, const TransferOptions& o, TransferStats* st)
+      : net_fd(fd), sink(s), opts(o), stats(st), buf(o.chunk) {
+    if (o.checksum) sum.emplace();
+    // MSG_TRUNC discards only on TCP (on Unix stream sockets it is ignored
+    // or means something else).
+    truncate = sink.discards() && !sum && socket_is_tcp(net_fd);
+    path = truncate ? Path::Copy : path_out_of_socket(sink.direct_fd(), path_policy(opts));
+    if (path == Path::SpliceVia && !make_via_pipe(via)) path = Path::Copy;
+  }
+
+  // One move from the socket, on whichever path; the copy path writes the
+  // sink (blocking: a file or a terminal) and feeds the checksum.
+  Result<MoveResult> step() {
+    if (path != Path::Copy) {
+      MoveResult m = move_zero_copy(path, net_fd, sink.direct_fd(), via, opts.chunk);
+      if (m.what != Moved::Refused) return m;
+      path = Path::Copy;  // nothing was moved: copy from now on
+    }
+    ssize_t r = truncate ? ::recv(net_fd, buf.data(), buf.size(), MSG_TRUNC) : ::read(net_fd, buf.data(), buf.size());
+    if (r == 0) return MoveResult{Moved::Eof};
+    if (r < 0) {
+      if (errno == EAGAIN) return MoveResult{Moved::SourceEmpty};
+      if (errno == EINTR) return MoveResult{interrupted() ? Moved::Interrupted : Moved::SourceEmpty};
+      return MoveResult{Moved::Failed, 0, errno, false};
+    }
+    if (sum) sum->update(buf.data(), static_cast<size_t>(r));
+    if (Status st = sink.write(buf.data(), static_cast<size_t>(r)); !st) return st.error();
+    return MoveResult{Moved::Bytes, static_cast<size_t>(r)};
+  }
+
+  Error failure(const MoveResult& m) const {
+    if (m.at_dest) return system_error(fmt::format("write {}: {}", sink.name(), errno_text(m.err)));
+    return system_error(fmt::format("read from {}: {}", opts.target, errno_text(m.err)));
+  }
+};
+
+}  // namespace
+
 Status recv_stream(int net_fd, Sink& sink, const TransferOptions& opts, const TransferHooks& hooks,
                    TransferStats* stats) {
   fcntl(net_fd, F_SETFL, fcntl(net_fd, F_GETFL) | O_NONBLOCK);
-  std::vector<char> buf(opts.chunk);
-  std::optional<Checksum> sum;
-  if (opts.checksum) sum.emplace();
+  Receiver rx(net_fd, sink, opts, stats);
   auto start = Clock::now();
   Reporting rep(hooks, opts, start);
-  auto finish_stats = [&] {
+  auto finish = [&](Status st) {
     stats->seconds = seconds_since(start);
-    if (sum) stats->checksum = sum->text();
+    if (rx.sum) stats->checksum = rx.sum->text();
+    if (st.ok()) rep.finish(stats->bytes);
+    return st;
   };
   auto last_progress = Clock::now();
   constexpr Duration kCap = std::chrono::seconds(1);
-  // --discard without a checksum: MSG_TRUNC makes TCP drop the bytes in the
-  // kernel without copying them out (see the table at the top).
-  // MSG_TRUNC discards only on TCP (on Unix stream sockets it is ignored or
-  // means something else).
-  const bool truncate = sink.discards() && !sum && socket_is_tcp(net_fd);
-  Path path = truncate ? Path::Copy : choose_recv_path(sink, opts);
-  Fd via[2];
-  if (path == Path::SpliceVia && !make_via_pipe(via)) path = Path::Copy;
-  const int out_fd = sink.direct_fd();
   for (;;) {
-    ssize_t r;
-    if (path == Path::Splice) {
-      r = ::splice(net_fd, nullptr, out_fd, nullptr, opts.chunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    } else if (path == Path::SpliceVia) {
-      r = splice_via(net_fd, via[1].get(), via[0].get(), out_fd, opts.chunk);
-      if (r == -2) {
-        finish_stats();
-        return system_error(fmt::format("write {}: {}", sink.name(), errno_text(errno)));
-      }
-    } else if (truncate) {
-      r = ::recv(net_fd, buf.data(), buf.size(), MSG_TRUNC);
-    } else {
-      r = ::read(net_fd, buf.data(), buf.size());
+    auto m = rx.step();
+    if (!m.ok()) return finish(m.take_error());
+    switch (m->what) {
+      case Moved::Bytes:
+        stats->bytes += m->bytes;
+        last_progress = Clock::now();
+        rep.tick(stats->bytes);
+        if (interrupted()) return finish(interrupted_error());
+        continue;
+      case Moved::Eof: return finish({});
+      case Moved::Interrupted: return finish(interrupted_error());
+      case Moved::Failed: return finish(rx.failure(*m));
+      case Moved::Refused:  // step() copies instead; not returned
+      case Moved::SourceEmpty:
+      case Moved::DestFull: break;
     }
-    if (r > 0) {
-      if (path == Path::Copy) {
-        if (sum) sum->update(buf.data(), static_cast<size_t>(r));
-        if (Status st = sink.write(buf.data(), static_cast<size_t>(r)); !st) { finish_stats(); return st; }
-      }
-      stats->bytes += static_cast<uint64_t>(r);
-      last_progress = Clock::now();
-      rep.tick(stats->bytes);
-      if (interrupted()) { finish_stats(); return interrupted_error(); }
-      continue;
-    }
-    if (r == 0) {
-      if (path == Path::Copy) break;
-      int err = error_behind_splice_eof(net_fd);
-      if (err == 0) break;
-      finish_stats();
-      return system_error(fmt::format("read from {}: {}", opts.target, errno_text(err)));
-    }
-    if (path != Path::Copy && zero_copy_refused(errno)) {
-      path = Path::Copy;  // nothing was moved
-      continue;
-    }
-    if (path == Path::Splice && errno == EPIPE) {  // our output's reader left (recv | head)
-      finish_stats();
-      return system_error(fmt::format("write {}: {}", sink.name(), errno_text(errno)));
-    }
-    if (errno != EAGAIN && errno != EINTR) {
-      finish_stats();
-      return system_error(fmt::format("read from {}: {}", opts.target, errno_text(errno)));
-    }
-    // Splicing into a pipe, EAGAIN means the socket is empty or the pipe
-    // is full: wait for whichever it was. Waiting for our own reader (recv |
-    // less) is not a network stall, as a blocking write() on the copy path
-    // never was: the stall clock restarts.
-    const bool out_full = path == Path::Splice && errno == EAGAIN && readable_bytes(net_fd) > 0;
+    // Waiting for our own reader (recv | less: the pipe is full) is not a
+    // network stall, as a blocking write() on the copy path never was: the
+    // stall clock restarts.
+    const bool out_full = m->what == Moved::DestFull;
     const bool watch_stall = opts.stall_timeout.count() > 0 && !out_full;
     Deadline deadline = rep.deadline(kCap);
     if (watch_stall) deadline = earlier(deadline, last_progress + opts.stall_timeout);
-    pollfd p[2] = {{out_full ? -1 : net_fd, POLLIN, 0}, {out_full ? out_fd : -1, POLLOUT, 0}};
+    pollfd p[2] = {{out_full ? -1 : net_fd, POLLIN, 0}, {out_full ? sink.direct_fd() : -1, POLLOUT, 0}};
     auto w = wait_fds(p, deadline);
-    if (!w.ok()) { finish_stats(); return w.take_error(); }
-    if (*w == Wake::Interrupted) { finish_stats(); return interrupted_error(); }
+    if (!w.ok()) return finish(w.take_error());
+    if (*w == Wake::Interrupted) return finish(interrupted_error());
     if (out_full) last_progress = Clock::now();
     if (watch_stall && Clock::now() - last_progress >= opts.stall_timeout) {
-      finish_stats();
-      return stalled(net_fd, seconds_since(last_progress), false, hooks);
+      return finish(stalled(net_fd, seconds_since(last_progress), false, hooks));
     }
     rep.tick(stats->bytes);
   }
-  finish_stats();
-  rep.finish(stats->bytes);
-  return {};
 }
 
 }  // namespace sp

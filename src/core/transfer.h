@@ -15,6 +15,7 @@
 
 #include "core/checksum.h"
 #include "core/fd.h"
+#include "core/mover.h"
 #include "core/parse.h"
 #include "core/result.h"
 #include "core/stall.h"
@@ -64,14 +65,11 @@ std::unique_ptr<Sink> make_discard_sink();
 // commit(); the temporary file is removed if commit() never happens.
 Result<std::unique_ptr<Sink>> make_file_sink(const std::string& path);
 
-// Whether bytes may skip user space (sendfile/splice). Auto picks per case
-// what bench/transfer.sh measured faster (see the table in transfer.cc);
-// On/Off force it, for measuring (SOCKPROBE_ZEROCOPY=1/0). A checksum
-// always needs the bytes, so it always copies.
-enum class ZeroCopy { Auto, On, Off };
-
 struct TransferOptions {
   size_t chunk = 256 * 1024;
+  // Whether bytes may skip user space (sendfile/splice). Auto picks per case
+  // what bench/transfer.sh measured faster (the table in core/mover.cc);
+  // On/Off force it, for measuring (SOCKPROBE_ZEROCOPY=1/0).
   ZeroCopy zero_copy = ZeroCopy::Auto;
   std::string target = "the peer";    // for errors: "127.0.0.1 port 80 (tcp)"
   uint64_t rate = 0;                  // bytes/s; 0: unlimited
