@@ -148,15 +148,24 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
         "--echo/--discard do not");
   }
 
+  // Reports go to stderr in every mode, --echo/--discard included: the
+  // "Listening on" line must be in one place for scripts that wait for it,
+  // and in relay mode stdout carries the peer's bytes.
+  Reporter rep = make_reporter(g, stderr);
+  // The relay's flags are checked before anything is bound: a usage error
+  // never follows a "Listening on" line (tests/argv_fuzz.py found one).
+  std::optional<RelayOptions> relay_opts;
+  if (!serving) {
+    auto ro = relay_options(f.relay, STDIN_FILENO, rep);
+    if (!ro.ok()) return ro.take_error();
+    relay_opts = std::move(*ro);
+  }
+
   int bl = backlog->has_value() ? static_cast<int>(**backlog) : -1;
   auto listener = f.sock.unix_path.empty() ? local_listen(host, port, *cfg, bl)
                                             : unix_listen(f.sock.unix_path, *cfg, bl);
   if (!listener.ok()) return listener.take_error();
 
-  // Reports go to stderr in every mode, --echo/--discard included: the
-  // "Listening on" line must be in one place for scripts that wait for it,
-  // and in relay mode stdout carries the peer's bytes.
-  Reporter rep = make_reporter(g, stderr);
   report_listening(rep, *listener);
 
   AcceptHooks accept_hooks;
@@ -196,8 +205,6 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
     return st;
   }
 
-  auto relay_opts = relay_options(f.relay, STDIN_FILENO, rep);
-  if (!relay_opts.ok()) return relay_opts.take_error();
   if (idle->has_value()) relay_opts->idle_timeout = **idle;
   if (cfg->transport == Transport::Udp) return relay_udp(rep, *listener, *relay_opts);
 
