@@ -30,11 +30,15 @@
 #include "core/mover.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 
+#include "core/atomicio.h"
+#include "core/checksum.h"
 #include "core/signals.h"
 #include "core/zerocopy.h"
 
@@ -112,6 +116,126 @@ MoveResult move_zero_copy(Path path, int src, int dst, const Fd* via, size_t max
     bool at_dest = from_socket() ? err == EPIPE : true;
     return {Moved::Failed, 0, err, at_dest};
   }
+}
+
+MoveResult FdReader::read(std::span<char> buf, std::span<const char>* got) {
+  ssize_t n = read_some(fd_, buf.data(), buf.size());
+  if (n > 0) {
+    *got = buf.first(static_cast<size_t>(n));
+    return {Moved::Bytes, static_cast<size_t>(n)};
+  }
+  if (n == 0) {
+    *got = {};
+    return datagram_ ? MoveResult{Moved::Bytes, 0} : MoveResult{Moved::Eof};
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return {Moved::SourceEmpty};
+  if (errno == EINTR) return {Moved::Interrupted};  // read_some retries all but SIGINT's
+  return {Moved::Failed, 0, errno, false};
+}
+
+MoveResult FdWriter::write(std::span<const char> data) {
+  ssize_t n = write_some(fd_, data.data(), data.size());
+  if (n > 0) return {Moved::Bytes, static_cast<size_t>(n)};
+  if (n == 0) return {Moved::DestFull};
+  if (errno == EINTR) return {Moved::Interrupted};
+  return {Moved::Failed, 0, errno, true};
+}
+
+Mover::Mover(Path path, int src_fd, int dst_fd, ByteReader* reader, ByteWriter* writer, size_t chunk)
+    : path_(path), src_fd_(src_fd), dst_fd_(dst_fd), reader_(reader), writer_(writer), chunk_(chunk) {
+  if (path_ == Path::SpliceVia && !make_via_pipe(via_)) path_ = Path::Copy;
+  // A reader with no fd to poll (a file, generated data) is always ready.
+  src_ready_ = reader_ != nullptr && reader_->poll_fd() < 0;
+}
+
+bool Mover::blocked() const {
+  if (done()) return false;
+  return path_ == Path::Copy ? !pending_.empty() : wait_dst_;
+}
+
+Mover::Want Mover::want() const {
+  if (done()) return {};
+  if (path_ != Path::Copy) {
+    if (wait_dst_) return {dst_fd_, POLLOUT};
+    return {src_fd_, POLLIN};
+  }
+  if (!pending_.empty()) return {writer_->poll_fd(), POLLOUT};
+  return {reader_->poll_fd(), POLLIN};  // fd -1: always readable
+}
+
+bool Mover::ready() const {
+  if (done() || wait_dst_) return false;
+  if (path_ != Path::Copy || !pending_.empty()) return true;
+  return !eof_ && (src_ready_ || !reader_->poll_first());
+}
+
+void Mover::woke(short revents) {
+  if (revents == 0) return;
+  if (path_ == Path::Copy && pending_.empty()) src_ready_ = true;
+  wait_dst_ = false;
+}
+
+MoveResult Mover::step(size_t max) {
+  if (path_ != Path::Copy) {
+    bool waited_for_dst = wait_dst_;
+    MoveResult m = zero_copy_step(max);
+    if (m.what != Moved::Refused) return m;
+    // Nothing was moved: copy from now on. A reader that must be polled
+    // first is ready unless what woke us was the destination.
+    path_ = Path::Copy;
+    src_ready_ = !waited_for_dst || reader_->poll_fd() < 0;
+  }
+  return copy_step(max);
+}
+
+MoveResult Mover::zero_copy_step(size_t max) {
+  MoveResult m = move_zero_copy(path_, src_fd_, dst_fd_, via_, max);
+  wait_dst_ = m.what == Moved::DestFull;
+  if (m.what == Moved::Eof) eof_ = true;
+  if (m.what == Moved::Bytes) {
+    taken_ += m.bytes;
+    moved_ += m.bytes;
+    last_progress_ = Clock::now();
+  }
+  return m;
+}
+
+MoveResult Mover::copy_step(size_t max) {
+  if (pending_.empty()) {
+    if (eof_) return {Moved::Eof};
+    if (!src_ready_ && reader_->poll_first()) return {Moved::SourceEmpty};
+    if (!buf_) buf_.reset(new char[chunk_]);
+    std::span<const char> got;
+    MoveResult r = reader_->read(std::span<char>(buf_.get(), std::min(max, chunk_)), &got);
+    src_ready_ = reader_->poll_fd() < 0;
+    if (r.what == Moved::Eof) eof_ = true;
+    if (r.what != Moved::Bytes) return r;
+    pending_ = got;
+    taken_ += got.size();
+    last_progress_ = Clock::now();
+    if (pending_.empty()) return {Moved::Bytes, 0};  // a zero-length datagram
+  }
+  MoveResult w = writer_->write(pending_);
+  wait_dst_ = w.what == Moved::DestFull;
+  if (w.what != Moved::Bytes) return w;
+  if (sum_) sum_->update(pending_.data(), w.bytes);
+  pending_ = pending_.subspan(w.bytes);
+  moved_ += w.bytes;
+  last_progress_ = Clock::now();
+  return w;
+}
+
+MoveResult Mover::pump(int rounds, size_t max) {
+  size_t total = 0;
+  MoveResult m;
+  for (int i = 0; i < rounds; ++i) {
+    m = step(max);
+    if (m.what != Moved::Bytes) break;
+    total += m.bytes;
+    if (!ready()) break;  // the next step would have to wait
+  }
+  m.bytes = total;
+  return m;
 }
 
 }  // namespace sp

@@ -1,18 +1,28 @@
 // The mover: how one direction moves its bytes (Source -> socket, socket ->
 // Sink), shared by the relay (listen/connect: two directions), send and
 // recv (one each). It owns the path choice (read/write, sendfile, splice,
-// splice through our own pipe) with the table of measured choices, and the
+// splice through our own pipe) with the table of measured choices, the
 // zero-copy step with its reasoning about EAGAIN ("a file is always
 // readable, so the socket is full"), the kernel refusing a pair of fds, a
-// reset hidden behind splice's EOF, and EINTR. The loops around it (polling,
-// pacing, stall clocks, reports) stay with their callers.
+// reset hidden behind splice's EOF, and EINTR; and the Mover, which runs
+// one direction on either path: the copy buffer (allocated on first use,
+// filled by one read and drained by as many writes as it takes), what to
+// poll for next, byte counts and the time of the last progress. The loops
+// around movers (waiting, pacing, stall clocks, reports) stay with their
+// callers.
 #pragma once
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
 
 #include "core/fd.h"
+#include "core/result.h"
 
 namespace sp {
 
@@ -54,10 +64,13 @@ enum class Moved {
 };
 
 struct MoveResult {
+  MoveResult(Moved w = Moved::Bytes, size_t n = 0, int e = 0, bool dest = false)
+      : what(w), bytes(n), err(e), at_dest(dest) {}
   Moved what = Moved::Bytes;
   size_t bytes = 0;
   int err = 0;
   bool at_dest = false;
+  std::optional<Error> error;  // Failed, from an end that words its own error (a Source, a Sink)
 };
 
 // One zero-copy move of up to `max` bytes from src to dst along `path`
@@ -65,5 +78,123 @@ struct MoveResult {
 // end of make_via_pipe(). A splice from a socket that reports EOF is checked
 // for the reset behind it (error_behind_splice_eof).
 MoveResult move_zero_copy(Path path, int src, int dst, const Fd* via, size_t max);
+
+// Where the copy path reads. read() fills `buf`, or points `*got` at bytes
+// of its own (generated data), and says Bytes (got non-empty, or empty for
+// a zero-length datagram), Eof, SourceEmpty, Interrupted or Failed.
+class ByteReader {
+ public:
+  virtual ~ByteReader() = default;
+  virtual MoveResult read(std::span<char> buf, std::span<const char>* got) = 0;
+  // The fd to poll for POLLIN, -1 for none (read() never waits).
+  virtual int poll_fd() const = 0;
+  // read() may block unless poll said the fd is readable (stdin: a pipe or
+  // terminal we must not make non-blocking). Otherwise the mover reads
+  // first and polls only after SourceEmpty.
+  virtual bool poll_first() const { return false; }
+};
+
+// Where the copy path writes: Bytes (how many were taken: maybe fewer than
+// offered, never 0), DestFull, Interrupted or Failed (at_dest).
+class ByteWriter {
+ public:
+  virtual ~ByteWriter() = default;
+  virtual MoveResult write(std::span<const char> data) = 0;
+  virtual int poll_fd() const = 0;  // to poll for POLLOUT
+};
+
+// read(2) on an fd (EINTR retried unless SIGINT; EAGAIN is SourceEmpty).
+// On a datagram socket a 0 is a zero-length datagram, not an EOF.
+class FdReader : public ByteReader {
+ public:
+  FdReader(int fd, bool poll_first, bool datagram = false) : fd_(fd), poll_first_(poll_first), datagram_(datagram) {}
+  MoveResult read(std::span<char> buf, std::span<const char>* got) override;
+  int poll_fd() const override { return fd_; }
+  bool poll_first() const override { return poll_first_; }
+
+ private:
+  int fd_;
+  bool poll_first_;
+  bool datagram_;
+};
+
+// write(2) on an fd through write_some (core/atomicio.h).
+class FdWriter : public ByteWriter {
+ public:
+  explicit FdWriter(int fd) : fd_(fd) {}
+  MoveResult write(std::span<const char> data) override;
+  int poll_fd() const override { return fd_; }
+
+ private:
+  int fd_;
+};
+
+class Checksum;
+
+// One direction on its path. On a zero-copy path the bytes go from src_fd
+// to dst_fd without a user buffer (a SpliceVia pipe is made here, or the
+// mover falls back to Copy); on the copy path they go from `reader` through
+// a buffer of `chunk` bytes to `writer`. A path the kernel refuses falls
+// back to Copy for good, which is why a zero-copy mover needs its copy ends
+// too.
+class Mover {
+ public:
+  using Clock = std::chrono::steady_clock;
+  Mover(Path path, int src_fd, int dst_fd, ByteReader* reader, ByteWriter* writer, size_t chunk);
+
+  // One step of at most `max` bytes: zero-copy, one move; copy, a read when
+  // nothing is pending (if the source may be read now), then a write of
+  // what is pending. Bytes: `bytes` reached the destination (0 when a read
+  // brought a zero-length datagram or the write is to come).
+  MoveResult step(size_t max);
+  // Up to `rounds` steps while they move bytes (fairness between the two
+  // directions of a relay); the result of the last step, with `bytes` the
+  // total moved by all of them.
+  MoveResult pump(int rounds, size_t max);
+
+  // What to wait for when a step said SourceEmpty or DestFull: the
+  // source's fd for POLLIN or the destination's for POLLOUT; fd -1 when
+  // done, or when the source needs no wait (a file, generated data).
+  struct Want {
+    int fd = -1;
+    short events = 0;
+  };
+  Want want() const;
+  // The revents of the fd want() named: marks that side ready.
+  void woke(short revents);
+  // step() can go on without waiting first.
+  bool ready() const;
+
+  void end_source() { eof_ = true; }  // no input at all (stdin closed by -d)
+  void set_checksum(Checksum* sum) { sum_ = sum; }  // fed every byte written (copy path only)
+
+  Path path() const { return path_; }
+  bool eof() const { return eof_; }                     // the source ended
+  bool done() const { return eof_ && pending_.empty(); }  // ... and everything is written
+  bool blocked() const;                                  // bytes wait for the destination
+  size_t pending() const { return pending_.size(); }
+  uint64_t taken() const { return taken_; }  // bytes read from the source
+  uint64_t moved() const { return moved_; }  // bytes written to the destination
+  Clock::time_point last_progress() const { return last_progress_; }
+
+ private:
+  MoveResult copy_step(size_t max);
+  MoveResult zero_copy_step(size_t max);
+
+  Path path_;
+  int src_fd_, dst_fd_;
+  ByteReader* reader_;
+  ByteWriter* writer_;
+  size_t chunk_;
+  Fd via_[2];
+  std::unique_ptr<char[]> buf_;  // allocated by the first copy step
+  std::span<const char> pending_;
+  Checksum* sum_ = nullptr;
+  bool eof_ = false;
+  bool src_ready_ = false;  // poll said the source is readable (poll_first readers)
+  bool wait_dst_ = false;   // the last step found the destination full
+  uint64_t taken_ = 0, moved_ = 0;
+  Clock::time_point last_progress_ = Clock::now();
+};
 
 }  // namespace sp

@@ -1,48 +1,36 @@
-// The relay loop (see relay.h). Two directions, each a buffer that is filled
-// by one read and drained by as many writes as it takes:
-//   up:   in_fd  -> buffer -> net_fd
-//   down: net_fd -> buffer -> out_fd
+// The relay (see relay.h): two movers (core/mover.h) and a wait.
+//   up:   in_fd  -> net_fd
+//   down: net_fd -> out_fd
+// Each mover owns its path (zero-copy where the kernel allows it, measured
+// in core/mover.cc; a refusal falls back to read/write for good), its copy
+// buffer and what it waits for; the relay polls what both want, steps the
+// ones that woke (the peer's side first), and decides when it is over.
 // After every read the matching write is tried at once (the socket is
 // non-blocking, so this costs nothing when its buffer is full) instead of
-// waiting for one more poll round: one poll per chunk instead of two.
-//
-// Zero-copy where the kernel allows it (measured with bench/relay.sh): a
-// pipe on stdin is spliced straight into the socket, a regular file is
-// sent with sendfile(), and the socket is spliced straight into a pipe on
-// stdout. No user buffer is involved then, so partial transfers leave the
-// rest where it was (in the pipe, the file or the socket). If the kernel
-// refuses (EINVAL, e.g. an odd socket type), that direction falls back to
-// read/write for good.
+// waiting for one more poll round.
 //
 // Stall watch: the up direction is "blocked" while input bytes wait for the
-// socket (a user buffer with pending bytes, or a zero-copy source that found
+// socket (a copy buffer with pending bytes, or a zero-copy source that found
 // the socket full). Blocked with no byte sent for stall_timeout is a stall:
 // the kernel's numbers (SIOCOUTQ, TCP_INFO snd_wnd, retransmits) say why.
 // An idle input is never a stall: nothing waits then.
 #include "core/relay.h"
 
 #include <fcntl.h>
-#include <linux/sockios.h>
 #include <poll.h>
-#include <sys/ioctl.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <memory>
-#include <optional>
 #include <string_view>
 
 #include <fmt/format.h>
 
-#include "core/atomicio.h"
 #include "core/delivery.h"
 #include "core/mover.h"
 #include "core/deadline.h"
-#include "core/fd.h"
 #include "core/output.h"
 #include "core/signals.h"
 #include "core/stall.h"
@@ -53,72 +41,123 @@
 namespace sp {
 namespace {
 
-struct Direction {
-  Path path = Path::Copy;
-  bool wait_dst = false;  // zero-copy: the destination was full, poll it
-  std::unique_ptr<char[]> buf;
-  size_t size = 0;
-  size_t start = 0, end = 0;  // pending bytes are [start, end)
-  bool eof = false;           // the reading side reached EOF
-  bool done = false;          // EOF and everything written
-  size_t pending() const { return end - start; }
-  void fill(size_t n) {
-    start = 0;
-    end = n;
-  }
-};
-
 using Clock = std::chrono::steady_clock;
 const std::string kPeer = "peer";
 
-// One relay in progress: the fds, the two directions and the counters.
+// A datagram goes whole or not at all.
+class DatagramWriter : public ByteWriter {
+ public:
+  explicit DatagramWriter(int fd) : fd_(fd) {}
+  MoveResult write(std::span<const char> data) override {
+    ssize_t w;
+    do w = ::send(fd_, data.data(), data.size(), 0);
+    while (w < 0 && errno == EINTR && !interrupted());
+    if (w >= 0) return {Moved::Bytes, data.size()};
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return {Moved::DestFull};
+    if (errno == EINTR) return {Moved::Interrupted};
+    return {Moved::Failed, 0, errno, true};
+  }
+  int poll_fd() const override { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Our stdout, written without blocking (core/output.h).
+class OutputEnd : public ByteWriter {
+ public:
+  explicit OutputEnd(OutputWriter* w) : w_(w) {}
+  MoveResult write(std::span<const char> data) override {
+    ssize_t n = w_->write(data.data(), data.size());
+    if (n > 0) return {Moved::Bytes, static_cast<size_t>(n)};
+    if (n == 0 || errno == EAGAIN) return {Moved::DestFull};
+    return {Moved::Failed, 0, errno, true};
+  }
+  int poll_fd() const override { return w_->poll_fd(); }
+
+ private:
+  OutputWriter* w_;
+};
+
+// No output (-d or no stdout): the peer's bytes are counted and dropped.
+class DropWriter : public ByteWriter {
+ public:
+  MoveResult write(std::span<const char> data) override { return {Moved::Bytes, data.size()}; }
+  int poll_fd() const override { return -1; }
+};
+
+// Zero-copy only for byte streams, and only with a pipe or a regular file
+// on the local side (a terminal goes through the buffer); the choices and
+// their measurements are in core/mover.cc.
+PathPolicy relay_policy() {
+  PathPolicy policy;
+  policy.splice_to_sink = true;  // bench/relay.sh: half the CPU of read()+write() into /dev/null
+  return policy;
+}
+Path up_path(int in_fd, const RelayOptions& opts) {
+  return in_fd < 0 || opts.datagram ? Path::Copy : path_into_socket(in_fd, relay_policy());
+}
+Path down_path(int out_fd, const RelayOptions& opts) {
+  return out_fd < 0 || opts.datagram ? Path::Copy : path_out_of_socket(out_fd, relay_policy());
+}
+// A datagram is read whole: 65507 is the largest UDP payload over IPv4.
+size_t up_chunk(const RelayOptions& opts) {
+  return opts.datagram ? std::min<size_t>(opts.buffer_size, 65507) : opts.buffer_size;
+}
+
+// The rounds one direction may move per wakeup: fairness with the other.
+constexpr int kRounds = 16;
+
+// One relay in progress: the fds, the two movers and the counters.
 class Relay {
  public:
   Relay(int net_fd, int in_fd, int out_fd, const RelayOptions& opts, RelayStats* stats)
-      : net_(net_fd), in_(in_fd), out_(out_fd), opts_(opts), stats_(stats), stall_(opts.stall_timeout) {
-    // A datagram is read whole: 65507 is the largest UDP payload over IPv4.
-    up_.size = opts.datagram ? std::min<size_t>(opts.buffer_size, 65507) : opts.buffer_size;
-    up_.buf.reset(new char[up_.size]);
-    down_.size = opts.buffer_size;
-    down_.buf.reset(new char[down_.size]);
-  }
+      : net_(net_fd), in_(in_fd), out_(out_fd), opts_(opts), stats_(stats),
+        output_(out_fd >= 0 ? OutputWriter(out_fd) : OutputWriter()),
+        in_reader_(in_fd, true), net_reader_(net_fd, false, opts.datagram), net_writer_(net_fd),
+        datagram_writer_(net_fd), output_end_(&output_),
+        up_(up_path(in_fd, opts), in_fd, net_fd, &in_reader_,
+            opts.datagram ? static_cast<ByteWriter*>(&datagram_writer_) : &net_writer_, up_chunk(opts)),
+        down_(down_path(out_fd, opts), net_fd, out_fd, &net_reader_,
+              out_fd >= 0 ? static_cast<ByteWriter*>(&output_end_) : &drop_, opts.buffer_size),
+        stall_(opts.stall_timeout) {}
 
   Status run();
 
  private:
   Status loop();
+  Status on_timeout();
+  Status move_up();
+  Status move_down();
+  void after_up_progress();
+  bool finished() const;
   bool up_blocked() const;
   Deadline reply_deadline() const;
-  Status output_error(int err);
-  const std::string& target() const { return opts_.target.empty() ? kPeer : opts_.target; }
-  Status watch_stall();
-  void choose_paths();
-  uint64_t input_left() const;
-  Status move_up_zero_copy();
-  Status move_down_zero_copy();
-  bool finished() const;
   Deadline wake_deadline() const;
-  Status read_input();
-  Status flush_up();
-  Status read_net();
-  Status flush_down();
-  void after_up_progress();
+  Clock::time_point last_activity() const { return std::max(up_.last_progress(), down_.last_progress()); }
+  Status output_error(int err);
+  Status watch_stall();
+  uint64_t input_left() const;
   void end_output();
   Status confirm_delivery();
+  const std::string& target() const { return opts_.target.empty() ? kPeer : opts_.target; }
   Error net_error(const char* op, int err) const;
 
   int net_, in_, out_;
   const RelayOptions& opts_;
   RelayStats* stats_;
-  Direction up_, down_;
-  Fd via_[2];  // SpliceVia: our pipe between the socket and out_
   OutputWriter output_;  // out_, written without blocking (core/output.h)
+  FdReader in_reader_, net_reader_;
+  FdWriter net_writer_;
+  DatagramWriter datagram_writer_;
+  OutputEnd output_end_;
+  DropWriter drop_;
+  Mover up_, down_;
   Clock::time_point reply_since_;  // datagrams: input's EOF or the last reply
-  Clock::time_point last_activity_ = Clock::now();
-  StallClock stall_;  // see the top of this file
+  StallClock stall_;               // see the top of this file
   uint64_t sent_seen_ = 0;
-  bool peer_eof_first_ = false;  // the peer's EOF came while input was still open
-  bool output_ended_ = false;    // end_output() done
+  bool up_finished_ = false;  // input's EOF and everything sent: after_up_progress() done
+  bool output_ended_ = false;  // end_output() done
 };
 
 // Peer's EOF, all its bytes delivered: done once our input is sent too.
@@ -130,10 +169,10 @@ class Relay {
 // front-end says how much (RelayStats::input_left).
 bool Relay::finished() const {
   if (stats_->output_closed) return true;
-  if (up_.done && opts_.close_on_eof) return true;
+  if (up_finished_ && opts_.close_on_eof) return true;
   if (auto end = reply_deadline(); end && Clock::now() >= *end) return true;
-  if (!down_.done) return false;
-  return up_.done || opts_.on_peer_eof == PeerEof::Stop;
+  if (!down_.done()) return false;
+  return up_finished_ || opts_.on_peer_eof == PeerEof::Stop;
 }
 
 // "write to 127.0.0.1 port 4242 (tcp): Connection reset by peer". A write
@@ -141,16 +180,13 @@ bool Relay::finished() const {
 // say so, since the relay went on sending only because of that EOF.
 Error Relay::net_error(const char* op, int err) const {
   std::string hint;
-  if (down_.eof && (err == EPIPE || err == ECONNRESET) && std::string_view(op) == "write to") {
+  if (down_.eof() && (err == EPIPE || err == ECONNRESET) && std::string_view(op) == "write to") {
     hint = " (the peer closed the connection before reading all of the input)";
   }
   return system_error(fmt::format("{} {}: {}{}", op, target(), errno_text(err), hint));
 }
 
-bool Relay::up_blocked() const {
-  if (opts_.datagram || up_.done) return false;
-  return up_.path == Path::Copy ? up_.pending() > 0 : up_.wait_dst;
-}
+bool Relay::up_blocked() const { return !opts_.datagram && up_.blocked(); }
 
 // Called after every round: restarts the clock on progress or when bytes
 // start waiting, and reports a stall once per stall.
@@ -169,7 +205,7 @@ Status Relay::watch_stall() {
 
 // Datagram clients after input's EOF: the end of the wait for replies.
 Deadline Relay::reply_deadline() const {
-  if (!opts_.datagram || !up_.done || opts_.reply_wait.count() <= 0) return std::nullopt;
+  if (!opts_.datagram || !up_finished_ || opts_.reply_wait.count() <= 0) return std::nullopt;
   return reply_since_ + opts_.reply_wait;
 }
 
@@ -186,155 +222,40 @@ Status Relay::output_error(int err) {
 // The nearest of the idle, stall and reply deadlines.
 Deadline Relay::wake_deadline() const {
   Deadline deadline = earlier(stall_.deadline(), reply_deadline());
-  if (opts_.idle_timeout.count() > 0) deadline = earlier(deadline, last_activity_ + opts_.idle_timeout);
+  if (opts_.idle_timeout.count() > 0) deadline = earlier(deadline, last_activity() + opts_.idle_timeout);
   return deadline;
-}
-
-Status Relay::read_input() {
-  ssize_t r = read_some(in_, up_.buf.get(), up_.size);
-  if (r < 0) {
-    if (errno == EAGAIN) return {};
-    if (errno == EINTR) return interrupted_error();
-    return system_error(fmt::format("read from input: {}", errno_text(errno)));
-  }
-  if (r == 0) {
-    up_.eof = true;
-  } else {
-    up_.fill(static_cast<size_t>(r));
-    last_activity_ = Clock::now();
-  }
-  return {};
 }
 
 // Input EOF and everything sent: FIN to the peer (nc -N), unless datagrams.
 void Relay::after_up_progress() {
-  if (up_.eof && !up_.done && up_.pending() == 0) {
-    up_.done = true;
-    reply_since_ = Clock::now();
-    if (!opts_.datagram && !opts_.close_on_eof) ::shutdown(net_, SHUT_WR);
-  }
+  stats_->bytes_sent = up_.moved();
+  if (up_finished_ || !up_.done()) return;
+  up_finished_ = true;
+  reply_since_ = Clock::now();
+  if (!opts_.datagram && !opts_.close_on_eof) ::shutdown(net_, SHUT_WR);
 }
 
-Status Relay::flush_up() {
-  if (up_.pending() > 0) {
-    ssize_t w;
-    if (opts_.datagram) {
-      do w = ::send(net_, up_.buf.get() + up_.start, up_.pending(), 0);
-      while (w < 0 && errno == EINTR && !interrupted());
-      if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return {};  // poll for POLLOUT
-      if (w >= 0) w = static_cast<ssize_t>(up_.pending());  // a datagram goes whole or not at all
-    } else {
-      w = write_some(net_, up_.buf.get() + up_.start, up_.pending());
-    }
-    if (w < 0) return net_error("write to", errno);
-    up_.start += static_cast<size_t>(w);
-    stats_->bytes_sent += static_cast<uint64_t>(w);
-    if (w > 0) last_activity_ = Clock::now();
-  }
+Status Relay::move_up() {
+  MoveResult m = up_.pump(kRounds, kZeroCopyChunk);
   after_up_progress();
-  return {};
+  if (m.what == Moved::Interrupted) return interrupted_error();
+  if (m.what != Moved::Failed) return {};
+  if (m.at_dest) return net_error("write to", m.err);
+  return system_error(fmt::format("read from input: {}", errno_text(m.err)));
 }
 
-Status Relay::read_net() {
-  ssize_t r = read_some(net_, down_.buf.get(), down_.size);
-  if (r < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return {};
-    return net_error("read from", errno);
-  }
-  if (r == 0) {
-    // A zero-length datagram is not an EOF: UDP has none.
-    if (!opts_.datagram) {
-      down_.eof = true;
-      if (!up_.done) peer_eof_first_ = true;
-    }
-  } else {
-    stats_->bytes_received += static_cast<uint64_t>(r);
-    last_activity_ = reply_since_ = Clock::now();
-    if (out_ >= 0) down_.fill(static_cast<size_t>(r));
-  }
-  return {};
-}
-
-// out_fd is usually stdout, written without blocking (core/output.h):
-// a full one is a poll wait like a full socket.
-Status Relay::flush_down() {
-  while (down_.pending() > 0) {
-    ssize_t w = output_.write(down_.buf.get() + down_.start, down_.pending());
-    if (w < 0) {
-      if (errno == EAGAIN) break;
-      return output_error(errno);
-    }
-    down_.start += static_cast<size_t>(w);
-    last_activity_ = Clock::now();
-  }
-  if (down_.eof && down_.pending() == 0) down_.done = true;
-  return {};
-}
-
-// Zero-copy only for byte streams, and only with a pipe or a regular file
-// on the local side (a terminal goes through the buffer); the choices and
-// their measurements are in core/mover.cc.
-void Relay::choose_paths() {
-  if (opts_.datagram) return;
-  PathPolicy policy;
-  policy.splice_to_sink = true;  // bench/relay.sh: half the CPU of read()+write() into /dev/null
-  if (in_ >= 0) up_.path = path_into_socket(in_, policy);
-  if (out_ >= 0) down_.path = path_out_of_socket(out_, policy);
-  if (down_.path == Path::SpliceVia && !make_via_pipe(via_)) down_.path = Path::Copy;
-}
-
-// in -> socket without a user buffer. Moves up to 16 chunks per wakeup
-// (fairness with the other direction); stops when a side is not ready and
-// remembers which, so that the next poll waits for the right fd.
-Status Relay::move_up_zero_copy() {
-  up_.wait_dst = false;
-  for (int round = 0; round < 16; ++round) {
-    MoveResult m = move_zero_copy(up_.path, in_, net_, nullptr, kZeroCopyChunk);
-    switch (m.what) {
-      case Moved::Bytes:
-        stats_->bytes_sent += m.bytes;
-        last_activity_ = Clock::now();
-        continue;
-      case Moved::Eof:
-        up_.eof = true;
-        after_up_progress();
-        return {};
-      case Moved::DestFull: up_.wait_dst = true; return {};
-      case Moved::SourceEmpty: return {};
-      case Moved::Refused: up_.path = Path::Copy; return {};  // not for this pair of fds: copy from now on
-      case Moved::Interrupted: return interrupted_error();
-      case Moved::Failed: return net_error("write to", m.err);
-    }
-  }
-  return {};
-}
-
-// socket -> stdout without a user buffer (see move_up_zero_copy).
-Status Relay::move_down_zero_copy() {
-  down_.wait_dst = false;
-  for (int round = 0; round < 16; ++round) {
-    MoveResult m = move_zero_copy(down_.path, net_, out_, via_, kZeroCopyChunk);
-    switch (m.what) {
-      case Moved::Bytes:
-        stats_->bytes_received += m.bytes;
-        last_activity_ = Clock::now();
-        continue;
-      case Moved::Eof:
-        down_.eof = down_.done = true;
-        if (!up_.done) peer_eof_first_ = true;
-        return {};
-      case Moved::DestFull: down_.wait_dst = true; return {};  // data waits: the pipe is full
-      case Moved::SourceEmpty: return {};
-      case Moved::Refused: down_.path = Path::Copy; return {};
-      case Moved::Interrupted: return interrupted_error();
-      case Moved::Failed: return m.at_dest ? output_error(m.err) : net_error("read from", m.err);
-    }
-  }
-  return {};
+Status Relay::move_down() {
+  uint64_t before = down_.taken();
+  MoveResult m = down_.pump(kRounds, kZeroCopyChunk);
+  stats_->bytes_received = down_.taken();
+  if (down_.taken() != before) reply_since_ = Clock::now();
+  if (m.what == Moved::Interrupted) return interrupted_error();
+  if (m.what != Moved::Failed) return {};
+  return m.at_dest ? output_error(m.err) : net_error("read from", m.err);
 }
 
 uint64_t Relay::input_left() const {
-  if (up_.eof || in_ < 0) return 0;
+  if (up_.eof() || in_ < 0) return 0;
   uint64_t left = up_.pending();
   struct stat st;
   if (::fstat(in_, &st) != 0) return left;
@@ -348,8 +269,8 @@ uint64_t Relay::input_left() const {
 
 Status Relay::run() {
   Status st = loop();
-  if (st.ok() && down_.done && !up_.done) stats_->input_left = input_left();
-  if (st.ok() && up_.done && in_ >= 0 && !opts_.datagram && !opts_.close_on_eof) st = confirm_delivery();
+  if (st.ok() && down_.done() && !up_finished_) stats_->input_left = input_left();
+  if (st.ok() && up_finished_ && in_ >= 0 && !opts_.datagram && !opts_.close_on_eof) st = confirm_delivery();
   return st;
 }
 
@@ -388,78 +309,46 @@ Status Relay::confirm_delivery() {
   return wait_acknowledged(net_, ack);
 }
 
+// Nothing woke us before the nearest deadline: a stall, or idle too long.
+Status Relay::on_timeout() {
+  if (auto s = watch_stall(); !s) return s;
+  if (opts_.idle_timeout.count() > 0 && Clock::now() - last_activity() >= opts_.idle_timeout) {
+    return timeout_error(fmt::format("idle for {}: no data in either direction",
+                                     human_duration(std::chrono::duration<double>(opts_.idle_timeout).count())));
+  }
+  return {};
+}
+
+// Each round polls what the two movers wait for (the socket may be in both
+// entries: poll takes an fd twice) and steps the ones that woke. A mover
+// that is done wants nothing, so a socket whose peer's EOF was seen and
+// that has nothing to send is left out (its POLLHUP would wake us in a loop).
 Status Relay::loop() {
   fcntl(net_, F_SETFL, fcntl(net_, F_GETFL) | O_NONBLOCK);
-  choose_paths();
-  if (out_ >= 0) output_ = OutputWriter(out_);
-  if (in_ < 0) {
-    up_.eof = true;
-    after_up_progress();
-  }
+  if (in_ < 0) up_.end_source();
+  after_up_progress();
   while (!finished()) {
-    enum { kIn, kOut, kNet, kCount };
-    pollfd pfd[kCount] = {{-1, 0, 0}, {-1, 0, 0}, {-1, 0, 0}};
-    short net_events = 0;
-    bool up_zc = up_.path != Path::Copy, down_zc = down_.path != Path::Copy;
-    if (up_zc) {
-      if (!up_.eof) {
-        if (up_.wait_dst) net_events |= POLLOUT;
-        else pfd[kIn] = {in_, POLLIN, 0};
-      }
-    } else {
-      if (!up_.eof && up_.pending() == 0) pfd[kIn] = {in_, POLLIN, 0};
-      if (up_.pending() > 0) net_events |= POLLOUT;
-    }
-    if (down_zc) {
-      if (!down_.eof) {
-        if (down_.wait_dst) pfd[kOut] = {out_, POLLOUT, 0};
-        else net_events |= POLLIN;
-      }
-    } else {
-      if (down_.pending() > 0) pfd[kOut] = {output_.poll_fd(), POLLOUT, 0};
-      if (!down_.eof && down_.pending() == 0) net_events |= POLLIN;
-    }
-    // Not interested in the socket (peer EOF seen, nothing to send): leave
-    // it out, or its POLLHUP would wake us in a loop.
-    if (net_events != 0) pfd[kNet] = {net_, net_events, 0};
-
+    Mover::Want up = up_.want(), down = down_.want();
+    pollfd pfd[2] = {{up.fd, up.events, 0}, {down.fd, down.events, 0}};
     auto w = wait_fds(pfd, wake_deadline());
     if (!w.ok()) return w.take_error();
     if (*w == Wake::Interrupted) return interrupted_error();
     if (*w == Wake::Timeout) {
-      if (auto s = watch_stall(); !s) return s;
-      if (opts_.idle_timeout.count() > 0 && Clock::now() - last_activity_ >= opts_.idle_timeout) {
-        return timeout_error(fmt::format("idle for {}: no data in either direction",
-                                         human_duration(std::chrono::duration<double>(opts_.idle_timeout).count())));
-      }
+      if (auto s = on_timeout(); !s) return s;
       continue;
     }
-    short net_rev = pfd[kNet].revents;
     // The peer's bytes (and EOF) first: a write refused right after the
     // peer's EOF is then known to follow it (see net_error).
-    if (down_zc) {
-      bool net_ready = !down_.wait_dst && (net_rev & (POLLIN | POLLERR | POLLHUP));
-      if (net_ready || pfd[kOut].revents != 0) {
-        if (auto s = move_down_zero_copy(); !s) return s;
-      }
-    } else if (net_rev & (POLLIN | POLLERR | POLLHUP) && !down_.eof && down_.pending() == 0) {
-      if (auto s = read_net(); !s) return s;
-      if (auto s = flush_down(); !s) return s;
-    } else if (pfd[kOut].revents != 0) {
-      if (auto s = flush_down(); !s) return s;
+    if (pfd[1].revents != 0) {
+      down_.woke(pfd[1].revents);
+      if (auto s = move_down(); !s) return s;
     }
-    if (up_zc) {
-      if (pfd[kIn].revents != 0 || (up_.wait_dst && (net_rev & (POLLOUT | POLLERR | POLLHUP)))) {
-        if (auto s = move_up_zero_copy(); !s) return s;
-      }
-    } else if (pfd[kIn].revents != 0) {
-      if (auto s = read_input(); !s) return s;
-      if (auto s = flush_up(); !s) return s;
-    } else if (net_rev & (POLLOUT | POLLERR | POLLHUP)) {
-      if (auto s = flush_up(); !s) return s;
+    if (pfd[0].revents != 0 && !stats_->output_closed) {
+      up_.woke(pfd[0].revents);
+      if (auto s = move_up(); !s) return s;
     }
     if (interrupted()) return interrupted_error();
-    if (down_.done && !up_.done) end_output();
+    if (down_.done() && !up_finished_) end_output();
     if (auto s = watch_stall(); !s) return s;
   }
   return {};
