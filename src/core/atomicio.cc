@@ -1,6 +1,7 @@
 // Partial-write and EINTR loops (see atomicio.h).
 #include "core/atomicio.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,6 +43,20 @@ bool write_all(int fd, const void* buf, size_t len) {
 ssize_t read_some(int fd, void* buf, size_t len) {
   for (;;) {
     ssize_t n = ::read(fd, buf, len);
+    if (n >= 0 || errno != EINTR || interrupted()) return n;
+  }
+}
+
+ssize_t recv_some(int fd, void* buf, size_t len, int flags) {
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, len, flags);
+    if (n >= 0 || errno != EINTR || interrupted()) return n;
+  }
+}
+
+ssize_t send_one(int fd, const void* buf, size_t len, int flags) {
+  for (;;) {
+    ssize_t n = ::send(fd, buf, len, flags);
     if (n >= 0 || errno != EINTR || interrupted()) return n;
   }
 }

@@ -21,5 +21,9 @@ bool write_all(int fd, const void* buf, size_t len);
 
 // read() retried on EINTR.
 ssize_t read_some(int fd, void* buf, size_t len);
+// recv() with `flags`, retried on EINTR.
+ssize_t recv_some(int fd, void* buf, size_t len, int flags);
+// One send() retried on EINTR: a datagram goes whole or not at all.
+ssize_t send_one(int fd, const void* buf, size_t len, int flags);
 
 }  // namespace sp

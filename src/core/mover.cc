@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -118,15 +119,15 @@ MoveResult move_zero_copy(Path path, int src, int dst, const Fd* via, size_t max
   }
 }
 
-MoveResult FdReader::read(std::span<char> buf, std::span<const char>* got) {
-  ssize_t n = read_some(fd_, buf.data(), buf.size());
+MoveResult FdReader::read(char* buf, size_t max, std::span<const char>* got) {
+  ssize_t n = mode_.discard ? recv_some(fd_, buf, max, MSG_TRUNC) : read_some(fd_, buf, max);
   if (n > 0) {
-    *got = buf.first(static_cast<size_t>(n));
+    *got = std::span<const char>(buf, static_cast<size_t>(n));
     return {Moved::Bytes, static_cast<size_t>(n)};
   }
   if (n == 0) {
     *got = {};
-    return datagram_ ? MoveResult{Moved::Bytes, 0} : MoveResult{Moved::Eof};
+    return mode_.datagram ? MoveResult{Moved::Bytes, 0} : MoveResult{Moved::Eof};
   }
   if (errno == EAGAIN || errno == EWOULDBLOCK) return {Moved::SourceEmpty};
   if (errno == EINTR) return {Moved::Interrupted};  // read_some retries all but SIGINT's
@@ -204,9 +205,9 @@ MoveResult Mover::copy_step(size_t max) {
   if (pending_.empty()) {
     if (eof_) return {Moved::Eof};
     if (!src_ready_ && reader_->poll_first()) return {Moved::SourceEmpty};
-    if (!buf_) buf_.reset(new char[chunk_]);
+    if (!buf_ && reader_->needs_buffer()) buf_.reset(new char[chunk_]);
     std::span<const char> got;
-    MoveResult r = reader_->read(std::span<char>(buf_.get(), std::min(max, chunk_)), &got);
+    MoveResult r = reader_->read(buf_.get(), std::min(max, chunk_), &got);
     src_ready_ = reader_->poll_fd() < 0;
     if (r.what == Moved::Eof) eof_ = true;
     if (r.what != Moved::Bytes) return r;

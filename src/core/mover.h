@@ -79,13 +79,16 @@ struct MoveResult {
 // for the reset behind it (error_behind_splice_eof).
 MoveResult move_zero_copy(Path path, int src, int dst, const Fd* via, size_t max);
 
-// Where the copy path reads. read() fills `buf`, or points `*got` at bytes
-// of its own (generated data), and says Bytes (got non-empty, or empty for
-// a zero-length datagram), Eof, SourceEmpty, Interrupted or Failed.
+// Where the copy path reads. read() fills `buf` (max bytes; null when
+// needs_buffer() is false), or points `*got` at bytes of its own (a
+// Source's buffer, generated data), and says Bytes (got non-empty, or empty
+// for a zero-length datagram), Eof, SourceEmpty, Interrupted or Failed.
 class ByteReader {
  public:
   virtual ~ByteReader() = default;
-  virtual MoveResult read(std::span<char> buf, std::span<const char>* got) = 0;
+  virtual MoveResult read(char* buf, size_t max, std::span<const char>* got) = 0;
+  // false: read() brings its own bytes, so the mover allocates no buffer.
+  virtual bool needs_buffer() const { return true; }
   // The fd to poll for POLLIN, -1 for none (read() never waits).
   virtual int poll_fd() const = 0;
   // read() may block unless poll said the fd is readable (stdin: a pipe or
@@ -104,18 +107,24 @@ class ByteWriter {
 };
 
 // read(2) on an fd (EINTR retried unless SIGINT; EAGAIN is SourceEmpty).
-// On a datagram socket a 0 is a zero-length datagram, not an EOF.
+// On a datagram socket a 0 is a zero-length datagram, not an EOF. With
+// `discard` (a TCP socket only) the kernel drops the bytes instead of
+// copying them out (recv with MSG_TRUNC): they are counted, never seen.
 class FdReader : public ByteReader {
  public:
-  FdReader(int fd, bool poll_first, bool datagram = false) : fd_(fd), poll_first_(poll_first), datagram_(datagram) {}
-  MoveResult read(std::span<char> buf, std::span<const char>* got) override;
+  struct Mode {
+    bool poll_first = false;
+    bool datagram = false;
+    bool discard = false;
+  };
+  FdReader(int fd, Mode mode) : fd_(fd), mode_(mode) {}
+  MoveResult read(char* buf, size_t max, std::span<const char>* got) override;
   int poll_fd() const override { return fd_; }
-  bool poll_first() const override { return poll_first_; }
+  bool poll_first() const override { return mode_.poll_first; }
 
  private:
   int fd_;
-  bool poll_first_;
-  bool datagram_;
+  Mode mode_;
 };
 
 // write(2) on an fd through write_some (core/atomicio.h).
@@ -166,6 +175,7 @@ class Mover {
   bool ready() const;
 
   void end_source() { eof_ = true; }  // no input at all (stdin closed by -d)
+  void stop() { eof_ = true, pending_ = {}; }  // the end (send --duration): what is pending is dropped
   void set_checksum(Checksum* sum) { sum_ = sum; }  // fed every byte written (copy path only)
 
   Path path() const { return path_; }

@@ -28,6 +28,7 @@
 
 #include <fmt/format.h>
 
+#include "core/atomicio.h"
 #include "core/delivery.h"
 #include "core/mover.h"
 #include "core/deadline.h"
@@ -49,9 +50,7 @@ class DatagramWriter : public ByteWriter {
  public:
   explicit DatagramWriter(int fd) : fd_(fd) {}
   MoveResult write(std::span<const char> data) override {
-    ssize_t w;
-    do w = ::send(fd_, data.data(), data.size(), 0);
-    while (w < 0 && errno == EINTR && !interrupted());
+    ssize_t w = send_one(fd_, data.data(), data.size(), 0);
     if (w >= 0) return {Moved::Bytes, data.size()};
     if (errno == EAGAIN || errno == EWOULDBLOCK) return {Moved::DestFull};
     if (errno == EINTR) return {Moved::Interrupted};
@@ -114,7 +113,7 @@ class Relay {
   Relay(int net_fd, int in_fd, int out_fd, const RelayOptions& opts, RelayStats* stats)
       : net_(net_fd), in_(in_fd), out_(out_fd), opts_(opts), stats_(stats),
         output_(out_fd >= 0 ? OutputWriter(out_fd) : OutputWriter()),
-        in_reader_(in_fd, true), net_reader_(net_fd, false, opts.datagram), net_writer_(net_fd),
+        in_reader_(in_fd, {.poll_first = true}), net_reader_(net_fd, {.datagram = opts.datagram}), net_writer_(net_fd),
         datagram_writer_(net_fd), output_end_(&output_),
         up_(up_path(in_fd, opts), in_fd, net_fd, &in_reader_,
             opts.datagram ? static_cast<ByteWriter*>(&datagram_writer_) : &net_writer_, up_chunk(opts)),
