@@ -83,75 +83,124 @@ Result<ScanOptions> scan_options(const ConnectFlags& f, Duration connect_timeout
   return o;
 }
 
-Status run_connect(const ConnectFlags& f, const GlobalOptions& g) {
-  bool unix_given = !f.sock.unix_path.empty();
-  auto cfg = socket_config(f.sock, g);
-  if (!cfg.ok()) return cfg.take_error();
-  auto timeout = duration_flag("--timeout", f.timeout);
-  if (!timeout.ok()) return timeout.take_error();
-  auto idle = duration_flag("--idle-timeout", f.idle_timeout);
-  if (!idle.ok()) return idle.take_error();
-  Duration connect_timeout = timeout->value_or(Duration(0));
-
+// What `connect` will do, with every usage error found before any socket.
+struct ConnectPlan {
+  enum class Mode { Relay, Scan, Burst } mode = Mode::Relay;
   std::string host;
-  std::vector<uint16_t> ports;
-  if (unix_given) {
+  std::vector<uint16_t> ports;  // one, except -z
+  std::string unix_path;
+  SocketConfig cfg;
+  Duration connect_timeout{0};  // 0: none
+  ScanOptions scan;             // -z
+  BurstOptions burst;           // --count
+  RelayOptions relay;
+};
+
+// HOST PORT (with -z: PORT a list), or --unix with neither.
+Status connect_target(const ConnectFlags& f, ConnectPlan* p) {
+  if (!p->unix_path.empty()) {
     if (!f.args.empty()) return usage_error("connect: --unix takes no HOST or PORT");
     if (f.zero_io) return usage_error("connect: -z checks TCP ports; it does not take --unix");
-  } else {
-    if (f.args.size() < 2) return usage_error(f.args.empty() ? "connect: missing HOST and PORT" : "connect: missing PORT");
-    if (f.args.size() > 2) return usage_error(fmt::format("connect: unexpected argument '{}'", f.args[2]));
-    host = f.args[0];
-    if (f.zero_io) {
-      auto list = parse_port_list(f.args[1]);
-      if (!list.ok()) return usage_error(fmt::format("connect: PORT: {}", list.error().message));
-      ports = *list;
-    } else {
-      auto p = parse_port(f.args[1]);
-      if (!p.ok()) return usage_error(fmt::format("connect: PORT: {}", p.error().message));
-      ports.push_back(*p);
-    }
+    return {};
   }
+  if (f.args.size() < 2) return usage_error(f.args.empty() ? "connect: missing HOST and PORT" : "connect: missing PORT");
+  if (f.args.size() > 2) return usage_error(fmt::format("connect: unexpected argument '{}'", f.args[2]));
+  p->host = f.args[0];
   if (f.zero_io) {
-    if (cfg->transport == Transport::Udp) return usage_error("connect: -z checks TCP ports; UDP has no handshake to check");
-    auto so = scan_options(f, connect_timeout, ports.size());
+    auto list = parse_port_list(f.args[1]);
+    if (!list.ok()) return usage_error(fmt::format("connect: PORT: {}", list.error().message));
+    p->ports = *list;
+    return {};
+  }
+  auto port = parse_port(f.args[1]);
+  if (!port.ok()) return usage_error(fmt::format("connect: PORT: {}", port.error().message));
+  p->ports.push_back(*port);
+  return {};
+}
+
+// The relay's options: datagrams have no EOF, so after stdin's wait -w
+// (default 1 s) for replies, then exit 0 (nc -u -w).
+Status plan_relay(const ConnectFlags& f, std::optional<Duration> timeout, std::optional<Duration> idle,
+                  ConnectPlan* p) {
+  auto ro = relay_options(f.relay, STDIN_FILENO);
+  if (!ro.ok()) return ro.take_error();
+  p->relay = std::move(*ro);
+  p->relay.datagram = p->cfg.transport == Transport::Udp;
+  if (p->relay.datagram) p->relay.reply_wait = timeout.value_or(kDatagramReplyWait);
+  if (idle) p->relay.idle_timeout = *idle;
+  return {};
+}
+
+Result<ConnectPlan> plan_connect(const ConnectFlags& f, const GlobalOptions& g) {
+  ConnectPlan p;
+  p.unix_path = f.sock.unix_path;
+  auto cfg = socket_config(f.sock, g);
+  if (!cfg.ok()) return cfg.take_error();
+  p.cfg = *cfg;
+  auto timeout = duration_flag("--timeout", f.timeout);
+  if (!timeout.ok()) return timeout.take_error();
+  p.connect_timeout = timeout->value_or(Duration(0));
+  auto idle = duration_flag("--idle-timeout", f.idle_timeout);
+  if (!idle.ok()) return idle.take_error();
+  if (auto s = connect_target(f, &p); !s) return s.error();
+  if (f.zero_io) {
+    if (p.cfg.transport == Transport::Udp) return usage_error("connect: -z checks TCP ports; UDP has no handshake to check");
+    auto so = scan_options(f, p.connect_timeout, p.ports.size());
     if (!so.ok()) return so.take_error();
-    Reporter rep = make_reporter(g, stdout);
-    return scan_ports(rep, host, ports, *cfg, *so);
+    p.mode = ConnectPlan::Mode::Scan;
+    p.scan = *so;
+    return p;
   }
   auto burst = burst_options(f.burst, *timeout);
   if (!burst.ok()) return burst.take_error();
   if (burst->has_value()) {
-    if (unix_given || cfg->transport == Transport::Udp) {
+    if (!p.unix_path.empty() || p.cfg.transport == Transport::Udp) {
       return usage_error("connect: --count bursts are TCP only (no -U or -u)");
     }
-    Reporter rep = make_reporter(g, stdout);
-    return run_connect_burst(rep, host, ports[0], *cfg, **burst);
+    p.mode = ConnectPlan::Mode::Burst;
+    p.burst = **burst;
+    return p;
   }
+  if (auto s = plan_relay(f, *timeout, *idle, &p); !s) return s.error();
+  return p;
+}
 
+// One connection relayed to stdin/stdout; reports on stderr.
+Status relay_connection(const GlobalOptions& g, ConnectPlan& p) {
   Reporter rep = make_reporter(g, stderr);
-  auto ro = relay_options(f.relay, STDIN_FILENO, rep);
-  if (!ro.ok()) return ro.take_error();
-  auto conn = unix_given ? unix_connect(f.sock.unix_path, *cfg, connect_timeout)
-                         : remote_connect(host, ports[0], *cfg, connect_timeout);
+  report_relay_stalls(&p.relay, rep);
+  auto conn = p.unix_path.empty() ? remote_connect(p.host, p.ports[0], p.cfg, p.connect_timeout)
+                                  : unix_connect(p.unix_path, p.cfg, p.connect_timeout);
   if (!conn.ok()) return conn.take_error();
   for (const auto& failure : conn->failures) rep.event("attempt_failed", Json{{"error", failure}}, failure, 1);
-  report_connected(rep, conn->fd.get(), conn->peer, cfg->transport);
-
-  ro->datagram = cfg->transport == Transport::Udp;
-  // Datagrams have no EOF: after stdin's, wait -w (default 1 s) for
-  // replies, then exit 0 (nc -u -w).
-  if (ro->datagram) ro->reply_wait = timeout->value_or(kDatagramReplyWait);
-  ro->target = peer_target(conn->peer, cfg->transport);
-  if (idle->has_value()) ro->idle_timeout = **idle;
+  report_connected(rep, conn->fd.get(), conn->peer, p.cfg.transport);
+  p.relay.target = peer_target(conn->peer, p.cfg.transport);
   RelayStats stats;
   ConnectionReport rc;
   rc.id = 1;
   rc.peer = conn->peer;
   auto started = std::chrono::steady_clock::now();
-  Status st = readwrite(conn->fd.get(), STDIN_FILENO, STDOUT_FILENO, *ro, &stats);
+  Status st = readwrite(conn->fd.get(), STDIN_FILENO, STDOUT_FILENO, p.relay, &stats);
   finish_connection(rep, conn->fd.get(), rc, stats, started, st);
   return st;
+}
+
+// -z and --count report on stdout (their lines are the result).
+Status run_connect(const ConnectFlags& f, const GlobalOptions& g) {
+  auto plan = plan_connect(f, g);
+  if (!plan.ok()) return plan.take_error();
+  switch (plan->mode) {
+    case ConnectPlan::Mode::Scan: {
+      Reporter rep = make_reporter(g, stdout);
+      return scan_ports(rep, plan->host, plan->ports, plan->cfg, plan->scan);
+    }
+    case ConnectPlan::Mode::Burst: {
+      Reporter rep = make_reporter(g, stdout);
+      return run_connect_burst(rep, plan->host, plan->ports[0], plan->cfg, plan->burst);
+    }
+    case ConnectPlan::Mode::Relay: break;
+  }
+  return relay_connection(g, *plan);
 }
 
 }  // namespace

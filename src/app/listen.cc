@@ -120,14 +120,47 @@ Status relay_udp(Reporter& rep, const Listener& l, RelayOptions ro) {
   return st;
 }
 
-Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
+// Everything the flags say, checked before anything is bound: a usage
+// error never follows a "Listening on" line (tests/argv_fuzz.py found one).
+struct ListenPlan {
   std::string host;
   uint16_t port = 0;
-  if (auto s = host_port(f.args, !f.sock.unix_path.empty(), &host, &port); !s) return s;
+  std::string unix_path;
+  SocketConfig cfg;
+  int backlog = -1;       // -1: net.core.somaxconn
+  bool serving = false;   // --echo/--discard: `serve`; otherwise `relay`
+  bool keep_open = false;
+  ServeOptions serve;
+  RelayOptions relay;
+  std::vector<Cidr> allow, deny;
+};
+
+// The flags that exclude each other, and those that go only with a mode.
+Status check_listen_modes(const ListenFlags& f, const SocketConfig& cfg, bool max_conns_given) {
+  if (f.echo && f.discard) return usage_error("--echo and --discard exclude each other");
+  bool serving = f.echo || f.discard;
+  if (serving && cfg.transport == Transport::Udp) return usage_error("--echo/--discard serve TCP and Unix stream sockets only");
+  if (max_conns_given && !serving) return usage_error("--max-conns goes with --echo or --discard");
+  // The relay flags shape a stdin/stdout relay; a server has none.
+  if (serving && (f.relay.close_on_eof || f.relay.keep_sending || f.relay.stop_on_peer_eof ||
+                  !f.relay.stall_timeout.empty())) {
+    return usage_error(
+        "--close-on-eof, --keep-sending, --stop-on-peer-eof and --stall-timeout relay stdin/stdout; "
+        "--echo/--discard do not");
+  }
+  return {};
+}
+
+Result<ListenPlan> plan_listen(const ListenFlags& f, const GlobalOptions& g) {
+  ListenPlan p;
+  p.unix_path = f.sock.unix_path;
+  if (auto s = host_port(f.args, !p.unix_path.empty(), &p.host, &p.port); !s) return s.error();
   auto cfg = socket_config(f.sock, g);
   if (!cfg.ok()) return cfg.take_error();
+  p.cfg = *cfg;
   auto backlog = count_flag("--backlog", f.backlog, 0, INT32_MAX);
   if (!backlog.ok()) return backlog.take_error();
+  if (backlog->has_value()) p.backlog = static_cast<int>(**backlog);
   auto max_conns = count_flag("--max-conns", f.max_conns, 1, 1000000);
   if (!max_conns.ok()) return max_conns.take_error();
   auto idle = duration_flag("--idle-timeout", f.idle_timeout);
@@ -136,88 +169,74 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
   if (!allow.ok()) return allow.take_error();
   auto deny = cidr_flags("--deny", f.deny);
   if (!deny.ok()) return deny.take_error();
-  if (f.echo && f.discard) return usage_error("--echo and --discard exclude each other");
-  bool serving = f.echo || f.discard;
-  if (serving && cfg->transport == Transport::Udp) return usage_error("--echo/--discard serve TCP and Unix stream sockets only");
-  if (max_conns->has_value() && !serving) return usage_error("--max-conns goes with --echo or --discard");
-  // The relay flags shape a stdin/stdout relay; a server has none.
-  if (serving && (f.relay.close_on_eof || f.relay.keep_sending || f.relay.stop_on_peer_eof ||
-                  !f.relay.stall_timeout.empty())) {
-    return usage_error(
-        "--close-on-eof, --keep-sending, --stop-on-peer-eof and --stall-timeout relay stdin/stdout; "
-        "--echo/--discard do not");
+  p.allow = *allow;
+  p.deny = *deny;
+  if (auto s = check_listen_modes(f, p.cfg, max_conns->has_value()); !s) return s.error();
+  p.serving = f.echo || f.discard;
+  p.keep_open = f.keep_open;
+  if (p.serving) {
+    p.serve.mode = f.echo ? ServeOptions::Mode::Echo : ServeOptions::Mode::Discard;
+    p.serve.keep_open = true;  // a server keeps serving; -k is implied
+    p.serve.max_conns = static_cast<size_t>(max_conns->has_value() ? **max_conns : default_max_conns());
+    if (idle->has_value()) p.serve.idle_timeout = **idle;
+    p.serve.allow = p.allow;
+    p.serve.deny = p.deny;
+    return p;
   }
+  auto ro = relay_options(f.relay, STDIN_FILENO);
+  if (!ro.ok()) return ro.take_error();
+  p.relay = std::move(*ro);
+  if (idle->has_value()) p.relay.idle_timeout = **idle;
+  return p;
+}
 
-  // Reports go to stderr in every mode, --echo/--discard included: the
-  // "Listening on" line must be in one place for scripts that wait for it,
-  // and in relay mode stdout carries the peer's bytes.
-  Reporter rep = make_reporter(g, stderr);
-  // The relay's flags are checked before anything is bound: a usage error
-  // never follows a "Listening on" line (tests/argv_fuzz.py found one).
-  std::optional<RelayOptions> relay_opts;
-  if (!serving) {
-    auto ro = relay_options(f.relay, STDIN_FILENO, rep);
-    if (!ro.ok()) return ro.take_error();
-    relay_opts = std::move(*ro);
-  }
-
-  int bl = backlog->has_value() ? static_cast<int>(**backlog) : -1;
-  auto listener = f.sock.unix_path.empty() ? local_listen(host, port, *cfg, bl)
-                                            : unix_listen(f.sock.unix_path, *cfg, bl);
-  if (!listener.ok()) return listener.take_error();
-
-  report_listening(rep, *listener);
-
-  AcceptHooks accept_hooks;
-  accept_hooks.on_backoff = [&](int err, std::chrono::milliseconds d) {
+// The accept loop's reports: a backoff (once per burst), a refused peer.
+AcceptHooks accept_hooks(Reporter& rep) {
+  AcceptHooks hooks;
+  hooks.on_backoff = [&rep](int err, std::chrono::milliseconds d) {
     rep.warning(fmt::format("accept: {}; retrying in {}ms (backing off up to 1s)", errno_text(err), d.count()));
   };
-  accept_hooks.on_refused = [&](const Endpoint& peer) {
+  hooks.on_refused = [&rep](const Endpoint& peer) {
     rep.event("refused", Json{{"peer", format_host(peer)}, {"port", endpoint_port(peer)}},
               fmt::format("Refused connection from {} (--allow/--deny)", format_endpoint(peer)), -1);
   };
+  return hooks;
+}
 
-  if (serving) {
-    ServeOptions so;
-    so.mode = f.echo ? ServeOptions::Mode::Echo : ServeOptions::Mode::Discard;
-    so.keep_open = true;  // a server keeps serving; -k is implied
-    so.max_conns = static_cast<size_t>(max_conns->has_value() ? **max_conns : default_max_conns());
-    if (idle->has_value()) so.idle_timeout = **idle;
-    so.allow = *allow;
-    so.deny = *deny;
-    ServeHooks hooks;
-    static_cast<AcceptHooks&>(hooks) = accept_hooks;
-    int lfd = listener->fd.get();
-    ServedTotals totals;
-    hooks.on_accept = [&](const ConnectionReport& c) { report_accepted(rep, lfd, c); };
-    hooks.on_max_conns = [&](size_t n) {
-      rep.warning(fmt::format("--max-conns {} reached: further clients wait in the accept queue until one closes "
-                              "(said once; the default is the open-file limit, ulimit -n, less {})",
-                              n, kFdReserve));
-    };
-    hooks.on_close = [&](const ConnectionReport& c) {
-      totals.add(c);
-      report_closed(rep, c);
-    };
-    Status st = serve(lfd, so, hooks);
-    // Servers run until Ctrl-C: then say what they did (exit 130 follows).
-    if (is_interrupt(st)) totals.report(rep);
-    return st;
-  }
+// --echo / --discard: many clients at once until Ctrl-C, then what they did.
+Status serve_clients(Reporter& rep, const Listener& l, const ListenPlan& p) {
+  ServeHooks hooks;
+  static_cast<AcceptHooks&>(hooks) = accept_hooks(rep);
+  int lfd = l.fd.get();
+  ServedTotals totals;
+  hooks.on_accept = [&](const ConnectionReport& c) { report_accepted(rep, lfd, c); };
+  hooks.on_max_conns = [&](size_t n) {
+    rep.warning(fmt::format("--max-conns {} reached: further clients wait in the accept queue until one closes "
+                            "(said once; the default is the open-file limit, ulimit -n, less {})",
+                            n, kFdReserve));
+  };
+  hooks.on_close = [&](const ConnectionReport& c) {
+    totals.add(c);
+    report_closed(rep, c);
+  };
+  Status st = serve(lfd, p.serve, hooks);
+  if (is_interrupt(st)) totals.report(rep);  // exit 130 follows
+  return st;
+}
 
-  if (idle->has_value()) relay_opts->idle_timeout = **idle;
-  if (cfg->transport == Transport::Udp) return relay_udp(rep, *listener, *relay_opts);
-
-  // Relay mode: one connection at a time on stdin/stdout.
+// Relay mode: one connection at a time on stdin/stdout (-k: one after
+// another; stdin is consumed by the first connection that reads it to EOF).
+Status relay_clients(Reporter& rep, const Listener& l, const ListenPlan& p) {
+  AcceptHooks hooks = accept_hooks(rep);
   AcceptBackoff backoff;
   bool stdin_open = true;
   uint64_t next_id = 1;
   ServedTotals totals;
   for (;;) {
     Endpoint peer;
-    auto conn = accept_allowed(listener->fd.get(), *allow, *deny, &backoff, accept_hooks, &peer);
+    auto conn = accept_allowed(l.fd.get(), p.allow, p.deny, &backoff, hooks, &peer);
     if (!conn.ok()) {
-      if (f.keep_open && conn.error().kind == ErrorKind::Interrupted) totals.report(rep);
+      if (p.keep_open && conn.error().kind == ErrorKind::Interrupted) totals.report(rep);
       return conn.take_error();
     }
     ConnectionReport rc;
@@ -226,23 +245,39 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
     BufferSizes b = effective_buffers(conn->get());
     rc.sndbuf = b.sndbuf;
     rc.rcvbuf = b.rcvbuf;
-    report_accepted(rep, listener->fd.get(), rc);
-    RelayOptions ro = *relay_opts;
-    ro.target = peer_target(peer, cfg->transport, f.sock.unix_path);
+    report_accepted(rep, l.fd.get(), rc);
+    RelayOptions ro = p.relay;
+    ro.target = peer_target(peer, p.cfg.transport, p.unix_path);
     RelayStats stats;
     auto started = std::chrono::steady_clock::now();
     Status st = readwrite(conn->get(), stdin_open ? STDIN_FILENO : -1, STDOUT_FILENO, ro, &stats);
     finish_connection(rep, conn->get(), rc, stats, started, st);
     totals.add(rc);
-    if (f.keep_open && is_interrupt(st)) totals.report(rep);
+    if (p.keep_open && is_interrupt(st)) totals.report(rep);
     // With -k one connection's failure (reset, idle timeout) is reported and
     // the listener goes on, as ncat -k does; Ctrl-C still ends it.
-    if (!st && (!f.keep_open || st.error().kind == ErrorKind::Interrupted)) return st;
+    if (!st && (!p.keep_open || st.error().kind == ErrorKind::Interrupted)) return st;
     if (!st) rep.warning(fmt::format("connection from {}: {}", format_endpoint(peer), st.error().message));
-    if (!f.keep_open) return {};
-    // stdin is consumed by the first connection that reads it to EOF.
+    if (!p.keep_open) return {};
     stdin_open = false;
   }
+}
+
+// Reports go to stderr in every mode, --echo/--discard included: the
+// "Listening on" line must be in one place for scripts that wait for it,
+// and in relay mode stdout carries the peer's bytes.
+Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
+  auto plan = plan_listen(f, g);
+  if (!plan.ok()) return plan.take_error();
+  Reporter rep = make_reporter(g, stderr);
+  report_relay_stalls(&plan->relay, rep);
+  auto listener = plan->unix_path.empty() ? local_listen(plan->host, plan->port, plan->cfg, plan->backlog)
+                                          : unix_listen(plan->unix_path, plan->cfg, plan->backlog);
+  if (!listener.ok()) return listener.take_error();
+  report_listening(rep, *listener);
+  if (plan->serving) return serve_clients(rep, *listener, *plan);
+  if (plan->cfg.transport == Transport::Udp) return relay_udp(rep, *listener, plan->relay);
+  return relay_clients(rep, *listener, *plan);
 }
 
 }  // namespace

@@ -68,7 +68,7 @@ void add_relay_flags(CLI::App* sub, RelayFlags* f) {
       ->type_name("DURATION");
 }
 
-Result<RelayOptions> relay_options(const RelayFlags& f, int in_fd, Reporter& rep) {
+Result<RelayOptions> relay_options(const RelayFlags& f, int in_fd) {
   if (f.keep_sending && f.stop_on_peer_eof) {
     return usage_error("--keep-sending and --stop-on-peer-eof exclude each other");
   }
@@ -84,7 +84,11 @@ Result<RelayOptions> relay_options(const RelayFlags& f, int in_fd, Reporter& rep
   ro.on_peer_eof = stop ? PeerEof::Stop : PeerEof::KeepSending;
   ro.stall_timeout = stall->value_or(kStallWarnAfter);
   ro.stall_is_error = stall->has_value();
-  ro.on_stall = [&rep, fatal = ro.stall_is_error](const StallSnapshot& s, const std::string& why,
+  return ro;
+}
+
+void report_relay_stalls(RelayOptions* ro, Reporter& rep) {
+  ro->on_stall = [&rep, fatal = ro->stall_is_error](const StallSnapshot& s, const std::string& why,
                                                   const std::string& target) {
     Json j = stall_json(s);
     j["direction"] = "send";
@@ -96,7 +100,6 @@ Result<RelayOptions> relay_options(const RelayFlags& f, int in_fd, Reporter& rep
       rep.warning(fmt::format("write to {}: {}; still waiting (--stall-timeout DURATION gives up)", target, why));
     }
   };
-  return ro;
 }
 
 }  // namespace sp::app

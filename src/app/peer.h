@@ -44,9 +44,10 @@ struct RelayFlags {
   std::string stall_timeout;
 };
 void add_relay_flags(CLI::App* sub, RelayFlags* f);
-// The relay options for stdin `in_fd`; stall reports go to `rep`, which must
-// outlive the relay. --idle-timeout stays with each command (listen's
-// servers use it too).
-Result<RelayOptions> relay_options(const RelayFlags& f, int in_fd, Reporter& rep);
+// The relay options for stdin `in_fd` (pure: usage errors only).
+// --idle-timeout stays with each command (listen's servers use it too).
+Result<RelayOptions> relay_options(const RelayFlags& f, int in_fd);
+// Stall reports of the relay go to `rep`, which must outlive it.
+void report_relay_stalls(RelayOptions* ro, Reporter& rep);
 
 }  // namespace sp::app

@@ -20,6 +20,7 @@
 #include <doctest/doctest.h>
 
 #include "core/fd.h"
+#include "core/testfds.h"
 
 namespace sp {
 namespace {
@@ -32,21 +33,8 @@ struct TcpPair {
 
 // A connected loopback pair; `rcvbuf` > 0 shrinks the server's buffer.
 TcpPair tcp_pair(int rcvbuf = 0) {
-  Fd l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (rcvbuf > 0) ::setsockopt(l.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-  sockaddr_in a = {};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(l.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(::listen(l.get(), 1) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(l.get(), reinterpret_cast<sockaddr*>(&a), &len);
-  TcpPair p;
-  p.client.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  REQUIRE(::connect(p.client.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  p.server.reset(::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  REQUIRE(p.server.valid());
-  return p;
+  testing::FdPair p = testing::tcp_pair(rcvbuf);
+  return {std::move(p.a), std::move(p.b)};
 }
 
 // Writes `n` bytes (blocking); false when a write failed (no REQUIRE: it

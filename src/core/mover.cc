@@ -205,9 +205,13 @@ MoveResult Mover::copy_step(size_t max) {
   if (pending_.empty()) {
     if (eof_) return {Moved::Eof};
     if (!src_ready_ && reader_->poll_first()) return {Moved::SourceEmpty};
-    if (!buf_ && reader_->needs_buffer()) buf_.reset(new char[chunk_]);
+    char* buf = shared_;
+    if (!buf && reader_->needs_buffer()) {
+      if (!buf_) buf_.reset(new char[chunk_]);
+      buf = buf_.get();
+    }
     std::span<const char> got;
-    MoveResult r = reader_->read(buf_.get(), std::min(max, chunk_), &got);
+    MoveResult r = reader_->read(buf, std::min(max, chunk_), &got);
     src_ready_ = reader_->poll_fd() < 0;
     if (r.what == Moved::Eof) eof_ = true;
     if (r.what != Moved::Bytes) return r;

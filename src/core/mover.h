@@ -138,6 +138,14 @@ class FdWriter : public ByteWriter {
   int fd_;
 };
 
+// No destination (relay -d, listen --discard): bytes are counted and
+// dropped, all of them at once.
+class DropWriter : public ByteWriter {
+ public:
+  MoveResult write(std::span<const char> data) override { return {Moved::Bytes, data.size()}; }
+  int poll_fd() const override { return -1; }
+};
+
 class Checksum;
 
 // One direction on its path. On a zero-copy path the bytes go from src_fd
@@ -177,6 +185,11 @@ class Mover {
   void end_source() { eof_ = true; }  // no input at all (stdin closed by -d)
   void stop() { eof_ = true, pending_ = {}; }  // the end (send --duration): what is pending is dropped
   void set_checksum(Checksum* sum) { sum_ = sum; }  // fed every byte written (copy path only)
+  // Read into `buf` (chunk bytes, owned by the caller) instead of a buffer
+  // of the mover's own: only with a writer that takes everything at once
+  // (DropWriter), so no bytes stay pending in it. listen --discard's
+  // connections share one.
+  void share_buffer(char* buf) { shared_ = buf; }
 
   Path path() const { return path_; }
   bool eof() const { return eof_; }                     // the source ended
@@ -198,6 +211,7 @@ class Mover {
   size_t chunk_;
   Fd via_[2];
   std::unique_ptr<char[]> buf_;  // allocated by the first copy step
+  char* shared_ = nullptr;       // share_buffer()
   std::span<const char> pending_;
   Checksum* sum_ = nullptr;
   bool eof_ = false;

@@ -3,62 +3,41 @@
 // buffer fills (DestFull, then Eof), splice from a pipe (SourceEmpty, Eof),
 // sendfile from a pipe (Refused), splice into a pipe nobody reads (Failed at
 // the destination, EPIPE), and a TCP reset behind splice's EOF (Failed at
-// the source).
+// the source). The Mover over the same fds: partial writes into a full
+// socket, EAGAIN (SourceEmpty/DestFull and what it then wants), the kernel
+// refusing a path, a poll-first reader, peer EOF, reset, EPIPE, a
+// zero-length datagram, stop(), and EINTR from a signal that is not SIGINT.
 #include "core/mover.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <doctest/doctest.h>
 
+#include "core/checksum.h"
 #include "core/fd.h"
+#include "core/testfds.h"
 
 namespace sp {
 namespace {
 
-Fd memfd_with(size_t n) {
-  Fd fd(::memfd_create("mover_test", MFD_CLOEXEC));
-  REQUIRE(fd.valid());
-  std::vector<char> buf(n, 'm');
-  REQUIRE(::write(fd.get(), buf.data(), n) == static_cast<ssize_t>(n));
-  REQUIRE(::lseek(fd.get(), 0, SEEK_SET) == 0);
-  return fd;
-}
-
-struct Pair {
-  Fd a, b;
-};
-
-Pair unix_pair() {
-  int sv[2];
-  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
-  return {Fd(sv[0]), Fd(sv[1])};
-}
-
-Pair pipe_pair() {
-  int p[2];
-  REQUIRE(::pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0);
-  return {Fd(p[0]), Fd(p[1])};  // a: read end, b: write end
-}
-
-size_t drain(int fd) {
-  std::vector<char> buf(1 << 16);
-  size_t total = 0;
-  for (;;) {
-    ssize_t r = ::read(fd, buf.data(), buf.size());
-    if (r <= 0) return total;
-    total += static_cast<size_t>(r);
-  }
-}
+using testing::drain;
+using testing::memfd_with;
+using testing::pipe_pair;
+using testing::unix_pair;
+using Pair = testing::FdPair;
 
 TEST_CASE("path choice: memfd -> sendfile, pipe -> splice, checksum and Off -> copy") {
   Fd file = memfd_with(16);
@@ -137,28 +116,203 @@ TEST_CASE("splice into a pipe nobody reads: Failed at the destination with EPIPE
   CHECK(m.at_dest);
 }
 
-TEST_CASE("a TCP reset behind splice's EOF is Failed at the source, not an EOF") {
-  Fd l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a = {};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(l.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(::listen(l.get(), 1) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(l.get(), reinterpret_cast<sockaddr*>(&a), &len);
-  Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  REQUIRE(::connect(client.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  Fd server(::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-  REQUIRE(server.valid());
+// A client that closes with SO_LINGER 0: the server's end sees a reset.
+Pair reset_pair() {
+  Pair p = testing::tcp_pair();
+  testing::set_nonblocking(p.b.get());
   linger lg = {1, 0};
-  ::setsockopt(client.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-  client.reset();  // RST
+  ::setsockopt(p.a.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  p.a.reset();  // RST
   ::usleep(50 * 1000);
+  return p;
+}
+
+TEST_CASE("a TCP reset behind splice's EOF is Failed at the source, not an EOF") {
+  Pair s = reset_pair();
   Pair p = pipe_pair();
-  MoveResult m = move_zero_copy(Path::Splice, server.get(), p.b.get(), nullptr, 4096);
+  MoveResult m = move_zero_copy(Path::Splice, s.b.get(), p.b.get(), nullptr, 4096);
   CHECK(m.what == Moved::Failed);
   CHECK(m.err == ECONNRESET);
   CHECK_FALSE(m.at_dest);
+}
+
+// The Mover: one direction on its path.
+
+// Steps `m` to its end, draining `peer` whenever the destination `dst` is full;
+// bounded. Returns the bytes drained.
+size_t run_to_end(Mover& m, int dst, int peer, bool* saw_partial = nullptr) {
+  size_t drained = 0;
+  for (int i = 0; i < 100000 && !m.done(); ++i) {
+    MoveResult r = m.step(1 << 20);
+    REQUIRE(r.what != Moved::Failed);
+    if (r.what == Moved::DestFull) {
+      if (saw_partial && m.pending() > 0) *saw_partial = true;
+      CHECK(m.blocked());
+      CHECK(m.want().fd == dst);
+      CHECK(m.want().events == POLLOUT);
+      drained += drain(peer);
+      m.woke(POLLOUT);
+    }
+  }
+  return drained + drain(peer);
+}
+
+TEST_CASE("Mover copy path: partial writes into a full socket, every byte once, counts and checksum") {
+  const size_t kSize = 3 << 20;
+  Fd file = memfd_with(kSize, 'c');
+  Pair s = unix_pair();
+  FdReader reader(file.get(), {});
+  FdWriter writer(s.a.get());
+  Mover m(Path::Copy, file.get(), s.a.get(), &reader, &writer, 256 * 1024);
+  Checksum sum;
+  m.set_checksum(&sum);
+  bool partial = false;
+  CHECK(run_to_end(m, s.a.get(), s.b.get(), &partial) == kSize);
+  CHECK(partial);  // the socket took part of a chunk at least once
+  CHECK(m.done());
+  CHECK(m.taken() == kSize);
+  CHECK(m.moved() == kSize);
+  Checksum expect;
+  std::vector<char> all(kSize, 'c');
+  expect.update(all.data(), all.size());
+  CHECK(sum.hex() == expect.hex());
+}
+
+TEST_CASE("Mover: the kernel refusing sendfile from a pipe falls back to copy for good") {
+  Pair p = pipe_pair();
+  Pair s = unix_pair();
+  REQUIRE(::write(p.b.get(), "refused", 7) == 7);
+  p.b.reset();
+  FdReader reader(p.a.get(), {});
+  FdWriter writer(s.a.get());
+  Mover m(Path::SendFile, p.a.get(), s.a.get(), &reader, &writer, 4096);
+  MoveResult r = m.step(4096);
+  CHECK(r.what == Moved::Bytes);
+  CHECK(r.bytes == 7);
+  CHECK(m.path() == Path::Copy);
+  CHECK(m.step(4096).what == Moved::Eof);
+  CHECK(m.done());
+  CHECK(drain(s.b.get()) == 7);
+}
+
+TEST_CASE("Mover: an empty socket is SourceEmpty and wants POLLIN on it; the peer's EOF ends it") {
+  Pair s = unix_pair();
+  Pair out = unix_pair();
+  FdReader reader(s.b.get(), {});
+  FdWriter writer(out.a.get());
+  Mover m(Path::Copy, s.b.get(), out.a.get(), &reader, &writer, 4096);
+  CHECK(m.step(4096).what == Moved::SourceEmpty);
+  CHECK(m.want().fd == s.b.get());
+  CHECK(m.want().events == POLLIN);
+  CHECK_FALSE(m.blocked());
+  REQUIRE(::write(s.a.get(), "abc", 3) == 3);
+  s.a.reset();
+  m.woke(POLLIN);
+  CHECK(m.pump(8, 4096).bytes == 3);
+  CHECK(m.done());
+  CHECK(m.want().fd == -1);  // done: nothing to wait for
+  CHECK(drain(out.b.get()) == 3);
+}
+
+TEST_CASE("Mover: a poll-first reader (stdin) is not read until poll said so") {
+  Pair p = pipe_pair();
+  Pair s = unix_pair();
+  REQUIRE(::write(p.b.get(), "xy", 2) == 2);
+  FdReader reader(p.a.get(), {.poll_first = true});
+  FdWriter writer(s.a.get());
+  Mover m(Path::Copy, p.a.get(), s.a.get(), &reader, &writer, 4096);
+  CHECK_FALSE(m.ready());
+  CHECK(m.step(4096).what == Moved::SourceEmpty);
+  CHECK(m.taken() == 0);
+  m.woke(POLLIN);
+  CHECK(m.ready());
+  CHECK(m.step(4096).bytes == 2);
+  CHECK_FALSE(m.ready());  // the next read waits for poll again
+}
+
+TEST_CASE("Mover: a reset on the source is Failed with ECONNRESET, not at the destination") {
+  Pair s = reset_pair();
+  Pair out = unix_pair();
+  FdReader reader(s.b.get(), {});
+  FdWriter writer(out.a.get());
+  Mover m(Path::Copy, s.b.get(), out.a.get(), &reader, &writer, 4096);
+  MoveResult r = m.step(4096);
+  CHECK(r.what == Moved::Failed);
+  CHECK(r.err == ECONNRESET);
+  CHECK_FALSE(r.at_dest);
+}
+
+TEST_CASE("Mover: a destination that closed is Failed at the destination with EPIPE") {
+  struct sigaction ignore = {}, old = {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, &old);
+  Fd file = memfd_with(100);
+  Pair s = unix_pair();
+  s.b.reset();
+  FdReader reader(file.get(), {});
+  FdWriter writer(s.a.get());
+  Mover m(Path::Copy, file.get(), s.a.get(), &reader, &writer, 4096);
+  MoveResult r = m.step(4096);
+  ::sigaction(SIGPIPE, &old, nullptr);
+  CHECK(r.what == Moved::Failed);
+  CHECK(r.err == EPIPE);
+  CHECK(r.at_dest);
+}
+
+TEST_CASE("Mover: a zero-length datagram is a datagram, not an EOF") {
+  Pair d = unix_pair(SOCK_DGRAM);
+  Pair out = unix_pair();
+  REQUIRE(::send(d.a.get(), "", 0, 0) == 0);
+  FdReader reader(d.b.get(), {.datagram = true});
+  FdWriter writer(out.a.get());
+  Mover m(Path::Copy, d.b.get(), out.a.get(), &reader, &writer, 4096);
+  MoveResult r = m.step(4096);
+  CHECK(r.what == Moved::Bytes);
+  CHECK(r.bytes == 0);
+  CHECK_FALSE(m.eof());
+  CHECK(m.step(4096).what == Moved::SourceEmpty);
+}
+
+TEST_CASE("Mover: stop() drops what is pending and is done") {
+  Fd file = memfd_with(1 << 20);
+  Pair s = unix_pair();
+  FdReader reader(file.get(), {});
+  FdWriter writer(s.a.get());
+  Mover m(Path::Copy, file.get(), s.a.get(), &reader, &writer, 1 << 20);
+  for (int i = 0; i < 100 && !m.blocked(); ++i) REQUIRE(m.step(1 << 20).what != Moved::Failed);
+  REQUIRE(m.pending() > 0);
+  m.stop();
+  CHECK(m.done());
+  CHECK(m.moved() < (1u << 20));
+}
+
+// A signal other than SIGINT arriving while a blocking read waits: the
+// read is retried (atomicio), so the bytes that come later are read.
+extern "C" void on_alarm(int) {}
+
+TEST_CASE("Mover: EINTR from another signal is retried, not reported") {
+  int p[2];
+  REQUIRE(::pipe2(p, O_CLOEXEC) == 0);  // blocking
+  Fd rd(p[0]), wr(p[1]);
+  Pair s = unix_pair();
+  struct sigaction sa = {}, old = {};
+  sa.sa_handler = on_alarm;  // no SA_RESTART: read() returns EINTR
+  ::sigaction(SIGALRM, &sa, &old);
+  std::thread writer_thread([&] {
+    ::usleep(150 * 1000);
+    (void)::write(wr.get(), "late", 4);
+  });
+  itimerval t = {};
+  t.it_value.tv_usec = 30 * 1000;
+  ::setitimer(ITIMER_REAL, &t, nullptr);
+  FdReader reader(rd.get(), {});
+  FdWriter writer(s.a.get());
+  Mover m(Path::Copy, rd.get(), s.a.get(), &reader, &writer, 4096);
+  MoveResult r = m.step(4096);
+  writer_thread.join();
+  ::sigaction(SIGALRM, &old, nullptr);
+  CHECK(r.what == Moved::Bytes);
+  CHECK(r.bytes == 4);
 }
 
 }  // namespace

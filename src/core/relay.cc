@@ -78,13 +78,6 @@ class OutputEnd : public ByteWriter {
   OutputWriter* w_;
 };
 
-// No output (-d or no stdout): the peer's bytes are counted and dropped.
-class DropWriter : public ByteWriter {
- public:
-  MoveResult write(std::span<const char> data) override { return {Moved::Bytes, data.size()}; }
-  int poll_fd() const override { return -1; }
-};
-
 // Zero-copy only for byte streams, and only with a pipe or a regular file
 // on the local side (a terminal goes through the buffer); the choices and
 // their measurements are in core/mover.cc.

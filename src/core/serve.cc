@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "core/atomicio.h"
+#include "core/mover.h"
 #include "core/signals.h"
 #include "core/sock.h"
 #include "core/wait.h"
@@ -115,16 +116,28 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr size_t kConnBuffer = 64 * 1024;
+
+// One connection: a mover from the socket back into itself (--echo) or
+// into nothing (--discard). An echo mover allocates its buffer on the
+// first byte, so an idle connection costs no buffer; --discard's share
+// the server's one (nothing stays pending in them), and on TCP read with
+// MSG_TRUNC, so the bytes are not even copied out.
 struct Conn {
+  Conn(int fd, bool echo, char* shared)
+      : reader(fd, {.discard = !echo && socket_is_tcp(fd)}), writer(fd),
+        mover(Path::Copy, fd, fd, &reader, echo ? static_cast<ByteWriter*>(&writer) : &drop, kConnBuffer) {
+    if (!echo) mover.share_buffer(shared);
+  }
   Fd fd;
   ConnectionReport report;
   Clock::time_point started, last_activity;
-  std::unique_ptr<char[]> buf;
-  size_t start = 0, end = 0;  // echo bytes waiting to go back
-  bool read_eof = false;
+  FdReader reader;
+  FdWriter writer;
+  DropWriter drop;
+  Mover mover;
 };
 
-constexpr size_t kConnBuffer = 64 * 1024;
 constexpr int kMaxEvents = 64;
 
 // The --echo/--discard server: one epoll set holding the listener, the
@@ -144,9 +157,7 @@ class Server {
   Deadline wait_deadline(bool may_accept) const;
   Status accept_pending();
   void add_connection(Fd fd, const Endpoint& peer);
-  bool service(Conn& c);
-  bool write_echo(Conn& c, bool* moved);
-  bool read_some_more(Conn& c, bool* moved);
+  void service(Conn& c, uint32_t events);
   void close_conn(Conn& c, std::string error);
   void close_idle();
   Status interrupt_all();
@@ -221,8 +232,8 @@ Status Server::accept_pending() {
 }
 
 void Server::add_connection(Fd fd, const Endpoint& peer) {
-  auto c = std::make_unique<Conn>();
   int cfd = fd.get();
+  auto c = std::make_unique<Conn>(cfd, opts_.mode == ServeOptions::Mode::Echo, discard_buf_.get());
   c->fd = std::move(fd);
   c->report.id = next_id_++;
   c->report.peer = peer;
@@ -230,7 +241,6 @@ void Server::add_connection(Fd fd, const Endpoint& peer) {
   c->report.sndbuf = b.sndbuf;
   c->report.rcvbuf = b.rcvbuf;
   c->started = c->last_activity = Clock::now();
-  if (opts_.mode == ServeOptions::Mode::Echo) c->buf.reset(new char[kConnBuffer]);
   if (hooks_.on_accept) hooks_.on_accept(c->report);
   ctl(EPOLL_CTL_ADD, cfd, EPOLLIN);
   conns_[cfd] = std::move(c);
@@ -240,64 +250,27 @@ void Server::add_connection(Fd fd, const Endpoint& peer) {
   }
 }
 
-// Sends echo bytes still waiting; false once the connection was closed.
-bool Server::write_echo(Conn& c, bool* moved) {
-  ssize_t w = write_some(c.fd.get(), c.buf.get() + c.start, c.end - c.start);
-  if (w < 0) {
-    close_conn(c, fmt::format("write: {}", errno_text(errno)));
-    return false;
+// Moves one connection's bytes (a bounded number of rounds per wakeup:
+// fairness), closing it at its EOF (everything echoed) or on an error.
+// SIGINT's EINTR is left to the next wait, which sees the interrupt fd.
+void Server::service(Conn& c, uint32_t events) {
+  c.mover.woke(static_cast<short>(events));
+  uint64_t before = c.mover.taken() + c.mover.moved();
+  MoveResult m = c.mover.pump(16, kConnBuffer);
+  c.report.bytes_in = c.mover.taken();
+  if (opts_.mode == ServeOptions::Mode::Echo) c.report.bytes_out = c.mover.moved();
+  if (m.what == Moved::Failed) {
+    close_conn(c, fmt::format("{}: {}", m.at_dest ? "write" : "read", errno_text(m.err)));
+    return;
   }
-  c.start += static_cast<size_t>(w);
-  c.report.bytes_out += static_cast<uint64_t>(w);
-  *moved = *moved || w > 0;
-  return true;
-}
-
-// Reads one chunk (into the echo buffer, or dropped); false once the
-// connection was closed on an error. EOF sets read_eof.
-bool Server::read_some_more(Conn& c, bool* moved) {
-  bool echo = opts_.mode == ServeOptions::Mode::Echo;
-  ssize_t r = read_some(c.fd.get(), echo ? c.buf.get() : discard_buf_.get(), kConnBuffer);
-  if (r < 0) {
-    if (errno == EAGAIN) return true;
-    close_conn(c, fmt::format("read: {}", errno_text(errno)));
-    return false;
-  }
-  if (r == 0) {
-    c.read_eof = true;
-    return true;
-  }
-  *moved = true;
-  c.report.bytes_in += static_cast<uint64_t>(r);
-  if (echo) {
-    c.start = 0;
-    c.end = static_cast<size_t>(r);
-  }
-  return true;
-}
-
-// Moves data for one connection; returns false once it was closed.
-bool Server::service(Conn& c) {
-  bool moved = false;
-  for (int round = 0; round < 16; ++round) {  // bounded fairness per wakeup
-    if (c.end > c.start) {
-      if (!write_echo(c, &moved)) return false;
-      if (c.end > c.start) break;  // send buffer full: wait for EPOLLOUT
-    }
-    if (c.read_eof) break;
-    size_t before = c.report.bytes_in;
-    if (!read_some_more(c, &moved)) return false;
-    if (c.read_eof || c.report.bytes_in == before) break;  // EOF or EAGAIN
-  }
-  if (moved) c.last_activity = Clock::now();
-  if (c.read_eof && c.end == c.start) {
+  if (c.mover.taken() + c.mover.moved() != before) c.last_activity = Clock::now();
+  if (c.mover.done()) {
     close_conn(c, "");
-    return false;
+    return;
   }
   // Level-triggered, and no EPOLLRDHUP: a half-closed peer that is slow to
   // read our echo must not wake us in a loop; read() reports its EOF.
-  ctl(EPOLL_CTL_MOD, c.fd.get(), c.end > c.start ? EPOLLOUT : EPOLLIN);
-  return true;
+  ctl(EPOLL_CTL_MOD, c.fd.get(), c.mover.blocked() ? EPOLLOUT : EPOLLIN);
 }
 
 // Reports the connection (counts, duration, buffers, TCP_INFO) and drops it.
@@ -349,7 +322,7 @@ Status Server::run() {
         continue;
       }
       auto it = conns_.find(fd);
-      if (it != conns_.end()) service(*it->second);
+      if (it != conns_.end()) service(*it->second, events[i].events);
     }
     close_idle();
   }
