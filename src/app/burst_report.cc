@@ -58,6 +58,118 @@ std::string syn_retransmits_report(const BurstResult& r, Json* j) {
                      line, resent, r.ok);
 }
 
+// The burst's target: every address HOST resolves to (the burst uses the
+// first); a failure names HOST PORT as connect does.
+Result<std::vector<Endpoint>> resolve_target(const std::string& host, uint16_t port, const SocketConfig& cfg) {
+  auto eps = resolve(host, port, cfg.transport, cfg.family, false);
+  if (!eps.ok()) return system_error(fmt::format("{}: {}", connect_target(host, port, cfg.transport), eps.error().message));
+  return eps;
+}
+
+// Completions just after each SYN retransmission time: their total, the
+// JSON list and the text, from one pass.
+struct SynNear {
+  uint64_t total = 0;
+  Json json = Json::array();
+  std::string text;
+};
+
+SynNear syn_near(const std::vector<double>& marks, const std::vector<uint64_t>& counts) {
+  SynNear s;
+  for (size_t k = 0; k < counts.size(); ++k) {
+    s.total += counts[k];
+    s.json.push_back(Json{{"seconds", marks[k]}, {"count", counts[k]}});
+    if (counts[k] > 0) s.text += fmt::format("{}{} near {:g}s", s.text.empty() ? "" : ", ", counts[k], marks[k]);
+  }
+  return s;
+}
+
+// What the JSON and the text both say, worked out once. The latencies are
+// sorted.
+struct BurstView {
+  const BurstResult& r;
+  const BurstOptions& opts;
+  uint16_t port;
+  std::string address;           // the one the burst used
+  std::vector<std::string> all;  // every address the name resolves to
+  double cps = 0;                // attempts that ended, per second
+  std::vector<HistogramBucket> hist;
+  SynNear near;
+};
+
+// The view of a finished burst (latencies sorted) against eps.front().
+BurstView burst_view(const BurstResult& r, const BurstOptions& opts, const std::vector<Endpoint>& eps,
+                     uint16_t port) {
+  std::vector<std::string> all;
+  for (const Endpoint& ep : eps) all.push_back(format_host(ep));
+  double cps = r.seconds > 0 ? static_cast<double>(r.ok + r.refused + r.reset + r.timeout + r.other) / r.seconds : 0;
+  auto marks = syn_schedule();
+  return BurstView{r, opts, port, format_host(eps.front()), std::move(all), cps,
+                   latency_histogram(r.latencies, marks),
+                   syn_near(marks, syn_retransmission_clusters(r.latencies, marks))};
+}
+
+// The "burst" event's fields (syn_retransmits is added by
+// syn_retransmits_report).
+Json burst_json(const BurstView& v) {
+  const BurstResult& r = v.r;
+  const BurstOptions& opts = v.opts;
+  Json j{{"address", v.address}, {"port", v.port}, {"count", opts.count},
+         {"concurrency", opts.concurrency}, {"rate", opts.rate ? Json(opts.rate) : Json(nullptr)},
+         {"seconds", r.seconds}, {"connections_per_second", v.cps},
+         {"ok", r.ok}, {"refused", r.refused}, {"reset", r.reset}, {"timeout", r.timeout}, {"other", r.other}};
+  // -z tries every address; a burst measures one: say which (the first).
+  j["addresses"] = v.all;
+  j["other_errors"] = r.other_errors;
+  j["latency"] = latency_json(r.latencies);
+  Json hj = Json::array();
+  for (const auto& b : v.hist) hj.push_back(Json{{"label", b.label}, {"count", b.count}});
+  j["histogram"] = hj;
+  j["syn_retransmissions"] = Json{{"total", v.near.total}, {"near", v.near.json}};
+  return j;
+}
+
+// The text up to the SYN lines: counts, which address, errors, latency.
+std::string burst_text(const BurstView& v, const std::string& host) {
+  const BurstResult& r = v.r;
+  const BurstOptions& opts = v.opts;
+  std::string text = fmt::format(
+      "Burst to {} port {}: {} connections, {} at a time{}, in {} ({:.0f} connections/s)\n"
+      "  ok {}  refused {}  reset {}  timeout {}  other {}",
+      v.address, v.port, opts.count, opts.concurrency,
+      opts.rate ? fmt::format(", {}/s", opts.rate) : "", human_duration(r.seconds), v.cps, r.ok, r.refused, r.reset,
+      r.timeout, r.other);
+  if (v.all.size() > 1) {
+    text += fmt::format("\n  {} resolves to {} addresses ({}); the burst uses the first (-4/-6 pick a family)",
+                        terminal_safe(host), v.all.size(), fmt::join(v.all, ", "));
+  }
+  for (const auto& [err, n] : r.other_errors) text += fmt::format("\n  {}: {}", err, n);
+  if (!r.latencies.empty()) {
+    text += fmt::format("\n  connect latency: p50 {}  p90 {}  p99 {}  max {}", human_duration(percentile(r.latencies, 50)),
+                        human_duration(percentile(r.latencies, 90)), human_duration(percentile(r.latencies, 99)),
+                        human_duration(r.latencies.back()));
+    text += "\n  histogram:" + histogram_text(v.hist, r.ok);
+  }
+  return text;
+}
+
+// The call-out when connections completed at SYN retransmission times.
+std::string syn_callout(const SynNear& near) {
+  if (near.total == 0) return "";
+  return fmt::format(
+      "\n  {} connections completed at SYN retransmission times ({}): their SYNs were retransmitted.\n"
+      "  That is the signature of a full listen backlog (see 'sockprobe backlog') or of packet loss.",
+      near.total, near.text);
+}
+
+// The exit status (see burst_report.h): failures before timeouts.
+Status burst_status(const BurstResult& r, uint64_t count) {
+  uint64_t failed = r.refused + r.reset + r.other;
+  if (failed > 0) return system_error(fmt::format("{} of {} connections failed", failed, count));
+  if (r.timeout > 0) return timeout_error(fmt::format("{} of {} connections timed out", r.timeout, count));
+  return {};
+}
+
 }  // namespace
 
 void add_burst_flags(CLI::App* sub, BurstFlags* f) {
@@ -92,73 +204,22 @@ Result<std::optional<BurstOptions>> burst_options(const BurstFlags& f, std::opti
   return std::optional<BurstOptions>(o);
 }
 
+// Resolve, burst against the first address, report, and say how it went.
 Status run_connect_burst(Reporter& rep, const std::string& host, uint16_t port, const SocketConfig& cfg,
                          const BurstOptions& opts) {
-  auto eps = resolve(host, port, cfg.transport, cfg.family, false);
-  if (!eps.ok()) return system_error(fmt::format("{}: {}", connect_target(host, port, cfg.transport), eps.error().message));
-  const Endpoint& target = eps->front();
-  auto res = run_burst(target, cfg, opts);
+  auto eps = resolve_target(host, port, cfg);
+  if (!eps.ok()) return eps.take_error();
+  auto res = run_burst(eps->front(), cfg, opts);
   if (!res.ok()) return res.take_error();
   BurstResult& r = *res;
   std::sort(r.latencies.begin(), r.latencies.end());
-  auto marks = syn_schedule();
-  auto hist = latency_histogram(r.latencies, marks);
-  auto syn = syn_retransmission_clusters(r.latencies, marks);
-  double cps = r.seconds > 0 ? static_cast<double>(r.ok + r.refused + r.reset + r.timeout + r.other) / r.seconds : 0;
-
-  Json j{{"address", format_host(target)}, {"port", port}, {"count", opts.count},
-         {"concurrency", opts.concurrency}, {"rate", opts.rate ? Json(opts.rate) : Json(nullptr)},
-         {"seconds", r.seconds}, {"connections_per_second", cps},
-         {"ok", r.ok}, {"refused", r.refused}, {"reset", r.reset}, {"timeout", r.timeout}, {"other", r.other}};
-  // -z tries every address; a burst measures one: say which (the first).
-  std::vector<std::string> all;
-  for (const Endpoint& ep : *eps) all.push_back(format_host(ep));
-  j["addresses"] = all;
-  j["other_errors"] = r.other_errors;
-  j["latency"] = latency_json(r.latencies);
-  Json hj = Json::array();
-  for (const auto& b : hist) hj.push_back(Json{{"label", b.label}, {"count", b.count}});
-  j["histogram"] = hj;
-  uint64_t retrans = 0;
-  Json near = Json::array();
-  std::string near_text;
-  for (size_t k = 0; k < syn.size(); ++k) {
-    retrans += syn[k];
-    near.push_back(Json{{"seconds", marks[k]}, {"count", syn[k]}});
-    if (syn[k] > 0) near_text += fmt::format("{}{} near {:g}s", near_text.empty() ? "" : ", ", syn[k], marks[k]);
-  }
-  j["syn_retransmissions"] = Json{{"total", retrans}, {"near", near}};
-
-  std::string text = fmt::format(
-      "Burst to {} port {}: {} connections, {} at a time{}, in {} ({:.0f} connections/s)\n"
-      "  ok {}  refused {}  reset {}  timeout {}  other {}",
-      format_host(target), port, opts.count, opts.concurrency,
-      opts.rate ? fmt::format(", {}/s", opts.rate) : "", human_duration(r.seconds), cps, r.ok, r.refused, r.reset,
-      r.timeout, r.other);
-  if (eps->size() > 1) {
-    text += fmt::format("\n  {} resolves to {} addresses ({}); the burst uses the first (-4/-6 pick a family)",
-                        terminal_safe(host), eps->size(), fmt::join(all, ", "));
-  }
-  for (const auto& [err, n] : r.other_errors) text += fmt::format("\n  {}: {}", err, n);
-  if (!r.latencies.empty()) {
-    text += fmt::format("\n  connect latency: p50 {}  p90 {}  p99 {}  max {}", human_duration(percentile(r.latencies, 50)),
-                        human_duration(percentile(r.latencies, 90)), human_duration(percentile(r.latencies, 99)),
-                        human_duration(r.latencies.back()));
-    text += "\n  histogram:" + histogram_text(hist, r.ok);
-  }
+  BurstView v = burst_view(r, opts, *eps, port);
+  Json j = burst_json(v);
+  std::string text = burst_text(v, host);
   text += syn_retransmits_report(r, &j);
-  if (retrans > 0) {
-    text += fmt::format(
-        "\n  {} connections completed at SYN retransmission times ({}): their SYNs were retransmitted.\n"
-        "  That is the signature of a full listen backlog (see 'sockprobe backlog') or of packet loss.",
-        retrans, near_text);
-  }
+  text += syn_callout(v.near);
   rep.event("burst", j, text);
-
-  uint64_t failed = r.refused + r.reset + r.other;
-  if (failed > 0) return system_error(fmt::format("{} of {} connections failed", failed, opts.count));
-  if (r.timeout > 0) return timeout_error(fmt::format("{} of {} connections timed out", r.timeout, opts.count));
-  return {};
+  return burst_status(r, opts.count);
 }
 
 }  // namespace sp::app

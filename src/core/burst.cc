@@ -18,6 +18,7 @@
 #include "core/fd.h"
 #include "core/signals.h"
 #include "core/tcpinfo.h"
+#include "core/wait.h"
 
 namespace sp {
 namespace {
@@ -28,7 +29,10 @@ struct Attempt {
   Fd fd;
   Clock::time_point started;
 };
+using Inflight = std::unordered_map<int, Attempt>;  // by fd
 
+// Counts one failed attempt by its errno: refused, reset, timed out, or
+// "other" by its text.
 void classify(BurstResult* r, int err) {
   switch (err) {
     case ECONNREFUSED: ++r->refused; break;
@@ -54,100 +58,197 @@ Clock::time_point start_time(Clock::time_point t0, uint64_t n, uint64_t rate) {
   return t0 + std::chrono::duration_cast<Clock::duration>(due);
 }
 
+// Seconds from `since` to now: a handshake's latency, the whole burst.
+double seconds_since(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// How a non-blocking connect() ended, once the socket is writable:
+// SO_ERROR, 0 when it connected.
+int connect_outcome(int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  return err;
+}
+
+// One burst: the epoll set (the SIGINT pipe and every handshake in
+// flight), the attempts in flight by fd, and the counts so far. run() is
+// the loop; each of its steps is one method.
+class Burst {
+ public:
+  Burst(const Endpoint& target, const SocketConfig& cfg, const BurstOptions& opts)
+      : target_(target),
+        cfg_(cfg),
+        opts_(opts),
+        payload_(static_cast<size_t>(std::min<uint64_t>(opts.send_bytes, 1 << 20)), 'x') {
+    r_.latencies.reserve(static_cast<size_t>(std::min<uint64_t>(opts.count, 1 << 20)));
+  }
+  Result<BurstResult> run();
+
+ private:
+  static constexpr int kMaxEvents = 256;
+  // The safety net on every wait: at least once a second the loop looks again.
+  static constexpr std::chrono::seconds kMaxWait{1};
+
+  bool all_started() const { return started_ >= opts_.count; }
+  bool done() const { return all_started() && inflight_.empty(); }
+  Status open_epoll();
+  void watch(int fd, uint32_t events);
+  Deadline next_start() const;
+  Status start_allowed(Clock::time_point now);
+  Status start_one();
+  Deadline expire_overdue(Clock::time_point now);
+  Status wait_and_finish(Deadline until);
+  void finish_one(int fd);
+  void connected(int fd, Clock::time_point started);
+  Inflight::iterator forget(Inflight::iterator it);
+
+  const Endpoint& target_;
+  const SocketConfig& cfg_;
+  const BurstOptions& opts_;
+  std::vector<char> payload_;  // --send's bytes, written on each connection
+  Fd ep_;
+  BurstResult r_;
+  Inflight inflight_;
+  uint64_t started_ = 0;  // attempts begun, counted or in flight
+  Clock::time_point t0_;
+};
+
+// Start what concurrency and rate allow, expire what is past its timeout,
+// then wait for handshakes until the soonest of those deadlines.
+Result<BurstResult> Burst::run() {
+  if (Status s = open_epoll(); !s) return s.error();
+  t0_ = Clock::now();
+  while (!done()) {
+    auto now = Clock::now();
+    if (Status s = start_allowed(now); !s) return s.error();
+    Deadline wake = earlier(now + kMaxWait, expire_overdue(now));
+    wake = earlier(wake, next_start());
+    if (done()) break;
+    if (Status s = wait_and_finish(wake); !s) return s.error();
+  }
+  r_.seconds = seconds_since(t0_);
+  return std::move(r_);
+}
+
+// The epoll set, with the SIGINT pipe in it so Ctrl-C ends a wait.
+Status Burst::open_epoll() {
+  ep_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!ep_.valid()) return system_error(fmt::format("epoll_create1: {}", errno_text(errno)));
+  if (interrupt_fd() >= 0) watch(interrupt_fd(), EPOLLIN);
+  return {};
+}
+
+// Adds fd to the epoll set (a connecting socket: EPOLLOUT, the handshake
+// ended either way).
+void Burst::watch(int fd, uint32_t events) {
+  epoll_event ev = {};
+  ev.events = events;
+  ev.data.fd = fd;
+  ::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, fd, &ev);
+}
+
+// When --rate lets the next attempt start; none without --rate or once
+// every attempt has started.
+Deadline Burst::next_start() const {
+  if (opts_.rate == 0 || all_started()) return std::nullopt;
+  return start_time(t0_, started_, opts_.rate);
+}
+
+// Starts as many attempts as concurrency and rate allow.
+Status Burst::start_allowed(Clock::time_point now) {
+  while (!all_started() && inflight_.size() < opts_.concurrency) {
+    if (Deadline due = next_start(); due && now < *due) break;
+    if (Status s = start_one(); !s) return s;
+  }
+  return {};
+}
+
+// One attempt: a non-blocking socket and connect(). Only a buffer size that
+// cannot be set ends the burst; every other failure is counted.
+Status Burst::start_one() {
+  int fd = ::socket(target_.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  ++started_;
+  if (fd < 0) {
+    // Out of fds or memory: count it and go on, as a load tool should.
+    classify(&r_, errno);
+    return {};
+  }
+  Attempt a{Fd(fd), Clock::now()};
+  if (Status s = apply_buffers(fd, cfg_); !s) return s;
+  if (::connect(fd, target_.sa(), target_.len) != 0 && errno != EINPROGRESS) {
+    classify(&r_, errno);
+    return {};
+  }
+  watch(fd, EPOLLOUT);
+  inflight_.emplace(fd, std::move(a));
+  return {};
+}
+
+// Counts and drops the attempts past their timeout; returns the soonest
+// timeout of those left (none when none is in flight).
+Deadline Burst::expire_overdue(Clock::time_point now) {
+  Deadline soonest;
+  for (auto it = inflight_.begin(); it != inflight_.end();) {
+    auto deadline = it->second.started + opts_.timeout;
+    if (now >= deadline) {
+      ++r_.timeout;
+      it = forget(it);
+      continue;
+    }
+    soonest = earlier(soonest, deadline);
+    ++it;
+  }
+  return soonest;
+}
+
+// Waits until a handshake ends, the deadline passes, or Ctrl-C (an
+// interrupted error); finishes every handshake that ended.
+Status Burst::wait_and_finish(Deadline until) {
+  epoll_event events[kMaxEvents];
+  int n = 0;
+  auto w = wait_epoll(ep_.get(), events, kMaxEvents, until, &n);
+  if (!w.ok()) return w.take_error();
+  if (*w == Wake::Interrupted) return interrupted_error();
+  for (int i = 0; i < n; ++i) {
+    if (events[i].data.fd != interrupt_fd()) finish_one(events[i].data.fd);
+  }
+  return {};
+}
+
+// A handshake ended, either way: count it and close the socket.
+void Burst::finish_one(int fd) {
+  auto it = inflight_.find(fd);
+  if (it == inflight_.end()) return;
+  int err = connect_outcome(fd);
+  if (err == 0) {
+    connected(fd, it->second.started);
+  } else {
+    classify(&r_, err);
+  }
+  forget(it);
+}
+
+// A handshake that succeeded: its latency and SYNs resent, then --send's
+// bytes (best effort: one send, and the socket closes right after).
+void Burst::connected(int fd, Clock::time_point started) {
+  r_.latencies.push_back(seconds_since(started));
+  ++r_.ok;
+  count_syn_retransmits(&r_, fd);
+  if (!payload_.empty()) [[maybe_unused]] ssize_t n = ::send(fd, payload_.data(), payload_.size(), MSG_NOSIGNAL);
+}
+
+// Out of the epoll set and closed; returns the next attempt in flight.
+Inflight::iterator Burst::forget(Inflight::iterator it) {
+  ::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, it->first, nullptr);
+  return inflight_.erase(it);
+}
+
 }  // namespace
 
 Result<BurstResult> run_burst(const Endpoint& target, const SocketConfig& cfg, const BurstOptions& opts) {
-  Fd ep(::epoll_create1(EPOLL_CLOEXEC));
-  if (!ep.valid()) return system_error(fmt::format("epoll_create1: {}", errno_text(errno)));
-  if (interrupt_fd() >= 0) {
-    epoll_event ev = {};
-    ev.events = EPOLLIN;
-    ev.data.fd = interrupt_fd();
-    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, interrupt_fd(), &ev);
-  }
-  BurstResult r;
-  r.latencies.reserve(static_cast<size_t>(std::min<uint64_t>(opts.count, 1 << 20)));
-  std::unordered_map<int, Attempt> inflight;
-  std::vector<char> payload(static_cast<size_t>(std::min<uint64_t>(opts.send_bytes, 1 << 20)), 'x');
-  uint64_t started = 0;
-  auto t0 = Clock::now();
-
-  auto start_one = [&]() -> Status {
-    int fd = ::socket(target.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      // Out of fds or memory: count it and go on, as a load tool should.
-      classify(&r, errno);
-      ++started;
-      return {};
-    }
-    Attempt a{Fd(fd), Clock::now()};
-    ++started;
-    if (Status s = apply_buffers(fd, cfg); !s) return s;
-    if (::connect(fd, target.sa(), target.len) != 0 && errno != EINPROGRESS) {
-      classify(&r, errno);
-      return {};
-    }
-    epoll_event ev = {};
-    ev.events = EPOLLOUT;
-    ev.data.fd = fd;
-    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev);
-    inflight.emplace(fd, std::move(a));
-    return {};
-  };
-  auto finish_one = [&](int fd) {
-    auto it = inflight.find(fd);
-    if (it == inflight.end()) return;
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-    if (err == 0) {
-      r.latencies.push_back(std::chrono::duration<double>(Clock::now() - it->second.started).count());
-      ++r.ok;
-      count_syn_retransmits(&r, fd);
-      if (!payload.empty()) [[maybe_unused]] ssize_t n = ::send(fd, payload.data(), payload.size(), MSG_NOSIGNAL);
-    } else {
-      classify(&r, err);
-    }
-    ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, fd, nullptr);
-    inflight.erase(it);
-  };
-
-  while (started < opts.count || !inflight.empty()) {
-    auto now = Clock::now();
-    // Start as many as concurrency and rate allow.
-    while (started < opts.count && inflight.size() < opts.concurrency) {
-      if (opts.rate > 0 && now < start_time(t0, started, opts.rate)) break;
-      if (Status s = start_one(); !s) return s.error();
-    }
-    // Expire attempts past the timeout.
-    int wait_ms = 1000;
-    for (auto it = inflight.begin(); it != inflight.end();) {
-      auto deadline = it->second.started + opts.timeout;
-      if (now >= deadline) {
-        ++r.timeout;
-        ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, it->first, nullptr);
-        it = inflight.erase(it);
-        continue;
-      }
-      wait_ms = std::min(wait_ms, poll_timeout_ms(deadline, now));
-      ++it;
-    }
-    if (opts.rate > 0 && started < opts.count) {
-      wait_ms = std::min(wait_ms, poll_timeout_ms(start_time(t0, started, opts.rate), now));
-    }
-    if (inflight.empty() && started >= opts.count) break;
-    epoll_event events[256];
-    int n = ::epoll_wait(ep.get(), events, 256, wait_ms);
-    if (interrupted()) {
-      r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-      return interrupted_error();
-    }
-    for (int i = 0; i < n; ++i) {
-      if (events[i].data.fd != interrupt_fd()) finish_one(events[i].data.fd);
-    }
-  }
-  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  return r;
+  return Burst(target, cfg, opts).run();
 }
 
 double percentile(const std::vector<double>& sorted, double p) {
