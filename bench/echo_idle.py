@@ -7,6 +7,7 @@
 # connection in its own process, so their cost per idle connection is a
 # process, not a buffer. Measured 2026-12-03: 10000 idle -> 11.8 MiB RSS
 # (754 B per connection; 50.7 MB before echo buffers became lazy).
+import socket, subprocess, sys, time, resource, os, re
 n = int(sys.argv[1]); exe = sys.argv[2:]
 resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
 p = subprocess.Popen(exe, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (20000,20000)))
