@@ -121,10 +121,17 @@ Result<BurstResult> Burst::run() {
   if (Status s = open_epoll(); !s) return s.error();
   t0_ = Clock::now();
   while (!done()) {
+    // Expire first: the slots timeouts free are refilled in this round
+    // (starting first left them empty for up to kMaxWait). The second
+    // expire_overdue() expires nothing; it gives the next deadline, the
+    // attempts just started included.
     auto now = Clock::now();
+    expire_overdue(now);
     if (Status s = start_allowed(now); !s) return s.error();
     Deadline wake = earlier(now + kMaxWait, expire_overdue(now));
-    wake = earlier(wake, next_start());
+    // The rate's next start matters only with a free slot: with every slot
+    // busy a past start time made the wait 0 ms, a spin until one freed.
+    if (inflight_.size() < opts_.concurrency) wake = earlier(wake, next_start());
     if (done()) break;
     if (Status s = wait_and_finish(wake); !s) return s.error();
   }
