@@ -130,7 +130,7 @@ Command add_recv(CLI::App& app, const GlobalOptions& g) {
   sub->add_option("--expect-checksum", f->expect_checksum, "Exit 4 unless the XXH3-128 matches (xxh3-128:HEX)")
       ->type_name("SUM");
   add_transfer_flags(sub, &f->transfer,
-                     {.chunk = "Read size (default 256K)",
+                     {.chunk = "Read size (default 256K; 4M into a regular file)",
                       .checksum = "Compute XXH3-128 of what arrived",
                       .stall_timeout = "Give up, explaining why, after DURATION without data (default: never)",
                       .timeout = "Connect timeout with --connect (default: none)"});

@@ -95,13 +95,13 @@ Status run_send(const SendFlags& f, const GlobalOptions& g) {
   Fd file;
   std::unique_ptr<Source> src;
   if (plan->generated && plan->file.empty()) {
-    src = make_generated_source(*size, f.pattern == "zero" ? Pattern::Zero : Pattern::Random, to.chunk);
+    src = make_generated_source(*size, f.pattern == "zero" ? Pattern::Zero : Pattern::Random, send_chunk(to));
   } else if (plan->file.empty() || plan->file == "-") {
-    src = make_fd_source(STDIN_FILENO, to.chunk, "stdin");
+    src = make_fd_source(STDIN_FILENO, send_chunk(to), "stdin");
   } else {
     file.reset(::open(plan->file.c_str(), O_RDONLY | O_CLOEXEC));
     if (!file.valid()) return system_error(fmt::format("open {}: {}", plan->file, errno_text(errno)));
-    src = make_fd_source(file.get(), to.chunk, plan->file);
+    src = make_fd_source(file.get(), send_chunk(to), plan->file);
   }
 
   Reporter diag = make_reporter(g, stderr);

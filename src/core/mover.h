@@ -198,6 +198,7 @@ class Mover {
   size_t pending() const { return pending_.size(); }
   uint64_t taken() const { return taken_; }  // bytes read from the source
   uint64_t moved() const { return moved_; }  // bytes written to the destination
+  size_t chunk() const { return chunk_; }     // the most one step copies
   Clock::time_point last_progress() const { return last_progress_; }
 
  private:

@@ -22,8 +22,13 @@
 
 namespace sp {
 
+// The read/write size when --chunk is not given. Into a regular file the
+// receiver reads more per call (recv_chunk in transfer.cc).
+inline constexpr size_t kDefaultChunk = 256 * 1024;
+inline constexpr size_t kFileSinkChunk = 4 << 20;
+
 struct TransferOptions {
-  size_t chunk = 256 * 1024;
+  size_t chunk = 0;  // 0: kDefaultChunk, or kFileSinkChunk for recv -o
   // Whether bytes may skip user space (sendfile/splice). Auto picks per case
   // what bench/transfer.sh measured faster (the table in core/mover.cc);
   // On/Off force it, for measuring (SOCKPROBE_ZEROCOPY=1/0).
@@ -36,6 +41,9 @@ struct TransferOptions {
   Duration progress_every{0};         // 0: no progress callbacks
   bool checksum = false;
 };
+
+// The sender's chunk: --chunk, else kDefaultChunk.
+inline size_t send_chunk(const TransferOptions& o) { return o.chunk != 0 ? o.chunk : kDefaultChunk; }
 
 struct IntervalReport {
   double start = 0, end = 0;  // seconds since the transfer began
