@@ -14,6 +14,7 @@
 #include "app/common.h"
 #include "app/conn_report.h"
 #include "app/peer.h"
+#include "core/atomicio.h"
 #include "core/relay.h"
 #include "core/serve.h"
 #include "core/sock.h"
@@ -66,6 +67,13 @@ struct ServedTotals {
   }
 };
 
+// A peer --allow/--deny turned away: "Refused connection from ..." (TCP,
+// Unix streams never are) or "Refused datagrams from ..." (UDP).
+void report_refused(Reporter& rep, const Endpoint& peer, const char* what) {
+  rep.event("refused", Json{{"peer", format_host(peer)}, {"port", endpoint_port(peer)}},
+            fmt::format("Refused {} from {} (--allow/--deny)", what, format_endpoint(peer)), -1);
+}
+
 bool is_interrupt(const Status& st) { return !st && st.error().kind == ErrorKind::Interrupted; }
 
 // A Unix datagram client that never bound a name sends from no address
@@ -79,45 +87,6 @@ bool unnamed_unix_peer(const Listener& l, Endpoint* peer) {
   peer->addr.ss_family = AF_UNIX;
   peer->len = static_cast<socklen_t>(sizeof(sa_family_t));
   return true;
-}
-
-// UDP has no accept: the first datagram's sender becomes the peer (as in
-// nc -u -l), the socket is connected to it, and the relay starts.
-Status relay_udp(Reporter& rep, const Listener& l, RelayOptions ro) {
-  int fd = l.fd.get();
-  auto w = wait_fd(fd, POLLIN, std::nullopt);
-  if (!w.ok()) return w.take_error();
-  if (*w == Wake::Interrupted) return interrupted_error();
-  ConnectionReport rc;
-  rc.id = 1;
-  rc.peer.len = sizeof rc.peer.addr;
-  char probe;
-  if (::recvfrom(fd, &probe, 1, MSG_PEEK, rc.peer.sa(), &rc.peer.len) < 0) {
-    return system_error(fmt::format("recvfrom: {}", errno_text(errno)));
-  }
-  // An unnamed Unix peer cannot be connect()ed to (EINVAL): keep the
-  // socket open to every sender, relay what arrives, and say once that
-  // standard input goes nowhere.
-  bool answerable = !unnamed_unix_peer(l, &rc.peer) && rc.peer.len > 0;
-  if (answerable && ::connect(fd, rc.peer.sa(), rc.peer.len) != 0) {
-    return system_error(fmt::format("connect to {} ({}): {}", format_endpoint(rc.peer),
-                                    rc.peer.family() == AF_UNIX ? "unix" : "udp", errno_text(errno)));
-  }
-  BufferSizes b = effective_buffers(fd);
-  rc.sndbuf = b.sndbuf;
-  rc.rcvbuf = b.rcvbuf;
-  report_accepted(rep, fd, rc);
-  if (!answerable) {
-    rep.warning("the peer's Unix datagram socket has no name (it did not bind): its datagrams are "
-                "received, but nothing can be sent back, so standard input is not read");
-  }
-  ro.datagram = true;
-  ro.target = peer_target(rc.peer, Transport::Udp);
-  RelayStats stats;
-  auto started = std::chrono::steady_clock::now();
-  Status st = readwrite(fd, answerable ? STDIN_FILENO : -1, STDOUT_FILENO, ro, &stats);
-  finish_connection(rep, fd, rc, stats, started, st);
-  return st;
 }
 
 // Everything the flags say, checked before anything is bound: a usage
@@ -190,16 +159,101 @@ Result<ListenPlan> plan_listen(const ListenFlags& f, const GlobalOptions& g) {
   return p;
 }
 
+// Says once per sender that its datagrams are refused, for the first
+// kMaxRefusedNamed senders (a spoofed flood must not grow the set or flood
+// stderr); after that, once, that more are refused unnamed.
+constexpr size_t kMaxRefusedNamed = 64;
+
+class RefusedSenders {
+ public:
+  void refused(Reporter& rep, const Endpoint& peer) {
+    for (const Endpoint& e : seen_) {
+      if (same_endpoint(e, peer)) return;
+    }
+    if (seen_.size() == kMaxRefusedNamed) {
+      if (!said_more_) rep.warning(fmt::format("more than {} senders refused; not naming the others", seen_.size()));
+      said_more_ = true;
+      return;
+    }
+    seen_.push_back(peer);
+    report_refused(rep, peer, "datagrams");
+  }
+
+ private:
+  std::vector<Endpoint> seen_;
+  bool said_more_ = false;
+};
+
+// UDP has no accept: the first allowed sender becomes the peer (as in nc -u
+// -l). A refused sender's datagram is consumed (read and dropped) and the
+// wait goes on.
+Result<Endpoint> first_allowed_sender(Reporter& rep, int fd, const ListenPlan& p) {
+  RefusedSenders refused;
+  for (;;) {
+    auto w = wait_fd(fd, POLLIN, std::nullopt);
+    if (!w.ok()) return w.take_error();
+    if (*w == Wake::Interrupted) return interrupted_error();
+    Endpoint peer;
+    peer.len = sizeof peer.addr;
+    char probe;
+    if (recv_some(fd, &probe, 1, MSG_PEEK, peer.sa(), &peer.len) < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;  // EINTR: a signal other than SIGINT came first
+      return system_error(fmt::format("recvfrom: {}", errno_text(errno)));
+    }
+    if (peer_allowed(peer, p.allow, p.deny)) return peer;
+    (void)recv_some(fd, &probe, 1, 0);  // the datagram goes, whole
+    refused.refused(rep, peer);
+  }
+}
+
+// The socket is connected to the peer (the kernel then takes datagrams
+// from it alone) and the relay starts; datagrams other senders queued
+// before connect() are dropped by the relay (RelayOptions::only_from).
+Status relay_udp(Reporter& rep, const Listener& l, const ListenPlan& p) {
+  int fd = l.fd.get();
+  ConnectionReport rc;
+  rc.id = 1;
+  auto first = first_allowed_sender(rep, fd, p);
+  if (!first.ok()) return first.take_error();
+  rc.peer = *first;
+  // An unnamed Unix peer cannot be connect()ed to (EINVAL): keep the
+  // socket open to every sender, relay what arrives, and say once that
+  // standard input goes nowhere.
+  bool answerable = !unnamed_unix_peer(l, &rc.peer) && rc.peer.len > 0;
+  if (answerable && ::connect(fd, rc.peer.sa(), rc.peer.len) != 0) {
+    return system_error(fmt::format("connect to {} ({}): {}", format_endpoint(rc.peer),
+                                    rc.peer.family() == AF_UNIX ? "unix" : "udp", errno_text(errno)));
+  }
+  BufferSizes b = effective_buffers(fd);
+  rc.sndbuf = b.sndbuf;
+  rc.rcvbuf = b.rcvbuf;
+  report_accepted(rep, fd, rc);
+  if (!answerable) {
+    rep.warning("the peer's Unix datagram socket has no name (it did not bind): its datagrams are "
+                "received, but nothing can be sent back, so standard input is not read");
+  }
+  RelayOptions ro = p.relay;
+  ro.datagram = true;
+  ro.target = peer_target(rc.peer, Transport::Udp);
+  if (answerable) ro.only_from = rc.peer;
+  RelayStats stats;
+  auto started = std::chrono::steady_clock::now();
+  Status st = readwrite(fd, answerable ? STDIN_FILENO : -1, STDOUT_FILENO, ro, &stats);
+  if (stats.foreign_datagrams > 0) {
+    rep.warning(fmt::format("dropped {} datagrams from other senders (only {}'s reach standard output)",
+                            stats.foreign_datagrams, format_endpoint(rc.peer)));
+  }
+  finish_connection(rep, fd, rc, stats, started, st);
+  return st;
+}
+
 // The accept loop's reports: a backoff (once per burst), a refused peer.
 AcceptHooks accept_hooks(Reporter& rep) {
   AcceptHooks hooks;
   hooks.on_backoff = [&rep](int err, std::chrono::milliseconds d) {
     rep.warning(fmt::format("accept: {}; retrying in {}ms (backing off up to 1s)", errno_text(err), d.count()));
   };
-  hooks.on_refused = [&rep](const Endpoint& peer) {
-    rep.event("refused", Json{{"peer", format_host(peer)}, {"port", endpoint_port(peer)}},
-              fmt::format("Refused connection from {} (--allow/--deny)", format_endpoint(peer)), -1);
-  };
+  hooks.on_refused = [&rep](const Endpoint& peer) { report_refused(rep, peer, "connection"); };
   return hooks;
 }
 
@@ -276,7 +330,7 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
   if (!listener.ok()) return listener.take_error();
   report_listening(rep, *listener);
   if (plan->serving) return serve_clients(rep, *listener, *plan);
-  if (plan->cfg.transport == Transport::Udp) return relay_udp(rep, *listener, plan->relay);
+  if (plan->cfg.transport == Transport::Udp) return relay_udp(rep, *listener, *plan);
   return relay_clients(rep, *listener, *plan);
 }
 

@@ -21,6 +21,10 @@ const char* transport_name(Transport t) {
   return "?";
 }
 
+bool same_endpoint(const Endpoint& a, const Endpoint& b) {
+  return a.len == b.len && std::memcmp(&a.addr, &b.addr, a.len) == 0;
+}
+
 std::string format_host(const Endpoint& ep) {
   char buf[INET6_ADDRSTRLEN] = "";
   switch (ep.family()) {

@@ -27,6 +27,9 @@ struct Endpoint {
   sockaddr* sa() { return reinterpret_cast<sockaddr*>(&addr); }
 };
 
+// The same address bytes (as recvfrom gives them for one sender).
+bool same_endpoint(const Endpoint& a, const Endpoint& b);
+
 // Address text without port: "127.0.0.1", "::1", "/tmp/s", "@abstract".
 std::string format_host(const Endpoint& ep);
 // Port number, 0 for Unix sockets.

@@ -47,9 +47,9 @@ ssize_t read_some(int fd, void* buf, size_t len) {
   }
 }
 
-ssize_t recv_some(int fd, void* buf, size_t len, int flags) {
+ssize_t recv_some(int fd, void* buf, size_t len, int flags, sockaddr* from, socklen_t* from_len) {
   for (;;) {
-    ssize_t n = ::recv(fd, buf, len, flags);
+    ssize_t n = ::recvfrom(fd, buf, len, flags, from, from_len);
     if (n >= 0 || errno != EINTR || interrupted()) return n;
   }
 }

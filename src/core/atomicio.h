@@ -5,6 +5,7 @@
 // write blocked on a full stdout pipe cannot hold the tool after Ctrl-C.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -21,8 +22,9 @@ bool write_all(int fd, const void* buf, size_t len);
 
 // read() retried on EINTR.
 ssize_t read_some(int fd, void* buf, size_t len);
-// recv() with `flags`, retried on EINTR.
-ssize_t recv_some(int fd, void* buf, size_t len, int flags);
+// recv() with `flags`, retried on EINTR. With `from`, the sender's
+// address too (recvfrom; *from_len is in/out as there).
+ssize_t recv_some(int fd, void* buf, size_t len, int flags, sockaddr* from = nullptr, socklen_t* from_len = nullptr);
 // One send() retried on EINTR: a datagram goes whole or not at all.
 ssize_t send_one(int fd, const void* buf, size_t len, int flags);
 

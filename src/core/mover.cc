@@ -119,8 +119,27 @@ MoveResult move_zero_copy(Path path, int src, int dst, const Fd* via, size_t max
   }
 }
 
+// The datagrams of other senders are dropped, at most kForeignPerRead per
+// call so a flood of them cannot hold the loop: after that the caller sees
+// EAGAIN, polls (the socket is still readable) and comes back.
+constexpr int kForeignPerRead = 64;
+
+ssize_t FdReader::recv_from_peer(char* buf, size_t max) {
+  for (int i = 0; i < kForeignPerRead; ++i) {
+    Endpoint from;
+    from.len = sizeof from.addr;
+    ssize_t n = recv_some(fd_, buf, max, 0, from.sa(), &from.len);
+    if (n < 0 || same_endpoint(from, *mode_.only_from)) return n;
+    if (mode_.foreign) ++*mode_.foreign;
+  }
+  errno = EAGAIN;
+  return -1;
+}
+
 MoveResult FdReader::read(char* buf, size_t max, std::span<const char>* got) {
-  ssize_t n = mode_.discard ? recv_some(fd_, buf, max, MSG_TRUNC) : read_some(fd_, buf, max);
+  ssize_t n = mode_.only_from ? recv_from_peer(buf, max)
+              : mode_.discard ? recv_some(fd_, buf, max, MSG_TRUNC)
+                              : read_some(fd_, buf, max);
   if (n > 0) {
     *got = std::span<const char>(buf, static_cast<size_t>(n));
     return {Moved::Bytes, static_cast<size_t>(n)};

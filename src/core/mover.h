@@ -21,6 +21,7 @@
 #include <optional>
 #include <span>
 
+#include "core/address.h"
 #include "core/fd.h"
 #include "core/result.h"
 
@@ -110,12 +111,17 @@ class ByteWriter {
 // On a datagram socket a 0 is a zero-length datagram, not an EOF. With
 // `discard` (a TCP socket only) the kernel drops the bytes instead of
 // copying them out (recv with MSG_TRUNC): they are counted, never seen.
+// With `only_from` (a datagram socket) only that sender's datagrams are
+// read: a socket connect()ed to its peer still holds what others sent
+// before, and those are dropped and counted in *foreign.
 class FdReader : public ByteReader {
  public:
   struct Mode {
     bool poll_first = false;
     bool datagram = false;
     bool discard = false;
+    const Endpoint* only_from = nullptr;
+    uint64_t* foreign = nullptr;  // with only_from: datagrams dropped
   };
   FdReader(int fd, Mode mode) : fd_(fd), mode_(mode) {}
   MoveResult read(char* buf, size_t max, std::span<const char>* got) override;
@@ -123,6 +129,8 @@ class FdReader : public ByteReader {
   bool poll_first() const override { return mode_.poll_first; }
 
  private:
+  ssize_t recv_from_peer(char* buf, size_t max);
+
   int fd_;
   Mode mode_;
 };

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -271,6 +272,43 @@ TEST_CASE("Mover: a zero-length datagram is a datagram, not an EOF") {
   CHECK(r.bytes == 0);
   CHECK_FALSE(m.eof());
   CHECK(m.step(4096).what == Moved::SourceEmpty);
+}
+
+// A bound, non-blocking UDP socket on 127.0.0.1 port 0; its address in *ep.
+Fd udp_socket(Endpoint* ep) {
+  Fd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  ep->len = sizeof ep->addr;
+  REQUIRE(::getsockname(fd.get(), ep->sa(), &ep->len) == 0);
+  return fd;
+}
+
+TEST_CASE("FdReader only_from: other senders' datagrams are dropped and counted, the peer's read in order") {
+  Endpoint rx_ep, peer_ep, other_ep;
+  Fd rx = udp_socket(&rx_ep), peer = udp_socket(&peer_ep), other = udp_socket(&other_ep);
+  auto send_to = [&](const Fd& from, const char* text) {
+    REQUIRE(::sendto(from.get(), text, std::strlen(text), 0, rx_ep.sa(), rx_ep.len) ==
+            static_cast<ssize_t>(std::strlen(text)));
+  };
+  send_to(other, "o1");
+  send_to(peer, "p1");
+  send_to(other, "o2");
+  send_to(other, "o3");
+  send_to(peer, "p2");
+  uint64_t foreign = 0;
+  FdReader reader(rx.get(), {.datagram = true, .only_from = &peer_ep, .foreign = &foreign});
+  char buf[64];
+  std::span<const char> got;
+  REQUIRE(reader.read(buf, sizeof buf, &got).what == Moved::Bytes);
+  CHECK(std::string(got.begin(), got.end()) == "p1");
+  REQUIRE(reader.read(buf, sizeof buf, &got).what == Moved::Bytes);
+  CHECK(std::string(got.begin(), got.end()) == "p2");
+  CHECK(reader.read(buf, sizeof buf, &got).what == Moved::SourceEmpty);
+  CHECK(foreign == 3);
+  CHECK_FALSE(same_endpoint(peer_ep, other_ep));
 }
 
 TEST_CASE("Mover: stop() drops what is pending and is done") {

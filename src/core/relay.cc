@@ -106,7 +106,9 @@ class Relay {
   Relay(int net_fd, int in_fd, int out_fd, const RelayOptions& opts, RelayStats* stats)
       : net_(net_fd), in_(in_fd), out_(out_fd), opts_(opts), stats_(stats),
         output_(out_fd >= 0 ? OutputWriter(out_fd) : OutputWriter()),
-        in_reader_(in_fd, {.poll_first = true}), net_reader_(net_fd, {.datagram = opts.datagram}), net_writer_(net_fd),
+        in_reader_(in_fd, {.poll_first = true}), net_reader_(net_fd, {.datagram = opts.datagram,
+                             .only_from = opts.only_from ? &*opts.only_from : nullptr,
+                             .foreign = &stats->foreign_datagrams}), net_writer_(net_fd),
         datagram_writer_(net_fd), output_end_(&output_),
         up_(up_path(in_fd, opts), in_fd, net_fd, &in_reader_,
             opts.datagram ? static_cast<ByteWriter*>(&datagram_writer_) : &net_writer_, up_chunk(opts)),

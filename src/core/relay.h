@@ -13,8 +13,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
+#include "core/address.h"
 #include "core/parse.h"
 #include "core/result.h"
 #include "core/stall.h"
@@ -45,6 +47,9 @@ struct RelayOptions {
   // reply restarts it), then finish (nc -u -w). 0: until interrupted.
   Duration reply_wait{0};
   size_t buffer_size = 256 * 1024;
+  // Datagrams: read only this sender's (listen -u: the chosen peer; what
+  // others sent before connect() is dropped and counted).
+  std::optional<Endpoint> only_from;
 };
 
 struct RelayStats {
@@ -57,6 +62,8 @@ struct RelayStats {
   // Our output's reader left (`connect ... | head -1`): the relay's job is
   // done, so it ended with success (nc, ncat and socat agree).
   bool output_closed = false;
+  // Datagrams from senders other than only_from, dropped.
+  uint64_t foreign_datagrams = 0;
 };
 
 // in_fd < 0: nothing to send (the socket's write side is shut down at once

@@ -191,6 +191,56 @@ teardown() { sp_teardown; }
   [ "$status" -eq 2 ]
 }
 
+@test "listen -u --deny/--allow: filters apply to every datagram; only the chosen peer's reach stdout" {
+  # python3 senders from chosen loopback addresses; each sends its datagrams
+  # in order, one process per call.
+  local send='import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+for m in sys.argv[4:]:
+    s.sendto(m.encode(), ("127.0.0.1", int(sys.argv[3])))'
+  start_listener u /dev/null listen -u --deny 127.0.0.2/32 127.0.0.1 0
+  # Stopped, so everything below is queued before the listener picks a peer:
+  # a denied sender first, then the peer, then another allowed sender.
+  kill -STOP "$(bg_pid u)"
+  "$PY" -c "$send" 127.0.0.2 0 "$PORT" denied1 denied2
+  "$PY" -c "$send" 127.0.0.3 0 "$PORT" "peer1 "
+  "$PY" -c "$send" 127.0.0.4 0 "$PORT" other1 other2
+  kill -CONT "$(bg_pid u)"
+  wait_for_line "$T/u.err" '^Connection from 127\.0\.0\.3 [0-9]+ '
+  wait_for_size "$T/u.out" 6
+  # The peer goes on being relayed.
+  local peer_port
+  peer_port=$(sed -nE 's/^Connection from 127\.0\.0\.3 ([0-9]+) .*/\1/p' "$T/u.err")
+  "$PY" -c "$send" 127.0.0.3 "$peer_port" "$PORT" peer2
+  wait_for_size "$T/u.out" 11
+  kill -INT "$(bg_pid u)"
+  bg_wait u 10
+  [ "$BG_STATUS" -eq 130 ]
+  [ "$(cat "$T/u.out")" = "peer1 peer2" ]
+  # Said once per refused sender; the allowed non-peer's two queued datagrams
+  # were dropped and counted.
+  [ "$(grep -c '^Refused datagrams from 127\.0\.0\.2:[0-9]* (--allow/--deny)' "$T/u.err")" -eq 1 ]
+  grep -q 'warning: dropped 2 datagrams from other senders (only 127\.0\.0\.3:[0-9]*.s reach standard output)' "$T/u.err"
+
+  # --allow: a sender outside it never becomes the peer (JSON report).
+  printf 'back' >"$T/in"
+  start_listener a "$T/in" --json listen -u --allow 127.0.0.5/32 127.0.0.1 0
+  "$PY" -c "$send" 127.0.0.6 0 "$PORT" nope
+  wait_for_line "$T/a.err" '"event":"refused"'
+  [ "$(jq -r 'select(.event == "refused") | .peer' "$T/a.err")" = 127.0.0.6 ]
+  run "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.5", 0))
+s.settimeout(10)
+s.sendto(b"yes", ("127.0.0.1", int(sys.argv[1])))
+print(s.recv(100).decode())' "$PORT"
+  [ "$output" = back ]
+  wait_for_size "$T/a.out" 3
+  [ "$(cat "$T/a.out")" = yes ]
+}
+
 @test "listen --echo survives EMFILE: ulimit -n 16, 60 clients at once, all served" {
   # --max-conns above the limit: the default (limit less 16) would never reach EMFILE.
   bg_start echo /dev/null bash -c 'ulimit -n 16 && exec "$0" listen --echo -k --max-conns 1000 127.0.0.1 0' "$SOCKPROBE"
