@@ -197,7 +197,7 @@ AcceptHooks accept_hooks(Reporter& rep) {
     rep.warning(fmt::format("accept: {}; retrying in {}ms (backing off up to 1s)", errno_text(err), d.count()));
   };
   hooks.on_refused = [&rep](const Endpoint& peer) {
-    rep.event("refused", Json{{"peer", format_host(peer)}, {"port", endpoint_port(peer)}},
+    rep.event("refused", Json{{"peer", endpoint_json(peer)}},
               fmt::format("Refused connection from {} (--allow/--deny)", format_endpoint(peer)), -1);
   };
   return hooks;

@@ -174,7 +174,7 @@ teardown() { sp_teardown; }
   run bash -c 'printf hi | timeout 10 nc -N -s 127.0.0.1 127.0.0.1 "$1"' _ "$PORT"
   [ -z "$output" ]
   wait_for_line "$T/allow.err" '"event":"refused"'
-  [ "$(jq -r 'select(.event == "refused") | .peer' "$T/allow.err")" = 127.0.0.1 ]
+  [ "$(jq -r 'select(.event == "refused") | .peer.address' "$T/allow.err")" = 127.0.0.1 ]
   run bash -c 'printf hi | timeout 10 nc -N -s 127.0.0.2 127.0.0.1 "$1"' _ "$PORT"
   [ "$output" = hi ]
 
