@@ -22,6 +22,9 @@
 #   - A field whose commentary starts with "endpoint" ("peer" (endpoint))
 #     is an endpoint: {"address", "port"}, or {"path"} for a Unix socket;
 #     every emitted endpoint must have exactly one of those two shapes.
+#   - A field keeps one JSON type in every event that emits it (null
+#     aside; 80 and 80.0 are two types), but for sysctl.value (a number,
+#     or an array for a triple such as tcp_rmem: fixed per sysctl name).
 #   - A paragraph starting with '"NAME" holds:' lists the sub-fields of every
 #     field NAME (that is how "tcp_info" is documented once for all).
 # Emitted paths are what jq's `paths` gives, with array indices written as
@@ -49,7 +52,7 @@ HARD=(
 # keep NAME...: appends the JSON lines of $T/NAME.out and $T/NAME.err.
 keep() {
   local n
-  for n in "$@"; do cat "$T/$n.out" "$T/$n.err" 2>/dev/null | grep '^{' >>"$EV" || true; done
+  for n in "$@"; do cat "$T/$n.out" "$T/$n.err" 2>/dev/null | grep -a '^{' >>"$EV" || true; done
 }
 
 # sj NAME STDIN ARGS...: `sockprobe --json ARGS` (at most 30 s), output into
@@ -96,13 +99,11 @@ listening() {
   keep idle
   bg_stop quiet
   [ "$(jq -r 'select(.event == "closed") | .error | length > 0' "$T/idle.err" | sort -u)" = true ]
-  # The peer closes first: the bytes of input not sent are a warning.
-  make_random "$T/big" 16
-  sj_bg early /dev/null listen 127.0.0.1 0
-  listening early
+  # The peer closes its side first: the bytes of input not sent are a warning.
+  make_random "$T/big" 64
+  py_server early fin_then_read "$T/early.got"
   sj stop "$T/big" connect --stop-on-peer-eof 127.0.0.1 "$PORT"
   bg_stop early
-  keep early
   grep -q '"event":"warning"' "$T/stop.err" || { show "$T/stop.err"; false; }
 }
 

@@ -7,8 +7,9 @@
 The grammar of the section is described at the top of json_events.bats.
 `compare` fails (exit 1) on an emitted event or path the man page lacks, a
 documented one never emitted (unless listed in HARD as EVENT.PATH, or TRACE
-is 0 and the event is one of backlog trace's), and an endpoint that is not
-{"address", "port"} or {"path"}.
+is 0 and the event is one of backlog trace's), an endpoint that is not
+{"address", "port"} or {"path"}, and a field emitted with two JSON types
+(null aside; an integer and a fraction count as two: 80 is not 80.0).
 """
 import json
 import re
@@ -16,6 +17,9 @@ import sys
 
 ENDPOINT_SHAPES = ({"address", "port"}, {"path"})
 TRACE_EVENTS = {"trace_start", "drop", "trace_summary"}
+# Fields whose type follows another field, as documented: a sysctl's "value"
+# is a number, or an array for the triples (tcp_rmem), fixed per "name".
+TYPE_BY_NAME = {("sysctl", "value")}
 TOKEN = re.compile(r'\(|\)|"([A-Za-z_][A-Za-z0-9_]*)"|\[\{|\}\]|\{|\}|[^()"\[\]{}]+|.', re.S)
 
 
@@ -118,6 +122,9 @@ def read_doc(man):
     return doc
 
 
+types = {}  # (event, path) -> JSON types seen (int and float apart: 80 is not 80.0)
+
+
 def walk(v, prefix, ev, doc, seen, problems):
     if isinstance(v, list):
         for x in v:
@@ -134,6 +141,8 @@ def walk(v, prefix, ev, doc, seen, problems):
             continue
         p = join(prefix, k)
         seen.add(p)
+        if x is not None:
+            types.setdefault((ev, p), set()).add(type(x).__name__)
         if p in doc.endpoints.get(ev, ()) and not isinstance(x, dict):
             problems.add(f"{ev}.{p}: endpoint {json.dumps(x)} is not an object")
         walk(x, p, ev, doc, seen, problems)
@@ -169,6 +178,9 @@ def compare(man, ndjson, trace, hard):
         for p in sorted(paths - emitted[ev]):
             if f"{ev}.{p}" not in hard:
                 problems.add(f"{ev}.{p}: documented, never emitted")
+    for (ev, p), ts in sorted(types.items()):
+        if len(ts) > 1 and (ev, p) not in TYPE_BY_NAME:
+            problems.add(f"{ev}.{p}: emitted as {' and '.join(sorted(ts))}: a field keeps one type")
     for h in hard:
         ev, _, p = h.partition(".")
         if p not in doc.paths.get(ev, ()):
