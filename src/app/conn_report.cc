@@ -10,15 +10,6 @@
 namespace sp::app {
 namespace {
 
-// The flat "address"/"port" of listening and connected: the socket's own
-// address inline (a Unix one: its path in "address", no "port").
-Json address_json(const Endpoint& ep) {
-  Json j;
-  j["address"] = format_host(ep);
-  if (ep.family() != AF_UNIX) j["port"] = endpoint_port(ep);
-  return j;
-}
-
 // "tcp", "udp", "unix" (stream) or "unix-dgram": a Unix datagram socket is
 // not a stream one, and a script must be able to tell them apart.
 std::string protocol_name(const Endpoint& ep, Transport t) {
@@ -43,9 +34,11 @@ void add_accept_queue(int listen_fd, Json* j, std::string* text) {
 
 }  // namespace
 
+// listening and connected carry their endpoint's fields inline: "address"
+// and "port", or "path" for a Unix socket.
 void report_listening(Reporter& rep, const Listener& l) {
   BufferSizes b = effective_buffers(l.fd.get());
-  Json j = address_json(l.local);
+  Json j = endpoint_json(l.local);
   j["protocol"] = protocol_name(l.local, l.transport);
   std::string details;
   if (l.transport != Transport::Udp) {
@@ -79,7 +72,7 @@ void report_accepted(Reporter& rep, int listen_fd, const ConnectionReport& c) {
 void report_connected(Reporter& rep, int fd, const Endpoint& peer, Transport t) {
   BufferSizes b = effective_buffers(fd);
   Endpoint local = local_endpoint(fd);
-  Json j = address_json(peer);
+  Json j = endpoint_json(peer);
   j["protocol"] = protocol_name(peer, t);
   if (local.family() != AF_UNIX) j["local"] = endpoint_json(local);
   j["sndbuf"] = b.sndbuf;
