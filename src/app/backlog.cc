@@ -171,8 +171,12 @@ std::string counter_text(const Counters& c, const std::string& name, bool delta)
   return delta ? fmt::format("+{}", *v) : std::to_string(*v);
 }
 
+// "delta": false for totals since boot, true for a --watch round's changes
+// (over "interval" seconds): a script tells them apart by it.
 void report_counters(Reporter& rep, const Counters& c) {
-  rep.event("counters", counters_json(c), "");
+  Json j = counters_json(c);
+  j["delta"] = false;
+  rep.event("counters", j, "");
   Table t;
   for (const auto& name : listen_counter_names()) {
     t.row({name, counter_text(c, name, false), std::string(counter_meaning(name))});
@@ -264,6 +268,7 @@ std::string nonzero_deltas(const Counters& d) {
 
 void report_counter_deltas(Reporter& rep, const Counters& d, double interval, double elapsed) {
   Json j = counters_json(d);
+  j["delta"] = true;
   j["interval"] = interval;
   rep.event("counters", j, "");
   rep.text(fmt::format("\n[{:>7.2f}s]{}\n", elapsed, nonzero_deltas(d)));
@@ -303,7 +308,7 @@ void report_listener_deltas(Reporter& rep, const std::vector<ListenerDelta>& ds,
     bool tcp = d.now->sock.transport != Transport::Unix && now.syn_known;
     j["syn_recv_delta"] = tcp ? Json(d.syn_delta) : Json(nullptr);
     j["synack_retrans_delta"] = tcp ? Json(d.retrans_delta) : Json(nullptr);
-    j["drops"] = d.drops_delta ? Json(*d.drops_delta) : Json(nullptr);
+    j["drops_delta"] = d.drops_delta ? Json(*d.drops_delta) : Json(nullptr);  // "drops" stays the total
     j["interval"] = interval;
     rep.event("listener", j, "");
     bool moved = d.queue_delta != 0 || d.drops_delta.value_or(1) != 0 || d.now->sock.recv_q > 0 ||
@@ -373,7 +378,9 @@ std::vector<std::string> overflow_failures(const BacklogOptions& o, const Counte
 }
 
 Status check_verdict(Reporter& rep, const BacklogOptions& o, const std::vector<std::string>& failures) {
-  rep.event("check", Json{{"ok", failures.empty()}, {"fail_above", o.fail_above}, {"reasons", failures}},
+  // --fail-above takes whole percents: the threshold is an integer, given or not.
+  Json j{{"ok", failures.empty()}, {"fail_above", std::lround(o.fail_above)}, {"reasons", failures}};
+  rep.event("check", j,
             failures.empty() ? fmt::format("Check passed: no selected listener above {:.0f}% full{}.", o.fail_above,
                                            o.fail_on_overflow ? " and no overflow"
                                            : o.fail_on_drops  ? " and no drops"

@@ -70,8 +70,6 @@ std::string clock_text(int64_t wall_ns) {
                      (wall_ns % 1000000000LL) / 1000);
 }
 
-Json endpoint_json(const Endpoint& ep) { return Json{{"address", format_host(ep)}, {"port", endpoint_port(ep)}}; }
-
 void report_start(Reporter& rep, const TraceRunOptions& o, int listeners) {
   std::string which = o.port ? fmt::format(" on port {}", *o.port) : "";
   std::string until = o.duration ? fmt::format("for {:g}s", seconds(*o.duration)) : "until Ctrl-C";

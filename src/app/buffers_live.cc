@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cmath>
 #include <map>
 
 #include <fmt/format.h>
@@ -119,13 +120,22 @@ Json skmem_json(const SkMem& m) {
               {"w", m.wmem_queued}, {"o", m.optmem}, {"bl", m.backlog},   {"d", m.drops}};
 }
 
+// An endpoint as JSON EVENTS defines it: {"address", "port"}, or {"path"}
+// for Unix (null when unnamed; the peer's inode is "peer_inode").
+Json live_endpoint(const SockInfo& s, bool local) {
+  const std::string& addr = local ? s.local_address : s.remote_address;
+  if (s.transport == Transport::Unix) return Json{{"path", addr.empty() ? Json(nullptr) : Json(addr)}};
+  return Json{{"address", addr}, {"port", local ? s.local_port : s.remote_port}};
+}
+
 Json socket_json(const LiveRow& row, const std::vector<std::string>& notes) {
   const SockInfo& s = row.sock;
-  Json j{{"socket", live_kind_name(s)}, {"state", state_name(s.state)},
-         {"local", s.local_address},    {"local_port", s.local_port},
-         {"peer", s.remote_address},    {"peer_port", s.remote_port},
-         {"inode", s.inode},            {"recv_q", s.queues_known ? Json(s.recv_q) : Json(nullptr)},
-         {"send_q", s.queues_known ? Json(s.send_q) : Json(nullptr)}};
+  Json j{{"socket", live_kind_name(s)}, {"state", state_name(s.state)}, {"local", live_endpoint(s, true)},
+         {"peer", live_endpoint(s, false)}};
+  if (s.transport == Transport::Unix) j["peer_inode"] = s.peer_inode ? Json(*s.peer_inode) : Json(nullptr);
+  j["inode"] = s.inode;
+  j["recv_q"] = s.queues_known ? Json(s.recv_q) : Json(nullptr);
+  j["send_q"] = s.queues_known ? Json(s.send_q) : Json(nullptr);
   j["skmem"] = s.skmem ? skmem_json(*s.skmem) : Json(nullptr);
   j["pid"] = row.owner ? Json(row.owner->pid) : Json(nullptr);
   j["command"] = row.owner ? Json(row.owner->command) : Json(nullptr);
@@ -187,9 +197,9 @@ void report_rows(Reporter& rep, const LiveSnapshot& snap, const PrevRows* prev, 
     std::vector<std::string> notes = live_notes(row.sock, lim);
     Json j = socket_json(row, notes);
     auto dd = drops_delta(row, prev);
-    if (prev) {
+    if (prev) {  // a --watch round: the totals stay totals, the change is "drops_delta"
+      j["drops_delta"] = dd ? Json(*dd) : Json(nullptr);
       j["interval"] = interval;
-      j["delta"] = Json{{"d", dd ? Json(*dd) : Json(nullptr)}};
     }
     rep.event("socket", std::move(j), "");
     t.row(row_cells(row, dd ? fmt::format("{:+}", *dd) : ""));
@@ -204,9 +214,13 @@ void report_rows(Reporter& rep, const LiveSnapshot& snap, const PrevRows* prev, 
   if (!notes_text.empty()) rep.text("  Notes:\n" + notes_text);
 }
 
-void report_udp(Reporter& rep, const std::vector<NamedCounter>& counters, const std::vector<NamedCounter>* before) {
+// "delta" tells the totals (false) from a --watch round's changes (true,
+// over "interval" seconds), as backlog's counters do.
+void report_udp(Reporter& rep, const std::vector<NamedCounter>& counters, const std::vector<NamedCounter>* before,
+                double interval) {
   std::vector<NamedCounter> shown = before ? counter_changes(*before, counters) : counters;
-  Json j{{"protocol", "udp"}};
+  Json j{{"protocol", "udp"}, {"delta", before != nullptr}};
+  if (before) j["interval"] = interval;
   for (const auto& c : shown) j[c.name] = c.value ? Json(*c.value) : Json(nullptr);
   rep.event("counters", std::move(j), "");
   Table t;
@@ -239,11 +253,11 @@ Status watch_loop(Reporter& rep, const LiveOptions& o, LiveSnapshot prev) {
     if (!sleep_interruptible(*o.watch)) return interrupted_error();
     auto now = take_snapshot(o);
     if (!now.ok()) return now.take_error();
-    double interval = std::chrono::duration<double>(now->at - prev.at).count();
+    double interval = std::round(std::chrono::duration<double>(now->at - prev.at).count() * 1000) / 1000;
     PrevRows before = index_rows(prev);
     rep.text(fmt::format("\n[{:>7.2f}s]\n", std::chrono::duration<double>(now->at - start).count()));
     report_rows(rep, *now, &before, interval);
-    report_udp(rep, now->udp, &prev.udp);
+    report_udp(rep, now->udp, &prev.udp, interval);
     prev = std::move(*now);
   }
   return {};
@@ -257,7 +271,7 @@ Status report_live(Reporter& rep, const LiveOptions& o) {
   if (!snap.ok()) return snap.take_error();
   rep.text(rep.bold(title(o)) + "\n");
   report_rows(rep, *snap, nullptr, 0);
-  report_udp(rep, snap->udp, nullptr);
+  report_udp(rep, snap->udp, nullptr, 0);
   if (o.watch) return watch_loop(rep, o, std::move(*snap));
   return {};
 }

@@ -65,6 +65,10 @@ struct Command {
 };
 
 // One per subcommand, in src/app/<name>.cc.
+// An endpoint in JSON (man page, JSON EVENTS): {"address", "port"} for IP,
+// {"path"} for a Unix socket (null when it has no name).
+Json endpoint_json(const Endpoint& ep);
+
 Command add_listen(CLI::App& app, const GlobalOptions& g);
 Command add_connect(CLI::App& app, const GlobalOptions& g);
 Command add_send(CLI::App& app, const GlobalOptions& g);

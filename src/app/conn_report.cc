@@ -3,17 +3,18 @@
 
 #include <fmt/format.h>
 
+#include "app/common.h"
 #include "core/tcpinfo.h"
 #include "core/textsafe.h"
 
 namespace sp::app {
 namespace {
 
-Json address_json(const Endpoint& ep) {
-  Json j;
-  j["address"] = format_host(ep);
-  if (ep.family() != AF_UNIX) j["port"] = endpoint_port(ep);
-  return j;
+// "tcp", "udp", "unix" (stream) or "unix-dgram": a Unix datagram socket is
+// not a stream one, and a script must be able to tell them apart.
+std::string protocol_name(const Endpoint& ep, Transport t) {
+  if (ep.family() == AF_UNIX) return t == Transport::Udp ? "unix-dgram" : "unix";
+  return transport_name(t);
 }
 
 // Human text: a Unix peer picks its own name, escapes and all.
@@ -33,10 +34,12 @@ void add_accept_queue(int listen_fd, Json* j, std::string* text) {
 
 }  // namespace
 
+// listening and connected carry their endpoint's fields inline: "address"
+// and "port", or "path" for a Unix socket.
 void report_listening(Reporter& rep, const Listener& l) {
   BufferSizes b = effective_buffers(l.fd.get());
-  Json j = address_json(l.local);
-  j["protocol"] = l.local.family() == AF_UNIX ? "unix" : transport_name(l.transport);
+  Json j = endpoint_json(l.local);
+  j["protocol"] = protocol_name(l.local, l.transport);
   std::string details;
   if (l.transport != Transport::Udp) {
     j["backlog"] = Json{{"requested", l.backlog_requested}, {"effective", l.backlog_effective}};
@@ -57,7 +60,7 @@ void report_accepted(Reporter& rep, int listen_fd, const ConnectionReport& c) {
   // Buffers: the accepted socket's own (inherited from the listener at
   // accept time); queue: the listener's accept queue right now.
   Json j = Json{{"id", c.id}};
-  j["peer"] = address_json(c.peer);
+  j["peer"] = endpoint_json(c.peer);
   j["sndbuf"] = c.sndbuf;
   j["rcvbuf"] = c.rcvbuf;
   std::string queue;
@@ -69,9 +72,9 @@ void report_accepted(Reporter& rep, int listen_fd, const ConnectionReport& c) {
 void report_connected(Reporter& rep, int fd, const Endpoint& peer, Transport t) {
   BufferSizes b = effective_buffers(fd);
   Endpoint local = local_endpoint(fd);
-  Json j = address_json(peer);
-  j["protocol"] = peer.family() == AF_UNIX ? "unix" : transport_name(t);
-  if (local.family() != AF_UNIX) j["local"] = address_json(local);
+  Json j = endpoint_json(peer);
+  j["protocol"] = protocol_name(peer, t);
+  if (local.family() != AF_UNIX) j["local"] = endpoint_json(local);
   j["sndbuf"] = b.sndbuf;
   j["rcvbuf"] = b.rcvbuf;
   rep.event("connected", j,
@@ -81,7 +84,7 @@ void report_connected(Reporter& rep, int fd, const Endpoint& peer, Transport t) 
 
 void report_closed(Reporter& rep, const ConnectionReport& c, int min_verbosity) {
   Json j = Json{{"id", c.id}};
-  j["peer"] = address_json(c.peer);
+  j["peer"] = endpoint_json(c.peer);
   j["bytes_in"] = c.bytes_in;
   j["bytes_out"] = c.bytes_out;
   j["seconds"] = c.seconds;

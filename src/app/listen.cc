@@ -70,7 +70,7 @@ struct ServedTotals {
 // A peer --allow/--deny turned away: "Refused connection from ..." (TCP,
 // Unix streams never are) or "Refused datagrams from ..." (UDP).
 void report_refused(Reporter& rep, const Endpoint& peer, const char* what) {
-  rep.event("refused", Json{{"peer", format_host(peer)}, {"port", endpoint_port(peer)}},
+  rep.event("refused", Json{{"peer", endpoint_json(peer)}},
             fmt::format("Refused {} from {} (--allow/--deny)", what, format_endpoint(peer)), -1);
 }
 

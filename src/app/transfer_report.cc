@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "app/common.h"
 #include "core/parse.h"
 #include "core/sock.h"
 #include "core/tcpinfo.h"
@@ -89,9 +90,7 @@ void report_summary(Reporter& rep, const TransferContext& ctx, const TransferSta
          {"bits_per_second", bps * 8},
          {"checksum", stats.checksum ? Json(*stats.checksum) : Json(nullptr)}};
   j[sending ? "sndbuf" : "rcvbuf"] = buffer;
-  Json peer{{"address", format_host(ctx.peer)}};
-  if (ctx.peer.family() != AF_UNIX) peer["port"] = endpoint_port(ctx.peer);
-  j["peer"] = peer;
+  j["peer"] = endpoint_json(ctx.peer);
   std::string tcp;
   if (auto ti = get_tcp_info(ctx.fd); ti.ok()) {
     j["tcp_info"] = tcp_info_json(*ti);

@@ -379,7 +379,7 @@ Json experiment_json(const ExperimentResult& r) {
               {"queued", r.queued},               {"accepted", r.accepted},
               {"unanswered", r.unanswered},       {"refused", r.refused},
               {"failed", r.failed},               {"ack_dropped", r.ack_dropped()},
-              {"timeout", r.timeout_seconds},
+              {"timeout_seconds", r.timeout_seconds},
               {"accept_rate", r.accept_rate > 0 ? Json(r.accept_rate) : Json(nullptr)},
               {"syncookies", r.syncookies},
               {"abort_on_overflow", r.abort_on_overflow},
@@ -405,7 +405,7 @@ Result<ExperimentResult> experiment_from_json(const Json& j) {
     r.unanswered = j.at("unanswered").get<int>();
     r.refused = j.at("refused").get<int>();
     r.failed = j.at("failed").get<int>();
-    r.timeout_seconds = j.at("timeout").get<double>();
+    r.timeout_seconds = j.at("timeout_seconds").get<double>();
     r.accept_rate = j.at("accept_rate").is_null() ? 0 : j.at("accept_rate").get<double>();
     r.syncookies = j.at("syncookies").get<int>();
     r.abort_on_overflow = j.at("abort_on_overflow").get<int>();

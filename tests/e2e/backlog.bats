@@ -241,6 +241,15 @@ bl_listener_field() {
   run -0 "$SOCKPROBE" --json backlog --port "${PORTS[0]}" --watch 100ms --count 2
   [ "$(jq -c 'select(.event=="counters" and .interval != null)' <<<"$output" | wc -l)" = 2 ]
   [ "$(jq -r 'select(.event=="listener" and .interval != null) | .queue_delta' <<<"$output" | tr '\n' ' ')" = "0 0 " ]
+  # Totals and deltas are told apart by "delta", not by guessing: the first
+  # counters are totals; a watch round's listener keeps "drops" as the total.
+  [ "$(jq -c 'select(.event=="counters") | .delta' <<<"$output" | tr '\n' ' ')" = "false true true " ]
+  [ "$(jq -r 'select(.event=="listener" and .interval != null) | (.drops_delta == 0) and (.drops >= 0)' <<<"$output" | sort -u)" = true ]
+  # --fail-above is whole percents: the same integer given or defaulted.
+  run -0 "$SOCKPROBE" --json backlog --port "${PORTS[0]}" --check
+  [[ $output == *'"fail_above":80,'* ]]
+  run -0 "$SOCKPROBE" --json backlog --port "${PORTS[0]}" --check --fail-above 80
+  [[ $output == *'"fail_above":80,'* ]]
 }
 
 @test "bad values exit 2 and name the flag" {

@@ -46,7 +46,7 @@ time.sleep(120)
   port=$PORT
   run "$SOCKPROBE" buffers --port "$port" --json
   [ "$status" -eq 0 ]
-  ours=$(jq -r 'select(.event=="socket" and .socket=="tcp4") | "\(.local_port) \(.peer_port) \(.skmem.rb) \(.skmem.tb)"' <<<"$output" | sort)
+  ours=$(jq -r 'select(.event=="socket" and .socket=="tcp4") | "\(.local.port) \(.peer.port) \(.skmem.rb) \(.skmem.tb)"' <<<"$output" | sort)
   theirs=$(ss -tamnHO "( sport = :$port or dport = :$port )" |
     sed -E 's/.* [^ ]*:([0-9]+) +[^ ]*:([0-9*]+) .*rb([0-9]+),t[0-9]+,tb([0-9]+).*/\1 \2 \3 \4/; s/ \* / 0 /' | sort)
   echo "sockprobe: $ours"
@@ -54,9 +54,9 @@ time.sleep(120)
   [ "$(wc -l <<<"$ours")" -eq 3 ]   # listener, client, accepted
   [ "$ours" = "$theirs" ]
   # The accepted socket inherited SO_RCVBUF 32768 -> 65536 and holds unread data.
-  jq -e -s --argjson p "$port" '[.[] | select(.event=="socket" and .local_port==$p and .state=="ESTAB")][0] |
+  jq -e -s --argjson p "$port" '[.[] | select(.event=="socket" and .local.port==$p and .state=="ESTAB")][0] |
     .skmem.rb == 65536 and .skmem.r > 0 and .recv_q > 0' <<<"$output"
-  jq -e -s --argjson p "$port" '[.[] | select(.event=="socket" and .peer_port==$p)][0] | .skmem.tb == 131072 and .send_q > 0' <<<"$output"
+  jq -e -s --argjson p "$port" '[.[] | select(.event=="socket" and .peer.port==$p)][0] | .skmem.tb == 131072 and .send_q > 0' <<<"$output"
 }
 
 @test "buffers --port: human table and owner" {
@@ -118,12 +118,15 @@ time.sleep(120)
   run "$SOCKPROBE" buffers --port "$port" --watch 200ms --count 2 --json
   [ "$status" -eq 0 ]
   [ "$(jq -s '[.[] | select(.event=="socket")] | length' <<<"$output")" -eq 9 ]
-  [ "$(jq -s '[.[] | select(.event=="socket" and has("delta"))] | length' <<<"$output")" -eq 6 ]
-  # Each round's delta.d is that socket's d minus its d one round earlier.
+  [ "$(jq -s '[.[] | select(.event=="socket" and has("drops_delta"))] | length' <<<"$output")" -eq 6 ]
+  # Each round's drops_delta is that socket's d minus its d one round earlier.
   jq -e -s '[.[] | select(.event=="socket")] as $s | [range(3; 9) | . as $i |
     ($s[$i].inode) as $n | [$s[($i - ($i % 3) - 3):($i - ($i % 3))][] | select(.inode == $n)][0] as $prev |
-    $s[$i].delta.d == ($s[$i].skmem.d - $prev.skmem.d)] | all' <<<"$output"
+    $s[$i].drops_delta == ($s[$i].skmem.d - $prev.skmem.d)] | all' <<<"$output"
   [ "$(jq -s '[.[] | select(.event=="counters")] | length' <<<"$output")" -eq 3 ]
+  # The first counters are totals, the next ones deltas over an interval.
+  [ "$(jq -c 'select(.event=="counters") | [.delta, (.interval != null)]' <<<"$output" | tr -d '\n')" = \
+    "[false,false][true,true][true,true]" ]
 }
 
 @test "buffers live: errors and usage" {
