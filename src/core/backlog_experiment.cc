@@ -148,12 +148,7 @@ std::vector<Client> start_clients(uint16_t port, int count) {
   return clients;
 }
 
-void settle(Client& c) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  c.state = state_from_errno(err);
-}
+void settle(Client& c) { c.state = state_from_errno(pending_socket_error(c.fd.get())); }
 
 // One accept per 1/rate seconds; accepted sockets stay open and unread.
 struct SlowAcceptor {

@@ -63,15 +63,6 @@ double seconds_since(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-// How a non-blocking connect() ended, once the socket is writable:
-// SO_ERROR, 0 when it connected.
-int connect_outcome(int fd) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  return err;
-}
-
 // One burst: the epoll set (the SIGINT pipe and every handshake in
 // flight), the attempts in flight by fd, and the counts so far. run() is
 // the loop; each of its steps is one method.
@@ -149,12 +140,7 @@ Status Burst::open_epoll() {
 
 // Adds fd to the epoll set (a connecting socket: EPOLLOUT, the handshake
 // ended either way).
-void Burst::watch(int fd, uint32_t events) {
-  epoll_event ev = {};
-  ev.events = events;
-  ev.data.fd = fd;
-  ::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, fd, &ev);
-}
+void Burst::watch(int fd, uint32_t events) { epoll_set(ep_.get(), EPOLL_CTL_ADD, fd, events); }
 
 // When --rate lets the next attempt start; none without --rate or once
 // every attempt has started.
@@ -228,7 +214,7 @@ Status Burst::wait_and_finish(Deadline until) {
 void Burst::finish_one(int fd) {
   auto it = inflight_.find(fd);
   if (it == inflight_.end()) return;
-  int err = connect_outcome(fd);
+  int err = pending_socket_error(fd);  // how the connect ended: 0, it connected
   if (err == 0) {
     connected(fd, it->second.started);
   } else {
@@ -248,7 +234,7 @@ void Burst::connected(int fd, Clock::time_point started) {
 
 // Out of the epoll set and closed; returns the next attempt in flight.
 Inflight::iterator Burst::forget(Inflight::iterator it) {
-  ::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, it->first, nullptr);
+  epoll_set(ep_.get(), EPOLL_CTL_DEL, it->first);
   return inflight_.erase(it);
 }
 

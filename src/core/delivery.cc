@@ -16,13 +16,6 @@
 namespace sp {
 namespace {
 
-int pending_error(int fd) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return 0;
-  return err;
-}
-
 Error socket_error(const AckWaitOptions& o, int err) {
   if (o.socket_error) return o.socket_error(err);
   return system_error(fmt::format("write to {}: {}", o.target.empty() ? "peer" : o.target, errno_text(err)));
@@ -54,7 +47,7 @@ Status wait_acknowledged(int fd, const AckWaitOptions& o) {
   int wait_ms = 1;
   bool peer_eof = false;
   for (;;) {
-    if (int err = pending_error(fd); err != 0) return socket_error(o, err);
+    if (int err = pending_socket_error(fd); err != 0) return socket_error(o, err);
     int outq = 0;
     if (::ioctl(fd, SIOCOUTQ, &outq) != 0 || outq == 0) return {};
     auto now = WaitClock::now();

@@ -176,12 +176,7 @@ class Server {
   std::unique_ptr<char[]> discard_buf_;
 };
 
-int Server::ctl(int op, int fd, uint32_t events) {
-  epoll_event ev = {};
-  ev.events = events;
-  ev.data.fd = fd;
-  return ::epoll_ctl(ep_.get(), op, fd, &ev);
-}
+int Server::ctl(int op, int fd, uint32_t events) { return epoll_set(ep_.get(), op, fd, events); }
 
 void Server::set_listening(bool on) {
   if (on == listening_) return;
@@ -280,7 +275,7 @@ void Server::close_conn(Conn& c, std::string error) {
   record_close_state(c.fd.get(), &c.report);
   if (hooks_.on_close) hooks_.on_close(c.report);
   int fd = c.fd.get();
-  ::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  ctl(EPOLL_CTL_DEL, fd, 0);
   conns_.erase(fd);
 }
 

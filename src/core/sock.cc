@@ -136,6 +136,13 @@ uint64_t default_max_conns() {
   return std::clamp<uint64_t>(limit > kFdReserve ? limit - kFdReserve : 1, 1, 1000000);
 }
 
+int pending_socket_error(int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  return err;
+}
+
 bool socket_is_tcp(int fd) {
   int type = 0, proto = 0;
   socklen_t len = sizeof type;
@@ -309,9 +316,7 @@ Status timeout_connect(int fd, const Endpoint& to, Duration timeout, const std::
   if (!w.ok()) return system_error(fmt::format("{}: {}", target, w.error().message));
   if (*w == Wake::Interrupted) return interrupted_error();
   if (*w == Wake::Timeout) return timeout_error(timed_out_message(target, timeout));
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  int err = pending_socket_error(fd);
   if (err != 0) return system_error(fmt::format("{}: {}", target, errno_text(err)));
   return {};
 }

@@ -77,6 +77,13 @@ bool sleep_until(WaitClock::time_point deadline) {
 
 bool sleep_interruptible(WaitClock::duration d) { return sleep_until(WaitClock::now() + d); }
 
+int epoll_set(int epfd, int op, int fd, uint32_t events) {
+  epoll_event ev = {};
+  ev.events = events;
+  ev.data.fd = fd;
+  return ::epoll_ctl(epfd, op, fd, &ev);
+}
+
 Deadline earlier(Deadline a, Deadline b) {
   if (!a) return b;
   if (!b) return a;

@@ -36,6 +36,11 @@ Result<Wake> wait_fd(int fd, short events, Deadline deadline);
 // an interruption is seen on the next wake-up only). Ready: *count events.
 Result<Wake> wait_epoll(int epfd, epoll_event* events, int max, Deadline deadline, int* count);
 
+// epoll_ctl for the sets wait_epoll waits on (the burst client's, the
+// --echo/--discard server's): each event carries its fd as data; `events`
+// is ignored by EPOLL_CTL_DEL. 0, or -1 with errno.
+int epoll_set(int epfd, int op, int fd, uint32_t events = 0);
+
 // Sleeps until the deadline (an accept backoff, a --watch interval): true
 // after the full time, false as soon as SIGINT arrives.
 bool sleep_until(WaitClock::time_point deadline);

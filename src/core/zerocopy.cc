@@ -10,6 +10,8 @@
 
 #include <cerrno>
 
+#include "core/sock.h"
+
 namespace sp {
 
 int file_type(int fd) {
@@ -69,9 +71,7 @@ ssize_t splice_via(int net_fd, int via_in, int via_out, int out, size_t max) {
 }
 
 int error_behind_splice_eof(int net_fd) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(net_fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return 0;
+  int err = pending_socket_error(net_fd);
   return err == EPIPE ? 0 : err;
 }
 
