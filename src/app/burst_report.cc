@@ -2,6 +2,7 @@
 #include "app/burst_report.h"
 
 #include <algorithm>
+#include <cerrno>
 
 #include <fmt/format.h>
 
@@ -84,6 +85,33 @@ SynNear syn_near(const std::vector<double>& marks, const std::vector<uint64_t>& 
   return s;
 }
 
+// EADDRNOTAVAIL's explanation, when any connect() met it: the local port
+// range and the TIME_WAIT sockets now.
+struct PortExhaustion {
+  std::vector<int64_t> range;  // empty when unreadable
+  std::optional<int64_t> time_wait;
+  std::string note;
+};
+
+std::optional<PortExhaustion> port_exhaustion(const BurstResult& r) {
+  if (!r.other_errors.contains(errno_text(EADDRNOTAVAIL))) return std::nullopt;
+  ProcFs proc;
+  PortExhaustion p;
+  auto range = proc.sysctl_ints("net.ipv4.ip_local_port_range");
+  if (range.ok()) p.range = *range;
+  auto sockstat = proc.read("net/sockstat");
+  if (sockstat.ok()) p.time_wait = parse_sockstat(*sockstat, "TCP", "tw");
+  p.note = port_exhaustion_note(p.range, p.time_wait);
+  return p;
+}
+
+Json port_exhaustion_json(const std::optional<PortExhaustion>& p) {
+  if (!p) return nullptr;
+  return Json{{"local_port_range", p->range.size() == 2 ? Json(p->range) : Json(nullptr)},
+              {"time_wait", p->time_wait ? Json(*p->time_wait) : Json(nullptr)},
+              {"message", p->note}};
+}
+
 // What the JSON and the text both say, worked out once. The latencies are
 // sorted.
 struct BurstView {
@@ -95,6 +123,7 @@ struct BurstView {
   double cps = 0;                // attempts that ended, per second
   std::vector<HistogramBucket> hist;
   SynNear near;
+  std::optional<PortExhaustion> ports;  // when EADDRNOTAVAIL was met
 };
 
 // The view of a finished burst (latencies sorted) against eps.front().
@@ -106,7 +135,7 @@ BurstView burst_view(const BurstResult& r, const BurstOptions& opts, const std::
   auto marks = syn_schedule();
   return BurstView{r, opts, port, format_host(eps.front()), std::move(all), cps,
                    latency_histogram(r.latencies, marks),
-                   syn_near(marks, syn_retransmission_clusters(r.latencies, marks))};
+                   syn_near(marks, syn_retransmission_clusters(r.latencies, marks)), port_exhaustion(r)};
 }
 
 // The "burst" event's fields (syn_retransmits is added by
@@ -121,6 +150,9 @@ Json burst_json(const BurstView& v) {
   // -z tries every address; a burst measures one: say which (the first).
   j["addresses"] = v.all;
   j["other_errors"] = r.other_errors;
+  j["in_flight_limit"] = r.in_flight_limit ? Json(r.in_flight_limit) : Json(nullptr);
+  j["fd_backoffs"] = r.fd_backoffs;
+  j["port_exhaustion"] = port_exhaustion_json(v.ports);
   j["latency"] = latency_json(r.latencies);
   Json hj = Json::array();
   for (const auto& b : v.hist) hj.push_back(Json{{"label", b.label}, {"count", b.count}});
@@ -134,9 +166,10 @@ std::string burst_text(const BurstView& v, const std::string& host) {
   const BurstResult& r = v.r;
   const BurstOptions& opts = v.opts;
   std::string text = fmt::format(
-      "Burst to {} port {}: {} connections, {} at a time{}, in {} ({:.0f} connections/s)\n"
+      "Burst to {} port {}: {} connections, {} at a time{}{}, in {} ({:.0f} connections/s)\n"
       "  ok {}  refused {}  reset {}  timeout {}  other {}",
       v.address, v.port, opts.count, opts.concurrency,
+      r.in_flight_limit ? fmt::format(" (at most {} by the open-file limit)", r.in_flight_limit) : "",
       opts.rate ? fmt::format(", {}/s", opts.rate) : "", human_duration(r.seconds), v.cps, r.ok, r.refused, r.reset,
       r.timeout, r.other);
   if (v.all.size() > 1) {
@@ -144,6 +177,7 @@ std::string burst_text(const BurstView& v, const std::string& host) {
                         terminal_safe(host), v.all.size(), fmt::join(v.all, ", "));
   }
   for (const auto& [err, n] : r.other_errors) text += fmt::format("\n  {}: {}", err, n);
+  if (v.ports) text += "\n  " + v.ports->note;
   if (!r.latencies.empty()) {
     text += fmt::format("\n  connect latency: p50 {}  p90 {}  p99 {}  max {}", human_duration(percentile(r.latencies, 50)),
                         human_duration(percentile(r.latencies, 90)), human_duration(percentile(r.latencies, 99)),
@@ -204,12 +238,29 @@ Result<std::optional<BurstOptions>> burst_options(const BurstFlags& f, std::opti
   return std::optional<BurstOptions>(o);
 }
 
+// The warning when the open-file limit holds the burst below --concurrency
+// (once: at the start, or at the first EMFILE/ENFILE).
+std::string fd_limit_warning(const BurstFdLimit& l, uint64_t fd_limit) {
+  if (l.err == 0) {
+    return fmt::format("--concurrency {}: the open-file limit (ulimit -n {}) leaves room for {} sockets; at most {} "
+                       "connections in flight", l.concurrency, fd_limit, l.in_flight, l.in_flight);
+  }
+  return fmt::format("socket: {} with {} connections in flight (ulimit -n {}): at most {} in flight from now on, "
+                     "not counted as failures", errno_text(l.err), l.in_flight, fd_limit, l.in_flight);
+}
+
 // Resolve, burst against the first address, report, and say how it went.
+// In flight at most what the open-file limit (raised to the hard limit at
+// start) leaves room for; the warning says so once.
 Status run_connect_burst(Reporter& rep, const std::string& host, uint16_t port, const SocketConfig& cfg,
                          const BurstOptions& opts) {
   auto eps = resolve_target(host, port, cfg);
   if (!eps.ok()) return eps.take_error();
-  auto res = run_burst(eps->front(), cfg, opts);
+  BurstOptions o = opts;
+  uint64_t fd_limit = raise_fd_limit();
+  o.fd_room = burst_fd_room(fd_limit, open_fd_count().value_or(kFdReserve));
+  o.on_fd_limit = [&](const BurstFdLimit& l) { rep.warning(fd_limit_warning(l, fd_limit)); };
+  auto res = run_burst(eps->front(), cfg, o);
   if (!res.ok()) return res.take_error();
   BurstResult& r = *res;
   std::sort(r.latencies.begin(), r.latencies.end());

@@ -16,6 +16,7 @@
 
 #include "core/deadline.h"
 #include "core/fd.h"
+#include "core/serve.h"
 #include "core/signals.h"
 #include "core/tcpinfo.h"
 #include "core/wait.h"
@@ -85,6 +86,9 @@ class Burst {
   bool all_started() const { return started_ >= opts_.count; }
   bool done() const { return all_started() && inflight_.empty(); }
   Status open_epoll();
+  Status plan_in_flight();
+  void limit_in_flight(uint64_t n, int err);
+  Status out_of_fds(int err);
   void watch(int fd, uint32_t events);
   Deadline next_start() const;
   Status start_allowed(Clock::time_point now);
@@ -103,6 +107,13 @@ class Burst {
   BurstResult r_;
   Inflight inflight_;
   uint64_t started_ = 0;  // attempts begun, counted or in flight
+  uint64_t cap_ = 0;      // connections in flight at most: concurrency, or fewer by the fd limit
+  bool fd_limit_told_ = false;
+  // ENFILE with nothing in flight: the next socket() 5 ms doubling to 1 s
+  // later, for up to the per-connection timeout since the first.
+  AcceptBackoff fd_backoff_;
+  Deadline retry_at_;
+  Clock::time_point out_of_fds_since_;
   Clock::time_point t0_;
 };
 
@@ -110,6 +121,7 @@ class Burst {
 // then wait for handshakes until the soonest of those deadlines.
 Result<BurstResult> Burst::run() {
   if (Status s = open_epoll(); !s) return s.error();
+  if (Status s = plan_in_flight(); !s) return s.error();
   t0_ = Clock::now();
   while (!done()) {
     // Expire first: the slots timeouts free are refilled in this round
@@ -122,7 +134,7 @@ Result<BurstResult> Burst::run() {
     Deadline wake = earlier(now + kMaxWait, expire_overdue(now));
     // The rate's next start matters only with a free slot: with every slot
     // busy a past start time made the wait 0 ms, a spin until one freed.
-    if (inflight_.size() < opts_.concurrency) wake = earlier(wake, next_start());
+    if (inflight_.size() < cap_) wake = earlier(wake, earlier(next_start(), retry_at_));
     if (done()) break;
     if (Status s = wait_and_finish(wake); !s) return s.error();
   }
@@ -142,6 +154,47 @@ Status Burst::open_epoll() {
 // ended either way).
 void Burst::watch(int fd, uint32_t events) { epoll_set(ep_.get(), EPOLL_CTL_ADD, fd, events); }
 
+// At most --concurrency in flight, or what the open-file limit leaves room
+// for when that is less (said once).
+Status Burst::plan_in_flight() {
+  cap_ = opts_.concurrency;
+  if (!opts_.fd_room) return {};
+  if (*opts_.fd_room == 0) {
+    return system_error("no file descriptor is free for a connection: the open-file limit (ulimit -n) is reached");
+  }
+  if (*opts_.fd_room < cap_) limit_in_flight(*opts_.fd_room, 0);
+  return {};
+}
+
+// From now on at most n in flight; the first time, on_fd_limit says why.
+void Burst::limit_in_flight(uint64_t n, int err) {
+  cap_ = n;
+  r_.in_flight_limit = n;
+  if (fd_limit_told_) return;
+  fd_limit_told_ = true;
+  if (opts_.on_fd_limit) opts_.on_fd_limit(BurstFdLimit{n, opts_.concurrency, err});
+}
+
+// socket() found no descriptor: a back-off, not a failed connection. With
+// sockets in flight, at most that many from now on (each frees its fd as
+// it ends). With none, EMFILE cannot change (nothing of ours to close) and
+// ends the burst; ENFILE (the system's table) is retried until the
+// per-connection timeout has passed since the first.
+Status Burst::out_of_fds(int err) {
+  ++r_.fd_backoffs;
+  if (!inflight_.empty()) {
+    limit_in_flight(inflight_.size(), err);
+    return {};
+  }
+  auto now = Clock::now();
+  if (err == EMFILE || (fd_backoff_.in_burst() && now - out_of_fds_since_ >= opts_.timeout)) {
+    return system_error(fmt::format("socket: {}, with no connection of the burst open (see ulimit -n)", errno_text(err)));
+  }
+  if (!fd_backoff_.in_burst()) out_of_fds_since_ = now;
+  retry_at_ = now + fd_backoff_.next();
+  return {};
+}
+
 // When --rate lets the next attempt start; none without --rate or once
 // every attempt has started.
 Deadline Burst::next_start() const {
@@ -151,22 +204,29 @@ Deadline Burst::next_start() const {
 
 // Starts as many attempts as concurrency and rate allow.
 Status Burst::start_allowed(Clock::time_point now) {
-  while (!all_started() && inflight_.size() < opts_.concurrency) {
+  while (!all_started() && inflight_.size() < cap_) {
     if (Deadline due = next_start(); due && now < *due) break;
+    if (retry_at_ && now < *retry_at_) break;
     if (Status s = start_one(); !s) return s;
   }
   return {};
 }
 
-// One attempt: a non-blocking socket and connect(). Only a buffer size that
-// cannot be set ends the burst; every other failure is counted.
+// One attempt: a non-blocking socket and connect(). No descriptor free is
+// a back-off (out_of_fds); only a buffer size that cannot be set ends the
+// burst; every other failure is counted.
 Status Burst::start_one() {
   int fd = ::socket(target_.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0 && (errno == EMFILE || errno == ENFILE)) return out_of_fds(errno);
   ++started_;
   if (fd < 0) {
-    // Out of fds or memory: count it and go on, as a load tool should.
+    // Out of memory: count it and go on, as a load tool should.
     classify(&r_, errno);
     return {};
+  }
+  if (retry_at_) {
+    retry_at_.reset();
+    fd_backoff_.reset();
   }
   Attempt a{Fd(fd), Clock::now()};
   if (Status s = apply_buffers(fd, cfg_); !s) return s;
@@ -291,6 +351,24 @@ std::vector<uint64_t> syn_retransmission_clusters(const std::vector<double>& sam
     }
   }
   return out;
+}
+
+uint64_t burst_fd_room(uint64_t fd_limit, uint64_t open_fds) {
+  uint64_t used = open_fds + kBurstFdSpare;
+  return fd_limit > used ? fd_limit - used : 0;
+}
+
+std::string port_exhaustion_note(const std::vector<int64_t>& port_range, std::optional<int64_t> time_wait) {
+  std::string ports = "every local port";
+  if (port_range.size() == 2 && port_range[1] >= port_range[0]) {
+    ports = fmt::format("every local port of {}-{} ({} ports, net.ipv4.ip_local_port_range)", port_range[0],
+                        port_range[1], port_range[1] - port_range[0] + 1);
+  }
+  std::string tw = time_wait ? fmt::format("; {} TCP sockets are in TIME_WAIT now (/proc/net/sockstat tw)", *time_wait) : "";
+  return fmt::format(
+      "Cannot assign requested address: {} to this destination was taken{}. The side that closes first keeps "
+      "its port in TIME_WAIT for 60s: widen the range, spread the burst (--rate) or wait",
+      ports, tw);
 }
 
 }  // namespace sp

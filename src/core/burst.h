@@ -6,11 +6,18 @@
 // the kernel had to send again: the signature of a full listen backlog or
 // of packet loss. The statistics are pure functions
 // so they are unit-tested on made-up samples.
+//
+// Sockets are file descriptors: at most what the open-file limit leaves
+// (fd_room) is in flight, and socket() failing with EMFILE/ENFILE lowers
+// that to what is open then (a back-off, not a failed connection). Either
+// is told once through on_fd_limit. EADDRNOTAVAIL (no local port left) is
+// counted as "other" and explained by port_exhaustion_note.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,13 +28,33 @@
 
 namespace sp {
 
+// Why at most `in_flight` connections are in flight from now on: err 0,
+// the open-file limit left room for no more at the start; EMFILE/ENFILE,
+// socket() failed with `in_flight` sockets open.
+struct BurstFdLimit {
+  uint64_t in_flight = 0;
+  uint64_t concurrency = 0;  // what was asked for
+  int err = 0;
+};
+
 struct BurstOptions {
   uint64_t count = 1;
   uint64_t concurrency = 1;    // connections in flight at once
   uint64_t rate = 0;           // connection attempts started per second; 0: as fast as allowed
   Duration timeout{10'000'000'000};  // per connection
   uint64_t send_bytes = 0;     // bytes written after the handshake, before close
+  // Sockets the open-file limit leaves room for (burst_fd_room()); none:
+  // only EMFILE/ENFILE limit the connections in flight.
+  std::optional<uint64_t> fd_room;
+  // Called at most once, when fewer than `concurrency` can be in flight.
+  std::function<void(const BurstFdLimit&)> on_fd_limit;
 };
+
+// The sockets a burst may hold with `open_fds` descriptors open under the
+// soft limit `fd_limit`, keeping kBurstFdSpare free for the report; 0 when
+// none is left.
+constexpr uint64_t kBurstFdSpare = 4;
+uint64_t burst_fd_room(uint64_t fd_limit, uint64_t open_fds);
 
 struct BurstResult {
   uint64_t ok = 0, refused = 0, reset = 0, timeout = 0, other = 0;
@@ -37,6 +64,8 @@ struct BurstResult {
   // right after the handshake (before any byte is sent) -> connections.
   std::map<uint32_t, uint64_t> syn_retransmits;
   double seconds = 0;             // whole burst
+  uint64_t in_flight_limit = 0;   // the fd limit's cap on connections in flight; 0: none below concurrency
+  uint64_t fd_backoffs = 0;       // socket() calls that met EMFILE/ENFILE and were retried later
 };
 
 // Runs the burst against one endpoint.
@@ -63,5 +92,12 @@ std::vector<HistogramBucket> latency_histogram(const std::vector<double>& sample
 // How many samples completed just after each mark (from mark - 20 ms to
 // mark + 500 ms): connections whose SYN had to be retransmitted.
 std::vector<uint64_t> syn_retransmission_clusters(const std::vector<double>& samples, const std::vector<double>& marks);
+
+// Why connect() said EADDRNOTAVAIL: every local port of
+// net.ipv4.ip_local_port_range ("32768 60999", the sysctl's numbers; empty
+// when unreadable) to this destination is taken, most often by TIME_WAIT
+// sockets (`time_wait`: /proc/net/sockstat's TCP tw; none when unreadable),
+// which hold their port for 60 s after the side that closed first closes.
+std::string port_exhaustion_note(const std::vector<int64_t>& port_range, std::optional<int64_t> time_wait);
 
 }  // namespace sp

@@ -1,11 +1,20 @@
 // The burst statistics are pure, so they are checked on made-up samples:
 // percentiles, the SYN retransmission schedule, histogram buckets and the
-// clusters that point at retransmitted SYNs.
+// clusters that point at retransmitted SYNs; the fd budget and the
+// EADDRNOTAVAIL note likewise. One real burst on loopback under a lowered
+// RLIMIT_NOFILE shows EMFILE backing off instead of failing connections.
 #include "core/burst.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 
 #include <doctest/doctest.h>
+
+#include "core/fd.h"
 
 using namespace sp;
 
@@ -51,4 +60,85 @@ TEST_CASE("SYN retransmission clusters near the marks") {
   CHECK(c == std::vector<uint64_t>{3, 1, 1, 1});
   auto lin = syn_retransmission_clusters({2.04, 2.05, 0.001}, syn_retransmit_times(4, 6));
   CHECK(lin[1] == 2);
+}
+
+TEST_CASE("burst_fd_room: the fd limit less what is open and a spare") {
+  CHECK(burst_fd_room(64, 7) == 64 - 7 - kBurstFdSpare);
+  CHECK(burst_fd_room(1024, 3) == 1024 - 3 - kBurstFdSpare);
+  CHECK(burst_fd_room(10, 6) == 0);
+  CHECK(burst_fd_room(10, 20) == 0);
+}
+
+TEST_CASE("port_exhaustion_note names the port range and the TIME_WAIT count") {
+  auto note = port_exhaustion_note({32768, 60999}, 28101);
+  CHECK(note.find("32768-60999 (28232 ports, net.ipv4.ip_local_port_range)") != std::string::npos);
+  CHECK(note.find("28101 TCP sockets are in TIME_WAIT") != std::string::npos);
+  auto bare = port_exhaustion_note({}, std::nullopt);
+  CHECK(bare.find("every local port to this destination") != std::string::npos);
+  CHECK(bare.find("TIME_WAIT now") == std::string::npos);
+  CHECK(port_exhaustion_note({5, 1}, 0).find("every local port to") != std::string::npos);  // junk range
+}
+
+// A loopback listener that never accepts (backlog 128: a short burst's
+// handshakes all fit its queue).
+Fd quiet_listener(Endpoint* target) {
+  Fd l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(l.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(l.get(), 128) == 0);
+  *target = local_endpoint(l.get());
+  return l;
+}
+
+TEST_CASE("EMFILE mid-burst: fewer in flight, said once, every connection made") {
+  Endpoint target;
+  Fd l = quiet_listener(&target);
+  auto open = open_fd_count();
+  REQUIRE(open.has_value());
+  rlimit saved = {};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  rlimit low = saved;
+  low.rlim_cur = *open + 8;  // the epoll fd and a few sockets
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  BurstOptions o;
+  o.count = 40;
+  o.concurrency = 30;  // no fd_room: only EMFILE tells
+  std::vector<BurstFdLimit> told;
+  o.on_fd_limit = [&](const BurstFdLimit& f) { told.push_back(f); };
+  auto r = run_burst(target, SocketConfig{}, o);
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  REQUIRE(r.ok());
+  CHECK(r->ok == 40);
+  CHECK(r->other == 0);
+  CHECK(r->fd_backoffs >= 1);
+  CHECK(r->in_flight_limit >= 1);
+  CHECK(r->in_flight_limit < 8);
+  REQUIRE(told.size() == 1);
+  CHECK(told[0].err == EMFILE);
+  CHECK(told[0].concurrency == 30);
+}
+
+TEST_CASE("fd_room below --concurrency: said once at the start; 0 ends the burst") {
+  Endpoint target;
+  Fd l = quiet_listener(&target);
+  BurstOptions o;
+  o.count = 20;
+  o.concurrency = 10;
+  o.fd_room = 3;
+  std::vector<BurstFdLimit> told;
+  o.on_fd_limit = [&](const BurstFdLimit& f) { told.push_back(f); };
+  auto r = run_burst(target, SocketConfig{}, o);
+  REQUIRE(r.ok());
+  CHECK(r->ok == 20);
+  CHECK(r->in_flight_limit == 3);
+  CHECK(r->fd_backoffs == 0);
+  REQUIRE(told.size() == 1);
+  CHECK(told[0].err == 0);
+  CHECK(told[0].in_flight == 3);
+  o.fd_room = 0;
+  auto none = run_burst(target, SocketConfig{}, o);
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.error().message.find("ulimit -n") != std::string::npos);
 }

@@ -118,4 +118,23 @@ std::map<std::string, int64_t> parse_name_value_lines(std::string_view text) {
   return out;
 }
 
+std::optional<int64_t> parse_sockstat(std::string_view text, std::string_view protocol, std::string_view field) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string_view::npos) nl = text.size();
+    auto words = split_ws(text.substr(start, nl - start));
+    if (!words.empty() && words[0].size() == protocol.size() + 1 && words[0].starts_with(protocol) &&
+        words[0].back() == ':') {
+      for (size_t i = 1; i + 1 < words.size(); i += 2) {
+        int64_t v = 0;
+        if (words[i] == field && to_i64(words[i + 1], &v)) return v;
+      }
+      return std::nullopt;
+    }
+    start = nl + 1;
+  }
+  return std::nullopt;
+}
+
 }  // namespace sp

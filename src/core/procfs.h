@@ -54,4 +54,10 @@ int64_t counter_delta(int64_t before, int64_t after);
 // /proc/net/snmp6 is "Name value" per line ("Udp6RcvbufErrors 0").
 std::map<std::string, int64_t> parse_name_value_lines(std::string_view text);
 
+// /proc/net/sockstat is "PROTO: name value name value..." per line
+// ("TCP: inuse 2 orphan 0 tw 7 alloc 4 mem 1"): ("TCP", "tw") -> 7, the
+// TIME_WAIT sockets of this network namespace (IPv4 and IPv6 together).
+// nullopt when the line or the field is missing or not a number.
+std::optional<int64_t> parse_sockstat(std::string_view text, std::string_view protocol, std::string_view field);
+
 }  // namespace sp

@@ -1,6 +1,7 @@
 // Socket steps: listen, accept, connect (see sock.h).
 #include "core/sock.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -134,6 +135,17 @@ uint64_t default_max_conns() {
   rlimit rl = {};
   uint64_t limit = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur : 1000000;
   return std::clamp<uint64_t>(limit > kFdReserve ? limit - kFdReserve : 1, 1, 1000000);
+}
+
+std::optional<uint64_t> open_fd_count() {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (d == nullptr) return std::nullopt;
+  uint64_t n = 0;
+  while (const dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  ::closedir(d);
+  return n > 0 ? n - 1 : 0;  // less the directory's own fd
 }
 
 int pending_socket_error(int fd) {

@@ -44,6 +44,8 @@ uint64_t raise_fd_limit();
 // few files; at least 1.
 constexpr uint64_t kFdReserve = 16;
 uint64_t default_max_conns();
+// The descriptors this process has open (/proc/self/fd); none without /proc.
+std::optional<uint64_t> open_fd_count();
 // The one read of a socket's pending error (connect outcomes, resets behind
 // an EOF, the delivery wait): SO_ERROR (0: none; after a
 // non-blocking connect, 0 means it connected), or errno when getsockopt

@@ -147,3 +147,81 @@ for _ in range(300):
   [ "$(jq -r 'select(.event == "burst") | .addresses | length' <<<"$output")" = 2 ]
   [ "$(jq -r 'select(.event == "burst") | .address == .addresses[0]' <<<"$output")" = true ]
 }
+
+# --- the open-file limit (issue 9, item 10) ---------------------------------
+# `ulimit -n 64` in a subshell sets the soft and the hard limit, so sockprobe
+# cannot raise it: a burst of 500 at a time must fit in what 64 leaves.
+
+@test "--concurrency beyond ulimit -n: fewer in flight, said once on stderr, every connection made (exit 0)" {
+  py_listener 1024 0
+  run timeout 60 bash -c 'ulimit -n 64 && exec "$1" connect --count 2000 --concurrency 500 127.0.0.1 "$2" 2>"$3"' \
+    _ "$SOCKPROBE" "$PORT" "$T/burst.err"
+  show "$T/burst.err"
+  [ "$status" -eq 0 ]
+  [[ $output == *"ok 2000  refused 0  reset 0  timeout 0  other 0"* ]]
+  [[ $output == *"500 at a time (at most "*" by the open-file limit)"* ]]
+  [ "$(grep -c 'warning' "$T/burst.err")" -eq 1 ]
+  grep -q 'warning: --concurrency 500: the open-file limit (ulimit -n 64) leaves room for [0-9]* sockets' "$T/burst.err"
+  [[ $output != *"Too many open files"* ]]
+}
+
+@test "--concurrency beyond ulimit -n, --json: one warning event, the limit in the burst event" {
+  py_listener 1024 0
+  run timeout 60 bash -c 'ulimit -n 64 && exec "$1" --json connect --count 3000 --concurrency 500 127.0.0.1 "$2" 2>/dev/null' \
+    _ "$SOCKPROBE" "$PORT"
+  [ "$status" -eq 0 ]
+  [ "$(jq -s '[.[] | select(.event == "warning")] | length' <<<"$output")" -eq 1 ]
+  [[ $(jq -r 'select(.event == "warning") | .message' <<<"$output") == *"ulimit -n 64"* ]]
+  burst=$(jq -c 'select(.event == "burst")' <<<"$output")
+  [ "$(jq -r .ok <<<"$burst")" = 3000 ]
+  [ "$(jq -r '.refused + .reset + .timeout + .other' <<<"$burst")" = 0 ]
+  [ "$(jq -r '.other_errors | length' <<<"$burst")" = 0 ]
+  limit=$(jq -r .in_flight_limit <<<"$burst")
+  [ "$limit" -gt 16 ] && [ "$limit" -lt 64 ]
+  [ "$(jq -r .port_exhaustion <<<"$burst")" = null ]
+}
+
+@test "a burst within the fd limit: no warning, in_flight_limit null" {
+  py_listener 128 0
+  run timeout 60 bash -c 'ulimit -n 256 && exec "$1" --json connect --count 200 --concurrency 20 127.0.0.1 "$2"' \
+    _ "$SOCKPROBE" "$PORT"
+  [ "$status" -eq 0 ]
+  [ "$(jq -s '[.[] | select(.event == "warning")] | length' <<<"$output")" -eq 0 ]
+  [ "$(jq -r 'select(.event == "burst") | .in_flight_limit' <<<"$output")" = null ]
+  [ "$(jq -r 'select(.event == "burst") | .fd_backoffs' <<<"$output")" = 0 ]
+}
+
+@test "EADDRNOTAVAIL is explained with the local port range and the TIME_WAIT count" {
+  plain_netns
+  ip netns exec "$NS" sysctl -q -w net.ipv4.ip_local_port_range="40000 40009"
+  # Accept, read to the client's EOF, then close: the client closed first,
+  # so its port stays in TIME_WAIT and the 10 ports run out.
+  bg_start acc /dev/null ip netns exec "$NS" "$PY" -c '
+import socket, sys
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(128)
+print("port", l.getsockname()[1], file=sys.stderr, flush=True)
+l.settimeout(30)
+while True:
+    c, _ = l.accept()
+    c.settimeout(5)
+    try: c.recv(1)
+    except OSError: pass
+    c.close()
+'
+  wait_for_line "$T/acc.err" '^port [0-9]+'
+  PORT=$(sed -nE 's/^port ([0-9]+).*/\1/p' "$T/acc.err")
+  run timeout 60 ip netns exec "$NS" "$SOCKPROBE" --json connect --count 30 --concurrency 1 127.0.0.1 "$PORT"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  burst=$(jq -c 'select(.event == "burst")' <<<"$output")
+  ok=$(jq -r .ok <<<"$burst")
+  other=$(jq -r '.other_errors["Cannot assign requested address"]' <<<"$burst")
+  [ "$ok" -ge 1 ] && [ "$ok" -le 10 ]
+  [ $((ok + other)) -eq 30 ]
+  [ "$(jq -c .port_exhaustion.local_port_range <<<"$burst")" = "[40000,40009]" ]
+  [ "$(jq -r .port_exhaustion.time_wait <<<"$burst")" -ge 1 ]
+  run timeout 60 ip netns exec "$NS" "$SOCKPROBE" connect --count 5 --concurrency 1 127.0.0.1 "$PORT"
+  [ "$status" -eq 1 ]
+  [[ $output == *"every local port of 40000-40009 (10 ports, net.ipv4.ip_local_port_range)"* ]]
+  [[ $output == *"TCP sockets are in TIME_WAIT now"* ]]
+}
