@@ -152,10 +152,17 @@ for _ in range(300):
 # `ulimit -n 64` in a subshell sets the soft and the hard limit, so sockprobe
 # cannot raise it: a burst of 500 at a time must fit in what 64 leaves.
 
+# limited LIMIT ERRFILE ARGS...: runs `sockprobe ARGS` under `ulimit -n
+# LIMIT` (at most 60 s), stderr to ERRFILE, through bats' `run`.
+limited() {
+  local limit=$1 err=$2
+  shift 2
+  run timeout 60 bash -c 'ulimit -n "$1" && exec "${@:3}" 2>"$2"' _ "$limit" "$err" "$SOCKPROBE" "$@"
+}
+
 @test "--concurrency beyond ulimit -n: fewer in flight, said once on stderr, every connection made (exit 0)" {
   py_listener 1024 0
-  run timeout 60 bash -c 'ulimit -n 64 && exec "$1" connect --count 2000 --concurrency 500 127.0.0.1 "$2" 2>"$3"' \
-    _ "$SOCKPROBE" "$PORT" "$T/burst.err"
+  limited 64 "$T/burst.err" connect --count 2000 --concurrency 500 127.0.0.1 "$PORT"
   show "$T/burst.err"
   [ "$status" -eq 0 ]
   [[ $output == *"ok 2000  refused 0  reset 0  timeout 0  other 0"* ]]
@@ -167,8 +174,7 @@ for _ in range(300):
 
 @test "--concurrency beyond ulimit -n, --json: one warning event, the limit in the burst event" {
   py_listener 1024 0
-  run timeout 60 bash -c 'ulimit -n 64 && exec "$1" --json connect --count 3000 --concurrency 500 127.0.0.1 "$2" 2>/dev/null' \
-    _ "$SOCKPROBE" "$PORT"
+  limited 64 /dev/null --json connect --count 3000 --concurrency 500 127.0.0.1 "$PORT"
   [ "$status" -eq 0 ]
   [ "$(jq -s '[.[] | select(.event == "warning")] | length' <<<"$output")" -eq 1 ]
   [[ $(jq -r 'select(.event == "warning") | .message' <<<"$output") == *"ulimit -n 64"* ]]
@@ -183,8 +189,7 @@ for _ in range(300):
 
 @test "a burst within the fd limit: no warning, in_flight_limit null" {
   py_listener 128 0
-  run timeout 60 bash -c 'ulimit -n 256 && exec "$1" --json connect --count 200 --concurrency 20 127.0.0.1 "$2"' \
-    _ "$SOCKPROBE" "$PORT"
+  limited 256 /dev/stderr --json connect --count 200 --concurrency 20 127.0.0.1 "$PORT"
   [ "$status" -eq 0 ]
   [ "$(jq -s '[.[] | select(.event == "warning")] | length' <<<"$output")" -eq 0 ]
   [ "$(jq -r 'select(.event == "burst") | .in_flight_limit' <<<"$output")" = null ]
