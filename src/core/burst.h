@@ -97,7 +97,10 @@ std::vector<uint64_t> syn_retransmission_clusters(const std::vector<double>& sam
 // net.ipv4.ip_local_port_range ("32768 60999", the sysctl's numbers; empty
 // when unreadable) to this destination is taken, most often by TIME_WAIT
 // sockets (`time_wait`: /proc/net/sockstat's TCP tw; none when unreadable),
-// which hold their port for 60 s after the side that closed first closes.
-std::string port_exhaustion_note(const std::vector<int64_t>& port_range, std::optional<int64_t> time_wait);
+// which hold their port for 60 s after the side that closed first closes,
+// or by sockets closed and still waiting for the peer's FIN (`orphan`,
+// sockstat's TCP orphan: FIN_WAIT2 until the peer closes too).
+std::string port_exhaustion_note(const std::vector<int64_t>& port_range, std::optional<int64_t> time_wait,
+                                 std::optional<int64_t> orphan);
 
 }  // namespace sp

@@ -69,14 +69,17 @@ TEST_CASE("burst_fd_room: the fd limit less what is open and a spare") {
   CHECK(burst_fd_room(10, 20) == 0);
 }
 
-TEST_CASE("port_exhaustion_note names the port range and the TIME_WAIT count") {
-  auto note = port_exhaustion_note({32768, 60999}, 28101);
+TEST_CASE("port_exhaustion_note names the port range, the TIME_WAIT and the orphan count") {
+  auto note = port_exhaustion_note({32768, 60999}, 28101, 9);
   CHECK(note.find("32768-60999 (28232 ports, net.ipv4.ip_local_port_range)") != std::string::npos);
-  CHECK(note.find("28101 TCP sockets are in TIME_WAIT") != std::string::npos);
-  auto bare = port_exhaustion_note({}, std::nullopt);
+  CHECK(note.find("28101 TCP sockets are in TIME_WAIT now and 9 closed ones still wait for their peer's FIN") !=
+        std::string::npos);
+  auto tw_only = port_exhaustion_note({32768, 60999}, 28101, std::nullopt);
+  CHECK(tw_only.find("28101 TCP sockets are in TIME_WAIT now (") != std::string::npos);
+  auto bare = port_exhaustion_note({}, std::nullopt, std::nullopt);
   CHECK(bare.find("every local port to this destination") != std::string::npos);
   CHECK(bare.find("TIME_WAIT now") == std::string::npos);
-  CHECK(port_exhaustion_note({5, 1}, 0).find("every local port to") != std::string::npos);  // junk range
+  CHECK(port_exhaustion_note({5, 1}, 0, 0).find("every local port to") != std::string::npos);  // junk range
 }
 
 // A loopback listener that never accepts (backlog 128: a short burst's
