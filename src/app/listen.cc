@@ -263,7 +263,11 @@ Status serve_clients(Reporter& rep, const Listener& l, const ListenPlan& p) {
   static_cast<AcceptHooks&>(hooks) = accept_hooks(rep);
   int lfd = l.fd.get();
   ServedTotals totals;
-  hooks.on_accept = [&](const ConnectionReport& c) { report_accepted(rep, lfd, c); };
+  // Under -q the accepted/closed reports are not shown: nothing is gathered
+  // for them (issue 13: per connection only accept, the moves and close).
+  ServeOptions so = p.serve;
+  so.socket_state = rep.shows(0);
+  if (so.socket_state) hooks.on_accept = [&](const ConnectionReport& c) { report_accepted(rep, lfd, c); };
   hooks.on_max_conns = [&](size_t n) {
     rep.warning(fmt::format("--max-conns {} reached: further clients wait in the accept queue until one closes "
                             "(said once; the default is the open-file limit, ulimit -n, less {})",
@@ -271,9 +275,9 @@ Status serve_clients(Reporter& rep, const Listener& l, const ListenPlan& p) {
   };
   hooks.on_close = [&](const ConnectionReport& c) {
     totals.add(c);
-    report_closed(rep, c);
+    if (so.socket_state) report_closed(rep, c);
   };
-  Status st = serve(lfd, p.serve, hooks);
+  Status st = serve(lfd, so, hooks);
   if (is_interrupt(st)) totals.report(rep);  // exit 130 follows
   return st;
 }

@@ -45,6 +45,11 @@ class Reporter {
   bool json() const { return opts_.json; }
   int verbosity() const { return opts_.verbosity; }
   bool quiet() const { return opts_.quiet; }
+  // Would event(..., min_verbosity) print anything? Callers skip gathering
+  // what no one will see (a syscall per connection under -q).
+  bool shows(int min_verbosity) const {
+    return opts_.json || min_verbosity < 0 || (!opts_.quiet && opts_.verbosity >= min_verbosity);
+  }
   std::FILE* stream() const { return out_; }
 
   // Colour helpers: wrap text in ANSI codes only when colour is on.

@@ -70,6 +70,11 @@ struct ServeOptions {
   bool keep_open = true;     // false: stop after the first connection closes
   Duration idle_timeout{0};  // per connection; 0: none
   std::vector<Cidr> allow, deny;
+  // Read each connection's buffers at accept and close and its TCP_INFO at
+  // close, for on_accept/on_close. false (-q: no report is shown) leaves
+  // ConnectionReport's sndbuf, rcvbuf and tcp_info unset, and per
+  // connection only accept, the moves and close.
+  bool socket_state = true;
 };
 
 struct ServeHooks : AcceptHooks {
