@@ -20,6 +20,7 @@
 #include "core/signals.h"
 #include "core/wait.h"
 #include "core/sockdiag.h"
+#include "core/sockname.h"
 #include "app/backlog_view.h"
 #include "core/textsafe.h"
 
@@ -89,11 +90,6 @@ std::optional<int64_t> somaxconn_of(const Snapshot& s) { return sysctl_of(s, "ne
 
 uint32_t drops_of(const SockInfo& s) { return s.skmem ? s.skmem->drops : 0; }
 
-std::string protocol_of(const SockInfo& s) {
-  if (s.transport == Transport::Unix) return "unix";
-  return s.family == AF_INET6 ? "tcp6" : "tcp";
-}
-
 // Human text only (JSON and metrics carry the raw name): another user's
 // socket name may hold terminal escapes.
 std::string human_address(const SockInfo& s) { return terminal_safe(address_of(s)); }
@@ -110,8 +106,8 @@ std::string note_of(const SockInfo& s, std::optional<int64_t> somaxconn, double 
 Json listener_json(const ListenerRow& row, const Snapshot& snap, double threshold) {
   const SockInfo& s = row.sock;
   std::optional<int64_t> somaxconn = somaxconn_of(snap);
-  Json j = {{"protocol", s.transport == Transport::Unix ? "unix" : "tcp"},
-            {"family", s.transport == Transport::Unix ? "unix" : s.family == AF_INET6 ? "ipv6" : "ipv4"},
+  Json j = {{"protocol", protocol_name(kind_of(s))},
+            {"family", family_name(kind_of(s))},
             {"address", s.local_address},
             {"port", s.transport == Transport::Unix ? Json(nullptr) : Json(s.local_port)},
             {"queue", s.recv_q},
@@ -200,7 +196,7 @@ std::string notes_of(const ListenerRow& row, const Snapshot& snap, double thresh
 std::vector<std::string> listener_cells(const ListenerRow& row, const Snapshot& snap, double threshold) {
   const SockInfo& s = row.sock;
   std::vector<std::string> syn = syn_cells(row, snap);
-  return {protocol_of(s),
+  return {proto_column(kind_of(s)),
           human_address(s),
           s.transport == Transport::Unix ? "-" : std::to_string(s.local_port),
           std::to_string(s.recv_q),
@@ -315,7 +311,7 @@ void report_listener_deltas(Reporter& rep, const std::vector<ListenerDelta>& ds,
                  d.syn_delta != 0 || d.now->syn.syn_recv > 0;
     if (!moved && rep.verbosity() < 1) continue;
     const SockInfo& s = d.now->sock;
-    t.row({protocol_of(s), human_address(s), s.transport == Transport::Unix ? "-" : std::to_string(s.local_port),
+    t.row({proto_column(kind_of(s)), human_address(s), s.transport == Transport::Unix ? "-" : std::to_string(s.local_port),
            fmt::format("queue {}/{}", s.recv_q, s.send_q), fmt::format("({:+})", d.queue_delta),
            tcp ? fmt::format("syn-recv {} ({:+})", d.now->syn.syn_recv, d.syn_delta) : "",
            d.drops_delta ? fmt::format("drops {:+}", *d.drops_delta) : "new listener",

@@ -19,6 +19,7 @@
 #include "core/signals.h"
 #include "core/wait.h"
 #include "core/sockdiag.h"
+#include "core/sockname.h"
 #include "core/textsafe.h"
 
 namespace sp::app {
@@ -102,36 +103,15 @@ Status check_pid(const LiveOptions& o) {
 
 // ---- reporting ---------------------------------------------------------------
 
-std::string endpoint_text(const SockInfo& s, bool local) {
-  const std::string& addr = local ? s.local_address : s.remote_address;
-  uint16_t port = local ? s.local_port : s.remote_port;
-  if (s.transport == Transport::Unix) {
-    if (!addr.empty()) return terminal_safe(addr);  // another user's name: no raw escapes
-    if (!local && s.peer_inode && *s.peer_inode != 0) return fmt::format("peer inode {}", *s.peer_inode);
-    return "*";
-  }
-  std::string host = addr.empty() ? "*" : addr;
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return fmt::format("{}:{}", host, port == 0 ? std::string("*") : std::to_string(port));
-}
-
 Json skmem_json(const SkMem& m) {
   return Json{{"r", m.rmem_alloc}, {"rb", m.rcvbuf},     {"t", m.wmem_alloc}, {"tb", m.sndbuf}, {"f", m.fwd_alloc},
               {"w", m.wmem_queued}, {"o", m.optmem}, {"bl", m.backlog},   {"d", m.drops}};
 }
 
-// An endpoint as JSON EVENTS defines it: {"address", "port"}, or {"path"}
-// for Unix (null when unnamed; the peer's inode is "peer_inode").
-Json live_endpoint(const SockInfo& s, bool local) {
-  const std::string& addr = local ? s.local_address : s.remote_address;
-  if (s.transport == Transport::Unix) return Json{{"path", addr.empty() ? Json(nullptr) : Json(addr)}};
-  return Json{{"address", addr}, {"port", local ? s.local_port : s.remote_port}};
-}
-
 Json socket_json(const LiveRow& row, const std::vector<std::string>& notes) {
   const SockInfo& s = row.sock;
-  Json j{{"socket", live_kind_name(s)}, {"state", state_name(s.state)}, {"local", live_endpoint(s, true)},
-         {"peer", live_endpoint(s, false)}};
+  Json j{{"socket", kind_name(kind_of(s))}, {"state", state_name(s.state)}, {"local", sock_endpoint_json(s, true)},
+         {"peer", sock_endpoint_json(s, false)}};
   if (s.transport == Transport::Unix) j["peer_inode"] = s.peer_inode ? Json(*s.peer_inode) : Json(nullptr);
   j["inode"] = s.inode;
   j["recv_q"] = s.queues_known ? Json(s.recv_q) : Json(nullptr);
@@ -143,17 +123,15 @@ Json socket_json(const LiveRow& row, const std::vector<std::string>& notes) {
   return j;
 }
 
-std::string size_cell(uint32_t v) { return fmt::format("{} ({})", v, human_bytes(v)); }
-
 std::vector<std::string> row_cells(const LiveRow& row, const std::string& extra) {
   const SockInfo& s = row.sock;
-  std::vector<std::string> c = {live_kind_name(s), state_name(s.state), endpoint_text(s, true),
-                                endpoint_text(s, false)};
+  std::vector<std::string> c = {kind_name(kind_of(s)), state_name(s.state), sock_endpoint_cell(s, true),
+                                sock_endpoint_cell(s, false)};
   c.push_back(s.queues_known ? std::to_string(s.recv_q) : "?");
   c.push_back(s.queues_known ? std::to_string(s.send_q) : "?");
   if (s.skmem) {
     const SkMem& m = *s.skmem;
-    for (auto v : {size_cell(m.rcvbuf), size_cell(m.sndbuf), std::to_string(m.rmem_alloc),
+    for (auto v : {sized(m.rcvbuf), sized(m.sndbuf), std::to_string(m.rmem_alloc),
                    std::to_string(m.wmem_queued), std::to_string(m.drops)}) {
       c.push_back(v);
     }
@@ -203,8 +181,8 @@ void report_rows(Reporter& rep, const LiveSnapshot& snap, const PrevRows* prev, 
     }
     rep.event("socket", std::move(j), "");
     t.row(row_cells(row, dd ? fmt::format("{:+}", *dd) : ""));
-    for (const auto& n : notes) notes_text += fmt::format("    {} {}: {}\n", live_kind_name(row.sock),
-                                                          endpoint_text(row.sock, true), n);
+    for (const auto& n : notes) notes_text += fmt::format("    {} {}: {}\n", kind_name(kind_of(row.sock)),
+                                                          sock_endpoint_cell(row.sock, true), n);
   }
   if (snap.rows.empty()) {
     rep.text("  No matching sockets.\n");
