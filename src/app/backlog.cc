@@ -79,29 +79,11 @@ Result<BacklogOptions> backlog_options(const BacklogFlags& f, const GlobalOption
 
 // ---- per-listener facts ---------------------------------------------------------
 
-// Linux holds max + 1 connections, so 100 % means the next SYN is dropped.
-double fill_pct(const SockInfo& s) { return 100.0 * s.recv_q / (static_cast<double>(s.send_q) + 1.0); }
-
-bool clamped(const SockInfo& s, std::optional<int64_t> somaxconn) {
-  return somaxconn && static_cast<int64_t>(s.send_q) == *somaxconn;
-}
-
 std::optional<int64_t> somaxconn_of(const Snapshot& s) { return sysctl_of(s, "net.core.somaxconn"); }
-
-uint32_t drops_of(const SockInfo& s) { return s.skmem ? s.skmem->drops : 0; }
 
 // Human text only (JSON and metrics carry the raw name): another user's
 // socket name may hold terminal escapes.
-std::string human_address(const SockInfo& s) { return terminal_safe(address_of(s)); }
-
-std::string note_of(const SockInfo& s, std::optional<int64_t> somaxconn, double threshold) {
-  std::vector<std::string> notes;
-  if (fill_pct(s) > threshold) notes.push_back(fill_pct(s) >= 100 ? "FULL: new SYNs are dropped" : "filling up");
-  if (clamped(s, somaxconn)) notes.push_back("max = somaxconn: probably clamped");
-  std::string out;
-  for (const auto& n : notes) out += (out.empty() ? "" : "; ") + n;
-  return out;
-}
+std::string human_address(const SockInfo& s) { return terminal_safe(listener_address(s)); }
 
 Json listener_json(const ListenerRow& row, const Snapshot& snap, double threshold) {
   const SockInfo& s = row.sock;
@@ -125,27 +107,11 @@ Json listener_json(const ListenerRow& row, const Snapshot& snap, double threshol
 
 // ---- the report ------------------------------------------------------------------
 
-std::string sysctl_meaning(const SysctlValue& v) {
-  std::string name = v.name;
-  int64_t x = v.value.value_or(-1);
-  if (name == "net.core.somaxconn") return "largest backlog listen() accepts; larger requests are clamped to it";
-  if (name == "net.ipv4.tcp_max_syn_backlog") {
-    return "with tcp_syncookies = 0: past 3/4 of this many SYN-RECV, SYNs from new clients are dropped";
-  }
-  if (name == "net.ipv4.tcp_syncookies") {
-    if (x == 0) return "0: no SYN cookies; SYNs beyond the SYN queue are dropped";
-    if (x == 2) return "2: SYN cookies for every connection";
-    return "1: SYN cookies only when a SYN queue overflows";
-  }
-  if (x == 1) return "1: a full accept queue answers the final ACK with RST";
-  return "0: a full accept queue drops the final ACK (the client retries)";
-}
-
 void report_sysctls(Reporter& rep, const Snapshot& s) {
   Table t;
   for (const auto& v : s.sysctls) {
     rep.event("sysctl", Json{{"name", v.name}, {"value", v.value ? Json(*v.value) : Json(nullptr)}}, "");
-    t.row({v.name, v.value ? std::to_string(*v.value) : "?", sysctl_meaning(v)});
+    t.row({v.name, v.value ? std::to_string(*v.value) : "?", backlog_sysctl_meaning(v.name, v.value)});
   }
   rep.text(rep.bold("Limits") + " (this network namespace)\n" + t.render({Align::Left, Align::Right, Align::Left}, "  "));
 }
@@ -188,9 +154,9 @@ void report_counters(Reporter& rep, const Counters& c) {
 
 // The NOTE column: the accept queue's notes, then the SYN queue's.
 std::string notes_of(const ListenerRow& row, const Snapshot& snap, double threshold) {
-  std::string out = note_of(row.sock, somaxconn_of(snap), threshold);
-  for (const auto& n : syn_notes(row, snap)) out += (out.empty() ? "" : "; ") + n;
-  return out;
+  std::vector<std::string> notes = accept_notes(row.sock, somaxconn_of(snap), threshold);
+  for (auto& n : syn_notes(row, snap)) notes.push_back(std::move(n));
+  return join_notes(notes);
 }
 
 std::vector<std::string> listener_cells(const ListenerRow& row, const Snapshot& snap, double threshold) {
@@ -211,18 +177,13 @@ std::vector<std::string> listener_cells(const ListenerRow& row, const Snapshot& 
 }
 
 std::string listener_summary(const Snapshot& s, double threshold) {
-  size_t n_clamped = 0, n_full = 0, n_hidden = 0;
-  for (const auto& row : s.listeners) {
-    n_clamped += clamped(row.sock, somaxconn_of(s)) ? 1 : 0;
-    n_full += fill_pct(row.sock) > threshold ? 1 : 0;
-    n_hidden += row.owner ? 0 : 1;
-  }
+  ListenerTally n = tally(s.listeners, somaxconn_of(s), threshold);
   std::string out = fmt::format("{} listener{}", s.listeners.size(), s.listeners.size() == 1 ? "" : "s");
-  if (n_full) out += fmt::format("; {} above {:.0f}% full", n_full, threshold);
-  if (n_clamped) out += fmt::format("; {} with a maximum equal to somaxconn (the request was probably clamped)", n_clamped);
+  if (n.above) out += fmt::format("; {} above {:.0f}% full", n.above, threshold);
+  if (n.clamped) out += fmt::format("; {} with a maximum equal to somaxconn (the request was probably clamped)", n.clamped);
   out += ".\n";
-  if (n_hidden && s.owners_unreadable) {
-    out += fmt::format("Owner not visible for {} (no access to {} processes' fds; root sees all).\n", n_hidden,
+  if (n.hidden && s.owners_unreadable) {
+    out += fmt::format("Owner not visible for {} (no access to {} processes' fds; root sees all).\n", n.hidden,
                        s.owners_unreadable);
   }
   return out;
@@ -245,54 +206,12 @@ void report_listeners(Reporter& rep, const Snapshot& s, double threshold) {
 
 // ---- watch: deltas per interval ----------------------------------------------------
 
-std::map<uint64_t, const ListenerRow*> by_key(const Snapshot& s) {
-  std::map<uint64_t, const ListenerRow*> m;
-  for (const auto& row : s.listeners) m[row.sock.cookie] = &row;
-  return m;
-}
-
-std::string nonzero_deltas(const Counters& d) {
-  std::string out;
-  for (const auto& name : listen_counter_names()) {
-    auto v = counter(d, name);
-    if (v && *v != 0) out += fmt::format("  {} +{}", name, *v);
-  }
-  auto bl = counter(d, kBacklogDropCounter);
-  if (bl && *bl != 0) out += fmt::format("  ({} +{}: per-socket receive backlog)", kBacklogDropCounter, *bl);
-  return out.empty() ? "  no listen counter changed" : out;
-}
-
 void report_counter_deltas(Reporter& rep, const Counters& d, double interval, double elapsed) {
   Json j = counters_json(d);
   j["delta"] = true;
   j["interval"] = interval;
   rep.event("counters", j, "");
-  rep.text(fmt::format("\n[{:>7.2f}s]{}\n", elapsed, nonzero_deltas(d)));
-}
-
-struct ListenerDelta {
-  const ListenerRow* now;
-  int64_t queue_delta = 0;
-  std::optional<int64_t> drops_delta;  // nullopt: new listener
-  int64_t syn_delta = 0, retrans_delta = 0;
-};
-
-std::vector<ListenerDelta> listener_deltas(const Snapshot& prev, const Snapshot& now) {
-  auto before = by_key(prev);
-  std::vector<ListenerDelta> out;
-  for (const auto& row : now.listeners) {
-    ListenerDelta d{&row, static_cast<int64_t>(row.sock.recv_q), std::nullopt, row.syn.syn_recv,
-                    row.syn.synack_retrans};
-    auto it = before.find(row.sock.cookie);
-    if (it != before.end()) {
-      d.queue_delta = static_cast<int64_t>(row.sock.recv_q) - it->second->sock.recv_q;
-      d.drops_delta = static_cast<int64_t>(drops_of(row.sock)) - drops_of(it->second->sock);
-      d.syn_delta = static_cast<int64_t>(row.syn.syn_recv) - it->second->syn.syn_recv;
-      d.retrans_delta = static_cast<int64_t>(row.syn.synack_retrans) - it->second->syn.synack_retrans;
-    }
-    out.push_back(d);
-  }
-  return out;
+  rep.text(fmt::format("\n[{:>7.2f}s]{}\n", elapsed, counter_changes_text(d)));
 }
 
 void report_listener_deltas(Reporter& rep, const std::vector<ListenerDelta>& ds, const Snapshot& now,
@@ -307,11 +226,10 @@ void report_listener_deltas(Reporter& rep, const std::vector<ListenerDelta>& ds,
     j["drops_delta"] = d.drops_delta ? Json(*d.drops_delta) : Json(nullptr);  // "drops" stays the total
     j["interval"] = interval;
     rep.event("listener", j, "");
-    bool moved = d.queue_delta != 0 || d.drops_delta.value_or(1) != 0 || d.now->sock.recv_q > 0 ||
-                 d.syn_delta != 0 || d.now->syn.syn_recv > 0;
-    if (!moved && rep.verbosity() < 1) continue;
+    if (!moved(d) && rep.verbosity() < 1) continue;
     const SockInfo& s = d.now->sock;
-    t.row({proto_column(kind_of(s)), human_address(s), s.transport == Transport::Unix ? "-" : std::to_string(s.local_port),
+    t.row({proto_column(kind_of(s)), human_address(s),
+           s.transport == Transport::Unix ? "-" : std::to_string(s.local_port),
            fmt::format("queue {}/{}", s.recv_q, s.send_q), fmt::format("({:+})", d.queue_delta),
            tcp ? fmt::format("syn-recv {} ({:+})", d.now->syn.syn_recv, d.syn_delta) : "",
            d.drops_delta ? fmt::format("drops {:+}", *d.drops_delta) : "new listener",
@@ -324,68 +242,16 @@ void report_listener_deltas(Reporter& rep, const std::vector<ListenerDelta>& ds,
 
 // ---- check -------------------------------------------------------------------------
 
-// A check passes only when it checked something: a selection that matches
-// no listener (the application is down, or the port is wrong) fails.
-std::vector<std::string> fill_failures(const Snapshot& s, const BacklogOptions& o) {
-  std::vector<std::string> out;
-  double threshold = o.fail_above;
-  if (s.listeners.empty()) {
-    std::string sel = o.port ? fmt::format("--port {}", *o.port) : "";
-    if (o.pid) sel += fmt::format("{}--pid {}", sel.empty() ? "" : " ", *o.pid);
-    out.push_back(sel.empty() ? "no listener to check" : fmt::format("no listener matches {}", sel));
-    return out;
-  }
-  for (const auto& row : s.listeners) {
-    if (fill_pct(row.sock) <= threshold) continue;
-    std::string where = row.sock.transport == Transport::Unix ? human_address(row.sock)
-                                                             : fmt::format("{} port {}", row.sock.local_address,
-                                                                           row.sock.local_port);
-    out.push_back(fmt::format("{} accept queue {}/{} is {:.0f}% full (above {:.0f}%)", where, row.sock.recv_q,
-                              row.sock.send_q, fill_pct(row.sock), threshold));
-  }
-  return out;
-}
-
-// The selected listeners whose drops (skmem d) grew this interval.
-std::vector<std::string> drop_failures(const std::vector<ListenerDelta>& ds) {
-  std::vector<std::string> out;
-  for (const auto& x : ds) {
-    if (x.drops_delta.value_or(0) <= 0) continue;
-    const SockInfo& s = x.now->sock;
-    std::string where = s.transport == Transport::Unix ? human_address(s)
-                                                        : fmt::format("{} port {}", s.local_address, s.local_port);
-    out.push_back(fmt::format("{}: {} drops this interval", where, *x.drops_delta));
-  }
-  return out;
-}
-
-// --fail-on-drops: the selected listeners' drops. --fail-on-overflow: with
-// --port/--pid the same, otherwise the namespace's ListenOverflows/ListenDrops.
-std::vector<std::string> overflow_failures(const BacklogOptions& o, const Counters& d,
-                                           const std::vector<ListenerDelta>& ds) {
-  std::vector<std::string> out;
-  if (o.fail_on_drops || o.port || o.pid) out = drop_failures(ds);
-  if (!o.fail_on_overflow || o.port || o.pid) return out;
-  for (const char* name : {"ListenOverflows", "ListenDrops"}) {
-    auto v = counter(d, name);
-    if (v && *v > 0) out.push_back(fmt::format("{} grew by {}", name, *v));
-  }
-  return out;
+BacklogCheck check_of(const BacklogOptions& o) {
+  return {o.fail_above, o.fail_on_overflow, o.fail_on_drops, o.port, o.pid};
 }
 
 Status check_verdict(Reporter& rep, const BacklogOptions& o, const std::vector<std::string>& failures) {
   // --fail-above takes whole percents: the threshold is an integer, given or not.
   Json j{{"ok", failures.empty()}, {"fail_above", std::lround(o.fail_above)}, {"reasons", failures}};
-  rep.event("check", j,
-            failures.empty() ? fmt::format("Check passed: no selected listener above {:.0f}% full{}.", o.fail_above,
-                                           o.fail_on_overflow ? " and no overflow"
-                                           : o.fail_on_drops  ? " and no drops"
-                                                              : "")
-                             : "",
-            -1);
+  rep.event("check", j, failures.empty() ? check_passed_text(check_of(o)) : "", -1);
   if (failures.empty()) return {};
-  std::string more = failures.size() > 1 ? fmt::format(" (and {} more)", failures.size() - 1) : "";
-  return check_error(fmt::format("check failed: {}{}", failures.front(), more));
+  return check_error(check_failed_text(failures));
 }
 
 // ---- running -------------------------------------------------------------------------
@@ -397,13 +263,13 @@ Status watch_loop(Reporter& rep, const BacklogOptions& o, Snapshot prev) {
     if (!now.ok()) return now.take_error();
     double interval = std::round(std::chrono::duration<double>(now->at - prev.at).count() * 1000) / 1000;
     Counters d = counter_deltas(prev.counters, now->counters);
-    auto ds = listener_deltas(prev, *now);
+    auto ds = listener_deltas(prev.listeners, now->listeners);
     report_counter_deltas(rep, d, interval, std::chrono::duration<double>(now->at - start).count());
     report_listener_deltas(rep, ds, *now, interval, o.fail_above);
     if (o.check) {
-      std::vector<std::string> failures = fill_failures(*now, o);
+      std::vector<std::string> failures = fill_failures(now->listeners, check_of(o));
       if (o.fail_on_overflow || o.fail_on_drops) {
-        for (auto& f : overflow_failures(o, d, ds)) failures.push_back(std::move(f));
+        for (auto& f : overflow_failures(check_of(o), d, ds)) failures.push_back(std::move(f));
       }
       if (!failures.empty()) return check_verdict(rep, o, failures);
     }
@@ -426,7 +292,7 @@ Status run_backlog(const BacklogFlags& f, const GlobalOptions& g) {
   report_counters(rep, snap->counters);
   report_listeners(rep, *snap, o->fail_above);
   if (o->watch) return watch_loop(rep, *o, std::move(*snap));
-  if (o->check) return check_verdict(rep, *o, fill_failures(*snap, *o));
+  if (o->check) return check_verdict(rep, *o, fill_failures(snap->listeners, check_of(*o)));
   return {};
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "app/common.h"
+#include "core/backlogrules.h"
 #include "core/netstat.h"
 #include "core/owners.h"
 #include "core/sockdiag.h"
@@ -39,12 +40,6 @@ struct SysctlValue {
   std::optional<int64_t> value;
 };
 
-struct ListenerRow {
-  SockInfo sock;
-  std::optional<SocketOwner> owner;
-  SynQueue syn;  // zeros for Unix listeners
-};
-
 struct Snapshot {
   std::vector<SysctlValue> sysctls;
   Counters counters;
@@ -59,8 +54,6 @@ struct Snapshot {
 Result<Snapshot> take_snapshot(const BacklogOptions& o, Reporter& rep, bool first);
 // A sysctl of the snapshot by name; nullopt when unreadable.
 std::optional<int64_t> sysctl_of(const Snapshot& s, std::string_view name);
-// "(unnamed)" for an unnamed Unix socket, else the local address.
-std::string address_of(const SockInfo& s);
 
 // Calls step every --watch INTERVAL (--count times, or until it fails or
 // SIGINT). Fixed cadence: each tick is counted from start, not from the
