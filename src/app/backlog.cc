@@ -4,10 +4,7 @@
 // health check for cron and CI (exit 4). The snapshot, the SYN-queue
 // columns, --openmetrics and the hidden --capture DIR live beside it
 // (backlog_view.h); `backlog test` in backlog_experiment.cc.
-#include <sys/socket.h>
-
 #include <cmath>
-#include <map>
 
 #include <fmt/format.h>
 
@@ -85,24 +82,47 @@ std::optional<int64_t> somaxconn_of(const Snapshot& s) { return sysctl_of(s, "ne
 // socket name may hold terminal escapes.
 std::string human_address(const SockInfo& s) { return terminal_safe(listener_address(s)); }
 
-Json listener_json(const ListenerRow& row, const Snapshot& snap, double threshold) {
+// The NOTE column: the accept queue's notes, then the SYN queue's.
+std::string notes_of(const ListenerRow& row, const Snapshot& snap, double threshold) {
+  std::vector<std::string> notes = accept_notes(row.sock, somaxconn_of(snap), threshold);
+  for (auto& n : syn_notes(row, snap)) notes.push_back(std::move(n));
+  return join_notes(notes);
+}
+
+// One listener, each field once: the "listener" event (JSON EVENTS) and a
+// row of the Listeners table.
+FieldRow listener_fields(const ListenerRow& row, const Snapshot& snap, double threshold) {
   const SockInfo& s = row.sock;
-  std::optional<int64_t> somaxconn = somaxconn_of(snap);
-  Json j = {{"protocol", protocol_name(kind_of(s))},
-            {"family", family_name(kind_of(s))},
-            {"address", s.local_address},
-            {"port", s.transport == Transport::Unix ? Json(nullptr) : Json(s.local_port)},
-            {"queue", s.recv_q},
-            {"max", s.send_q},
-            {"fill_pct", std::round(fill_pct(s) * 10) / 10},
-            {"drops", s.skmem ? Json(s.skmem->drops) : Json(nullptr)},
-            {"pid", row.owner ? Json(row.owner->pid) : Json(nullptr)},
-            {"command", row.owner ? Json(row.owner->command) : Json(nullptr)},
-            {"inode", s.inode},
-            {"clamped", clamped(s, somaxconn)},
-            {"above_threshold", fill_pct(s) > threshold}};
-  add_syn_json(j, row, snap);
-  return j;
+  bool unix = s.transport == Transport::Unix;
+  FieldRow f;
+  f.add("protocol", "PROTO", protocol_name(kind_of(s)), proto_column(kind_of(s)));
+  f.json("family", family_name(kind_of(s)));
+  f.add("address", "ADDRESS", s.local_address, human_address(s));
+  f.add("port", "PORT", unix ? Json(nullptr) : Json(s.local_port), unix ? "-" : std::to_string(s.local_port));
+  f.add("queue", "QUEUE", s.recv_q, std::to_string(s.recv_q));
+  f.add("max", "MAX", s.send_q, std::to_string(s.send_q));
+  f.add("fill_pct", "FILL", std::round(fill_pct(s) * 10) / 10, fmt::format("{:.0f}%", fill_pct(s)));
+  f.add("drops", "DROPS", s.skmem ? Json(s.skmem->drops) : Json(nullptr),
+        s.skmem ? std::to_string(s.skmem->drops) : "?");
+  f.add("pid", "PID", row.owner ? Json(row.owner->pid) : Json(nullptr),
+        row.owner ? std::to_string(row.owner->pid) : "-");
+  f.add("command", "COMMAND", row.owner ? Json(row.owner->command) : Json(nullptr),
+        row.owner ? terminal_safe(row.owner->command) : "-");
+  f.json("inode", s.inode);
+  f.json("clamped", clamped(s, somaxconn_of(snap)));
+  f.json("above_threshold", fill_pct(s) > threshold);
+  add_syn_fields(f, row, snap);
+  f.cell("NOTE", notes_of(row, snap, threshold));
+  return f;
+}
+
+const std::vector<Column>& listener_columns() {
+  static const std::vector<Column> c = {
+      {"PROTO", Align::Left},     {"ADDRESS", Align::Left},  {"PORT", Align::Right}, {"QUEUE", Align::Right},
+      {"MAX", Align::Right},      {"FILL", Align::Right},    {"SYN-RECV", Align::Right},
+      {"RETRANS", Align::Right},  {"DROPS", Align::Right},   {"PID", Align::Right},  {"COMMAND", Align::Left},
+      {"NOTE", Align::Left}};
+  return c;
 }
 
 // ---- the report ------------------------------------------------------------------
@@ -152,30 +172,6 @@ void report_counters(Reporter& rep, const Counters& c) {
            t.render(al, "  ") + "\n" + apart.render(al, "  "));
 }
 
-// The NOTE column: the accept queue's notes, then the SYN queue's.
-std::string notes_of(const ListenerRow& row, const Snapshot& snap, double threshold) {
-  std::vector<std::string> notes = accept_notes(row.sock, somaxconn_of(snap), threshold);
-  for (auto& n : syn_notes(row, snap)) notes.push_back(std::move(n));
-  return join_notes(notes);
-}
-
-std::vector<std::string> listener_cells(const ListenerRow& row, const Snapshot& snap, double threshold) {
-  const SockInfo& s = row.sock;
-  std::vector<std::string> syn = syn_cells(row, snap);
-  return {proto_column(kind_of(s)),
-          human_address(s),
-          s.transport == Transport::Unix ? "-" : std::to_string(s.local_port),
-          std::to_string(s.recv_q),
-          std::to_string(s.send_q),
-          fmt::format("{:.0f}%", fill_pct(s)),
-          syn[0],
-          syn[1],
-          s.skmem ? std::to_string(s.skmem->drops) : "?",
-          row.owner ? std::to_string(row.owner->pid) : "-",
-          row.owner ? terminal_safe(row.owner->command) : "-",
-          notes_of(row, snap, threshold)};
-}
-
 std::string listener_summary(const Snapshot& s, double threshold) {
   ListenerTally n = tally(s.listeners, somaxconn_of(s), threshold);
   std::string out = fmt::format("{} listener{}", s.listeners.size(), s.listeners.size() == 1 ? "" : "s");
@@ -191,14 +187,14 @@ std::string listener_summary(const Snapshot& s, double threshold) {
 
 void report_listeners(Reporter& rep, const Snapshot& s, double threshold) {
   Table t;
-  t.row({"PROTO", "ADDRESS", "PORT", "QUEUE", "MAX", "FILL", "SYN-RECV", "RETRANS", "DROPS", "PID", "COMMAND",
-         "NOTE"});
+  std::vector<std::string> columns = column_names(listener_columns());
+  t.row(columns);
   for (const auto& row : s.listeners) {
-    rep.event("listener", listener_json(row, s, threshold), "");
-    t.row(listener_cells(row, s, threshold));
+    FieldRow f = listener_fields(row, s, threshold);
+    rep.event("listener", f.to_json(), "");
+    t.row(f.cells(columns));
   }
-  std::vector<Align> al = {Align::Left,  Align::Left,  Align::Right, Align::Right, Align::Right, Align::Right,
-                           Align::Right, Align::Right, Align::Right, Align::Right, Align::Left,  Align::Left};
+  std::vector<Align> al = column_aligns(listener_columns());
   rep.text("\n" + rep.bold("Listeners") + " (QUEUE = accept queue now, MAX = effective backlog; " +
            "FILL = QUEUE / (MAX + 1): Linux holds MAX + 1; DROPS = skmem d)\n" + t.render(al, "  ") +
            listener_summary(s, threshold) + syn_summary(s));
@@ -214,30 +210,42 @@ void report_counter_deltas(Reporter& rep, const Counters& d, double interval, do
   rep.text(fmt::format("\n[{:>7.2f}s]{}\n", elapsed, counter_changes_text(d)));
 }
 
+// A --watch round's listener: all of its fields, then the changes
+// ("drops" stays the total); the row shows the changes beside the queue.
+FieldRow listener_delta_fields(const ListenerDelta& d, const Snapshot& now, double interval, double threshold) {
+  const SockInfo& s = d.now->sock;
+  bool tcp = s.transport != Transport::Unix && now.syn_known;
+  FieldRow f = listener_fields(*d.now, now, threshold);
+  f.cell("QUEUE/MAX", fmt::format("queue {}/{}", s.recv_q, s.send_q));
+  f.add("queue_delta", "QUEUE+", d.queue_delta, fmt::format("({:+})", d.queue_delta));
+  f.add("syn_recv_delta", "SYN-RECV+", tcp ? Json(d.syn_delta) : Json(nullptr),
+        tcp ? fmt::format("syn-recv {} ({:+})", d.now->syn.syn_recv, d.syn_delta) : "");
+  f.json("synack_retrans_delta", tcp ? Json(d.retrans_delta) : Json(nullptr));
+  f.add("drops_delta", "DROPS+", d.drops_delta ? Json(*d.drops_delta) : Json(nullptr),
+        d.drops_delta ? fmt::format("drops {:+}", *d.drops_delta) : "new listener");
+  f.json("interval", interval);
+  return f;
+}
+
+// The --watch rows have no header line: the names only pick the cells.
+const std::vector<Column>& delta_columns() {
+  static const std::vector<Column> c = {
+      {"PROTO", Align::Left},      {"ADDRESS", Align::Left}, {"PORT", Align::Right},  {"QUEUE/MAX", Align::Right},
+      {"QUEUE+", Align::Right},    {"SYN-RECV+", Align::Left}, {"DROPS+", Align::Left}, {"NOTE", Align::Left}};
+  return c;
+}
+
 void report_listener_deltas(Reporter& rep, const std::vector<ListenerDelta>& ds, const Snapshot& now,
                             double interval, double threshold) {
   Table t;
+  std::vector<std::string> columns = column_names(delta_columns());
   for (const auto& d : ds) {
-    Json j = listener_json(*d.now, now, threshold);
-    j["queue_delta"] = d.queue_delta;
-    bool tcp = d.now->sock.transport != Transport::Unix && now.syn_known;
-    j["syn_recv_delta"] = tcp ? Json(d.syn_delta) : Json(nullptr);
-    j["synack_retrans_delta"] = tcp ? Json(d.retrans_delta) : Json(nullptr);
-    j["drops_delta"] = d.drops_delta ? Json(*d.drops_delta) : Json(nullptr);  // "drops" stays the total
-    j["interval"] = interval;
-    rep.event("listener", j, "");
+    FieldRow f = listener_delta_fields(d, now, interval, threshold);
+    rep.event("listener", f.to_json(), "");
     if (!moved(d) && rep.verbosity() < 1) continue;
-    const SockInfo& s = d.now->sock;
-    t.row({proto_column(kind_of(s)), human_address(s),
-           s.transport == Transport::Unix ? "-" : std::to_string(s.local_port),
-           fmt::format("queue {}/{}", s.recv_q, s.send_q), fmt::format("({:+})", d.queue_delta),
-           tcp ? fmt::format("syn-recv {} ({:+})", d.now->syn.syn_recv, d.syn_delta) : "",
-           d.drops_delta ? fmt::format("drops {:+}", *d.drops_delta) : "new listener",
-           notes_of(*d.now, now, threshold)});
+    t.row(f.cells(columns));
   }
-  rep.text(t.render({Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Left, Align::Left,
-                     Align::Left},
-                    "  "));
+  rep.text(t.render(column_aligns(delta_columns()), "  "));
 }
 
 // ---- check -------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 
 #include "app/common.h"
 #include "core/backlogrules.h"
+#include "core/fields.h"
 #include "core/netstat.h"
 #include "core/owners.h"
 #include "core/sockdiag.h"
@@ -62,12 +63,11 @@ Status every_interval(const BacklogOptions& o, BacklogClock::time_point start, c
 
 // ---- backlog_synq.cc: the SYN queue in the table, the notes and JSON ----
 SynLimit syn_limit_of(const ListenerRow& row, const Snapshot& s);
-// The SYN-RECV and RETRANS cells ("-" for Unix, "?" when unknown).
-std::vector<std::string> syn_cells(const ListenerRow& row, const Snapshot& s);
 // Notes for the NOTE column: a full SYN queue, an SO_REUSEPORT group.
 std::vector<std::string> syn_notes(const ListenerRow& row, const Snapshot& s);
-// syn_recv, synack_retrans, syn_max, syn_overflow, reuseport_group.
-void add_syn_json(Json& j, const ListenerRow& row, const Snapshot& s);
+// syn_recv (SYN-RECV) and synack_retrans (RETRANS): null and "-" for Unix,
+// null and "?" when unknown; then syn_max, syn_overflow, reuseport_group.
+void add_syn_fields(FieldRow& f, const ListenerRow& row, const Snapshot& s);
 // One sentence under the table: the limit that applies and what then happens.
 std::string syn_summary(const Snapshot& s);
 
