@@ -176,7 +176,9 @@ std::string listener_summary(const Snapshot& s, double threshold) {
   ListenerTally n = tally(s.listeners, somaxconn_of(s), threshold);
   std::string out = fmt::format("{} listener{}", s.listeners.size(), s.listeners.size() == 1 ? "" : "s");
   if (n.above) out += fmt::format("; {} above {:.0f}% full", n.above, threshold);
-  if (n.clamped) out += fmt::format("; {} with a maximum equal to somaxconn (the request was probably clamped)", n.clamped);
+  if (n.clamped) {
+    out += fmt::format("; {} with a maximum equal to somaxconn (the request was probably clamped)", n.clamped);
+  }
   out += ".\n";
   if (n.hidden && s.owners_unreadable) {
     out += fmt::format("Owner not visible for {} (no access to {} processes' fds; root sees all).\n", n.hidden,

@@ -21,22 +21,8 @@ SynLimit syn_limit_of(const ListenerRow& row, const Snapshot& s) {
 }
 
 std::vector<std::string> syn_notes(const ListenerRow& row, const Snapshot& s) {
-  std::vector<std::string> out;
-  if (is_unix(row) || !s.syn_known) return out;
-  const SynQueue& q = row.syn;
-  if (q.group_size > 1) {
-    out.push_back(fmt::format("SO_REUSEPORT group of {}: SYN-RECV is the group's (the kernel does not say whose)",
-                              q.group_size));
-  }
-  SynLimit lim = syn_limit_of(row, s);
-  uint64_t max = static_cast<uint64_t>(lim.max) * q.group_size;
-  if (lim.overflow != SynOverflow::AlwaysCookies && q.syn_recv >= max) {
-    out.push_back(lim.overflow == SynOverflow::Cookies ? "SYN queue full: new SYNs get SYN cookies"
-                                                       : "SYN queue full: new SYNs are dropped");
-  } else if (lim.unproven_max && q.syn_recv >= *lim.unproven_max) {
-    out.push_back("SYN queue past 3/4 of tcp_max_syn_backlog: SYNs from new clients are dropped");
-  }
-  return out;
+  if (is_unix(row) || !s.syn_known) return {};
+  return syn_queue_notes(row.syn, syn_limit_of(row, s));
 }
 
 void add_syn_fields(FieldRow& f, const ListenerRow& row, const Snapshot& s) {

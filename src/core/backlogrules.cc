@@ -34,6 +34,22 @@ std::vector<std::string> accept_notes(const SockInfo& s, std::optional<int64_t> 
   return notes;
 }
 
+std::vector<std::string> syn_queue_notes(const SynQueue& q, const SynLimit& lim) {
+  std::vector<std::string> out;
+  if (q.group_size > 1) {
+    out.push_back(fmt::format("SO_REUSEPORT group of {}: SYN-RECV is the group's (the kernel does not say whose)",
+                              q.group_size));
+  }
+  uint64_t max = static_cast<uint64_t>(lim.max) * q.group_size;
+  if (lim.overflow != SynOverflow::AlwaysCookies && q.syn_recv >= max) {
+    out.push_back(lim.overflow == SynOverflow::Cookies ? "SYN queue full: new SYNs get SYN cookies"
+                                                       : "SYN queue full: new SYNs are dropped");
+  } else if (lim.unproven_max && q.syn_recv >= *lim.unproven_max) {
+    out.push_back("SYN queue past 3/4 of tcp_max_syn_backlog: SYNs from new clients are dropped");
+  }
+  return out;
+}
+
 std::string join_notes(const std::vector<std::string>& notes) {
   std::string out;
   for (const auto& n : notes) out += (out.empty() ? "" : "; ") + n;

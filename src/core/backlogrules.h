@@ -44,6 +44,10 @@ std::string listener_where(const SockInfo& s);
 // dropped" (100 % or more) or "filling up"; "max = somaxconn: probably
 // clamped".
 std::vector<std::string> accept_notes(const SockInfo& s, std::optional<int64_t> somaxconn, double threshold);
+// The SYN queue's notes: an SO_REUSEPORT group (its numbers are the
+// group's), a full queue (new SYNs get cookies or are dropped), past 3/4 of
+// tcp_max_syn_backlog with tcp_syncookies = 0.
+std::vector<std::string> syn_queue_notes(const SynQueue& q, const SynLimit& lim);
 // Notes in one cell: "a; b".
 std::string join_notes(const std::vector<std::string>& notes);
 

@@ -59,6 +59,26 @@ TEST_CASE("notes: full, filling up, clamped; joined with '; '") {
   CHECK(join_notes({}) == "");
 }
 
+TEST_CASE("SYN queue notes: full with cookies or drops, the last quarter, a reuseport group") {
+  SynQueue q;
+  q.syn_recv = 4;
+  using Notes = std::vector<std::string>;
+  CHECK(syn_queue_notes(q, syn_limit(3, 1, 2048)) == Notes{"SYN queue full: new SYNs get SYN cookies"});
+  CHECK(syn_queue_notes(q, syn_limit(3, 0, 2048)) == Notes{"SYN queue full: new SYNs are dropped"});
+  CHECK(syn_queue_notes(q, syn_limit(3, 2, 2048)).empty());  // cookies always: no queue kept
+  q.syn_recv = 2;
+  CHECK(syn_queue_notes(q, syn_limit(3, 1, 2048)).empty());
+  q.syn_recv = 4;  // tcp_max_syn_backlog 4, tcp_syncookies 0: the 4th is past 3/4 of it
+  auto quarter = syn_queue_notes(q, syn_limit(100, 0, 4));
+  REQUIRE(quarter.size() == 1);
+  CHECK(quarter[0].find("3/4 of tcp_max_syn_backlog") != std::string::npos);
+  q.group_size = 2;
+  q.syn_recv = 0;
+  auto group = syn_queue_notes(q, syn_limit(3, 1, 2048));
+  REQUIRE(group.size() == 1);
+  CHECK(group[0].starts_with("SO_REUSEPORT group of 2"));
+}
+
 TEST_CASE("where a listener is, and an unnamed or hostile Unix name") {
   CHECK(listener_where(tcp_listener(0, 1).sock) == "127.0.0.1 port 8080");
   CHECK(listener_address(unix_listener("").sock) == "(unnamed)");

@@ -25,7 +25,9 @@ class FieldRow {
  public:
   // A field in both forms.
   FieldRow& add(std::string key, std::string column, nlohmann::ordered_json value, std::string text);
-  FieldRow& json(std::string key, nlohmann::ordered_json value) { return add(std::move(key), "", std::move(value), ""); }
+  FieldRow& json(std::string key, nlohmann::ordered_json value) {
+    return add(std::move(key), "", std::move(value), "");
+  }
   FieldRow& cell(std::string column, std::string text) { return add("", std::move(column), nullptr, std::move(text)); }
   // `inner` as one JSON object under `key`, its cells joining this row's
   // columns. When !present: JSON null, and every one of its cells says
