@@ -4,10 +4,7 @@
 // health check for cron and CI (exit 4). The snapshot, the SYN-queue
 // columns, --openmetrics and the hidden --capture DIR live beside it
 // (backlog_view.h); `backlog test` in backlog_experiment.cc.
-#include <sys/socket.h>
-
 #include <cmath>
-#include <map>
 
 #include <fmt/format.h>
 
@@ -20,6 +17,7 @@
 #include "core/signals.h"
 #include "core/wait.h"
 #include "core/sockdiag.h"
+#include "core/sockname.h"
 #include "app/backlog_view.h"
 #include "core/textsafe.h"
 
@@ -78,78 +76,62 @@ Result<BacklogOptions> backlog_options(const BacklogFlags& f, const GlobalOption
 
 // ---- per-listener facts ---------------------------------------------------------
 
-// Linux holds max + 1 connections, so 100 % means the next SYN is dropped.
-double fill_pct(const SockInfo& s) { return 100.0 * s.recv_q / (static_cast<double>(s.send_q) + 1.0); }
-
-bool clamped(const SockInfo& s, std::optional<int64_t> somaxconn) {
-  return somaxconn && static_cast<int64_t>(s.send_q) == *somaxconn;
-}
-
 std::optional<int64_t> somaxconn_of(const Snapshot& s) { return sysctl_of(s, "net.core.somaxconn"); }
-
-uint32_t drops_of(const SockInfo& s) { return s.skmem ? s.skmem->drops : 0; }
-
-std::string protocol_of(const SockInfo& s) {
-  if (s.transport == Transport::Unix) return "unix";
-  return s.family == AF_INET6 ? "tcp6" : "tcp";
-}
 
 // Human text only (JSON and metrics carry the raw name): another user's
 // socket name may hold terminal escapes.
-std::string human_address(const SockInfo& s) { return terminal_safe(address_of(s)); }
+std::string human_address(const SockInfo& s) { return terminal_safe(listener_address(s)); }
 
-std::string note_of(const SockInfo& s, std::optional<int64_t> somaxconn, double threshold) {
-  std::vector<std::string> notes;
-  if (fill_pct(s) > threshold) notes.push_back(fill_pct(s) >= 100 ? "FULL: new SYNs are dropped" : "filling up");
-  if (clamped(s, somaxconn)) notes.push_back("max = somaxconn: probably clamped");
-  std::string out;
-  for (const auto& n : notes) out += (out.empty() ? "" : "; ") + n;
-  return out;
+// The NOTE column: the accept queue's notes, then the SYN queue's.
+std::string notes_of(const ListenerRow& row, const Snapshot& snap, double threshold) {
+  std::vector<std::string> notes = accept_notes(row.sock, somaxconn_of(snap), threshold);
+  for (auto& n : syn_notes(row, snap)) notes.push_back(std::move(n));
+  return join_notes(notes);
 }
 
-Json listener_json(const ListenerRow& row, const Snapshot& snap, double threshold) {
+// One listener, each field once: the "listener" event (JSON EVENTS) and a
+// row of the Listeners table.
+FieldRow listener_fields(const ListenerRow& row, const Snapshot& snap, double threshold) {
   const SockInfo& s = row.sock;
-  std::optional<int64_t> somaxconn = somaxconn_of(snap);
-  Json j = {{"protocol", s.transport == Transport::Unix ? "unix" : "tcp"},
-            {"family", s.transport == Transport::Unix ? "unix" : s.family == AF_INET6 ? "ipv6" : "ipv4"},
-            {"address", s.local_address},
-            {"port", s.transport == Transport::Unix ? Json(nullptr) : Json(s.local_port)},
-            {"queue", s.recv_q},
-            {"max", s.send_q},
-            {"fill_pct", std::round(fill_pct(s) * 10) / 10},
-            {"drops", s.skmem ? Json(s.skmem->drops) : Json(nullptr)},
-            {"pid", row.owner ? Json(row.owner->pid) : Json(nullptr)},
-            {"command", row.owner ? Json(row.owner->command) : Json(nullptr)},
-            {"inode", s.inode},
-            {"clamped", clamped(s, somaxconn)},
-            {"above_threshold", fill_pct(s) > threshold}};
-  add_syn_json(j, row, snap);
-  return j;
+  bool unix = s.transport == Transport::Unix;
+  FieldRow f;
+  f.add("protocol", "PROTO", protocol_name(kind_of(s)), proto_column(kind_of(s)));
+  f.json("family", family_name(kind_of(s)));
+  f.add("address", "ADDRESS", s.local_address, human_address(s));
+  f.add("port", "PORT", unix ? Json(nullptr) : Json(s.local_port), unix ? "-" : std::to_string(s.local_port));
+  f.add("queue", "QUEUE", s.recv_q, std::to_string(s.recv_q));
+  f.add("max", "MAX", s.send_q, std::to_string(s.send_q));
+  f.add("fill_pct", "FILL", std::round(fill_pct(s) * 10) / 10, fmt::format("{:.0f}%", fill_pct(s)));
+  f.add("drops", "DROPS", s.skmem ? Json(s.skmem->drops) : Json(nullptr),
+        s.skmem ? std::to_string(s.skmem->drops) : "?");
+  f.add("pid", "PID", row.owner ? Json(row.owner->pid) : Json(nullptr),
+        row.owner ? std::to_string(row.owner->pid) : "-");
+  f.add("command", "COMMAND", row.owner ? Json(row.owner->command) : Json(nullptr),
+        row.owner ? terminal_safe(row.owner->command) : "-");
+  f.json("inode", s.inode);
+  f.json("clamped", clamped(s, somaxconn_of(snap)));
+  f.json("above_threshold", fill_pct(s) > threshold);
+  add_syn_fields(f, row, snap);
+  f.cell("NOTE", notes_of(row, snap, threshold));
+  return f;
+}
+
+const std::vector<Column>& listener_columns() {
+  static const std::vector<Column> c = {
+      {"PROTO", Align::Left},     {"ADDRESS", Align::Left},  {"PORT", Align::Right}, {"QUEUE", Align::Right},
+      {"MAX", Align::Right},      {"FILL", Align::Right},    {"SYN-RECV", Align::Right},
+      {"RETRANS", Align::Right},  {"DROPS", Align::Right},   {"PID", Align::Right},  {"COMMAND", Align::Left},
+      {"NOTE", Align::Left}};
+  return c;
 }
 
 // ---- the report ------------------------------------------------------------------
-
-std::string sysctl_meaning(const SysctlValue& v) {
-  std::string name = v.name;
-  int64_t x = v.value.value_or(-1);
-  if (name == "net.core.somaxconn") return "largest backlog listen() accepts; larger requests are clamped to it";
-  if (name == "net.ipv4.tcp_max_syn_backlog") {
-    return "with tcp_syncookies = 0: past 3/4 of this many SYN-RECV, SYNs from new clients are dropped";
-  }
-  if (name == "net.ipv4.tcp_syncookies") {
-    if (x == 0) return "0: no SYN cookies; SYNs beyond the SYN queue are dropped";
-    if (x == 2) return "2: SYN cookies for every connection";
-    return "1: SYN cookies only when a SYN queue overflows";
-  }
-  if (x == 1) return "1: a full accept queue answers the final ACK with RST";
-  return "0: a full accept queue drops the final ACK (the client retries)";
-}
 
 void report_sysctls(Reporter& rep, const Snapshot& s) {
   Table t;
   for (const auto& v : s.sysctls) {
     rep.event("sysctl", Json{{"name", v.name}, {"value", v.value ? Json(*v.value) : Json(nullptr)}}, "");
-    t.row({v.name, v.value ? std::to_string(*v.value) : "?", sysctl_meaning(v)});
+    t.row({v.name, v.value ? std::to_string(*v.value) : "?", backlog_sysctl_meaning(v.name, v.value)});
   }
   rep.text(rep.bold("Limits") + " (this network namespace)\n" + t.render({Align::Left, Align::Right, Align::Left}, "  "));
 }
@@ -190,43 +172,16 @@ void report_counters(Reporter& rep, const Counters& c) {
            t.render(al, "  ") + "\n" + apart.render(al, "  "));
 }
 
-// The NOTE column: the accept queue's notes, then the SYN queue's.
-std::string notes_of(const ListenerRow& row, const Snapshot& snap, double threshold) {
-  std::string out = note_of(row.sock, somaxconn_of(snap), threshold);
-  for (const auto& n : syn_notes(row, snap)) out += (out.empty() ? "" : "; ") + n;
-  return out;
-}
-
-std::vector<std::string> listener_cells(const ListenerRow& row, const Snapshot& snap, double threshold) {
-  const SockInfo& s = row.sock;
-  std::vector<std::string> syn = syn_cells(row, snap);
-  return {protocol_of(s),
-          human_address(s),
-          s.transport == Transport::Unix ? "-" : std::to_string(s.local_port),
-          std::to_string(s.recv_q),
-          std::to_string(s.send_q),
-          fmt::format("{:.0f}%", fill_pct(s)),
-          syn[0],
-          syn[1],
-          s.skmem ? std::to_string(s.skmem->drops) : "?",
-          row.owner ? std::to_string(row.owner->pid) : "-",
-          row.owner ? terminal_safe(row.owner->command) : "-",
-          notes_of(row, snap, threshold)};
-}
-
 std::string listener_summary(const Snapshot& s, double threshold) {
-  size_t n_clamped = 0, n_full = 0, n_hidden = 0;
-  for (const auto& row : s.listeners) {
-    n_clamped += clamped(row.sock, somaxconn_of(s)) ? 1 : 0;
-    n_full += fill_pct(row.sock) > threshold ? 1 : 0;
-    n_hidden += row.owner ? 0 : 1;
-  }
+  ListenerTally n = tally(s.listeners, somaxconn_of(s), threshold);
   std::string out = fmt::format("{} listener{}", s.listeners.size(), s.listeners.size() == 1 ? "" : "s");
-  if (n_full) out += fmt::format("; {} above {:.0f}% full", n_full, threshold);
-  if (n_clamped) out += fmt::format("; {} with a maximum equal to somaxconn (the request was probably clamped)", n_clamped);
+  if (n.above) out += fmt::format("; {} above {:.0f}% full", n.above, threshold);
+  if (n.clamped) {
+    out += fmt::format("; {} with a maximum equal to somaxconn (the request was probably clamped)", n.clamped);
+  }
   out += ".\n";
-  if (n_hidden && s.owners_unreadable) {
-    out += fmt::format("Owner not visible for {} (no access to {} processes' fds; root sees all).\n", n_hidden,
+  if (n.hidden && s.owners_unreadable) {
+    out += fmt::format("Owner not visible for {} (no access to {} processes' fds; root sees all).\n", n.hidden,
                        s.owners_unreadable);
   }
   return out;
@@ -234,14 +189,14 @@ std::string listener_summary(const Snapshot& s, double threshold) {
 
 void report_listeners(Reporter& rep, const Snapshot& s, double threshold) {
   Table t;
-  t.row({"PROTO", "ADDRESS", "PORT", "QUEUE", "MAX", "FILL", "SYN-RECV", "RETRANS", "DROPS", "PID", "COMMAND",
-         "NOTE"});
+  std::vector<std::string> columns = column_names(listener_columns());
+  t.row(columns);
   for (const auto& row : s.listeners) {
-    rep.event("listener", listener_json(row, s, threshold), "");
-    t.row(listener_cells(row, s, threshold));
+    FieldRow f = listener_fields(row, s, threshold);
+    rep.event("listener", f.to_json(), "");
+    t.row(f.cells(columns));
   }
-  std::vector<Align> al = {Align::Left,  Align::Left,  Align::Right, Align::Right, Align::Right, Align::Right,
-                           Align::Right, Align::Right, Align::Right, Align::Right, Align::Left,  Align::Left};
+  std::vector<Align> al = column_aligns(listener_columns());
   rep.text("\n" + rep.bold("Listeners") + " (QUEUE = accept queue now, MAX = effective backlog; " +
            "FILL = QUEUE / (MAX + 1): Linux holds MAX + 1; DROPS = skmem d)\n" + t.render(al, "  ") +
            listener_summary(s, threshold) + syn_summary(s));
@@ -249,147 +204,64 @@ void report_listeners(Reporter& rep, const Snapshot& s, double threshold) {
 
 // ---- watch: deltas per interval ----------------------------------------------------
 
-std::map<uint64_t, const ListenerRow*> by_key(const Snapshot& s) {
-  std::map<uint64_t, const ListenerRow*> m;
-  for (const auto& row : s.listeners) m[row.sock.cookie] = &row;
-  return m;
-}
-
-std::string nonzero_deltas(const Counters& d) {
-  std::string out;
-  for (const auto& name : listen_counter_names()) {
-    auto v = counter(d, name);
-    if (v && *v != 0) out += fmt::format("  {} +{}", name, *v);
-  }
-  auto bl = counter(d, kBacklogDropCounter);
-  if (bl && *bl != 0) out += fmt::format("  ({} +{}: per-socket receive backlog)", kBacklogDropCounter, *bl);
-  return out.empty() ? "  no listen counter changed" : out;
-}
-
 void report_counter_deltas(Reporter& rep, const Counters& d, double interval, double elapsed) {
   Json j = counters_json(d);
   j["delta"] = true;
   j["interval"] = interval;
   rep.event("counters", j, "");
-  rep.text(fmt::format("\n[{:>7.2f}s]{}\n", elapsed, nonzero_deltas(d)));
+  rep.text(fmt::format("\n[{:>7.2f}s]{}\n", elapsed, counter_changes_text(d)));
 }
 
-struct ListenerDelta {
-  const ListenerRow* now;
-  int64_t queue_delta = 0;
-  std::optional<int64_t> drops_delta;  // nullopt: new listener
-  int64_t syn_delta = 0, retrans_delta = 0;
-};
+// A --watch round's listener: all of its fields, then the changes
+// ("drops" stays the total); the row shows the changes beside the queue.
+FieldRow listener_delta_fields(const ListenerDelta& d, const Snapshot& now, double interval, double threshold) {
+  const SockInfo& s = d.now->sock;
+  bool tcp = s.transport != Transport::Unix && now.syn_known;
+  FieldRow f = listener_fields(*d.now, now, threshold);
+  f.cell("QUEUE/MAX", fmt::format("queue {}/{}", s.recv_q, s.send_q));
+  f.add("queue_delta", "QUEUE+", d.queue_delta, fmt::format("({:+})", d.queue_delta));
+  f.add("syn_recv_delta", "SYN-RECV+", tcp ? Json(d.syn_delta) : Json(nullptr),
+        tcp ? fmt::format("syn-recv {} ({:+})", d.now->syn.syn_recv, d.syn_delta) : "");
+  f.json("synack_retrans_delta", tcp ? Json(d.retrans_delta) : Json(nullptr));
+  f.add("drops_delta", "DROPS+", d.drops_delta ? Json(*d.drops_delta) : Json(nullptr),
+        d.drops_delta ? fmt::format("drops {:+}", *d.drops_delta) : "new listener");
+  f.json("interval", interval);
+  return f;
+}
 
-std::vector<ListenerDelta> listener_deltas(const Snapshot& prev, const Snapshot& now) {
-  auto before = by_key(prev);
-  std::vector<ListenerDelta> out;
-  for (const auto& row : now.listeners) {
-    ListenerDelta d{&row, static_cast<int64_t>(row.sock.recv_q), std::nullopt, row.syn.syn_recv,
-                    row.syn.synack_retrans};
-    auto it = before.find(row.sock.cookie);
-    if (it != before.end()) {
-      d.queue_delta = static_cast<int64_t>(row.sock.recv_q) - it->second->sock.recv_q;
-      d.drops_delta = static_cast<int64_t>(drops_of(row.sock)) - drops_of(it->second->sock);
-      d.syn_delta = static_cast<int64_t>(row.syn.syn_recv) - it->second->syn.syn_recv;
-      d.retrans_delta = static_cast<int64_t>(row.syn.synack_retrans) - it->second->syn.synack_retrans;
-    }
-    out.push_back(d);
-  }
-  return out;
+// The --watch rows have no header line: the names only pick the cells.
+const std::vector<Column>& delta_columns() {
+  static const std::vector<Column> c = {
+      {"PROTO", Align::Left},      {"ADDRESS", Align::Left}, {"PORT", Align::Right},  {"QUEUE/MAX", Align::Right},
+      {"QUEUE+", Align::Right},    {"SYN-RECV+", Align::Left}, {"DROPS+", Align::Left}, {"NOTE", Align::Left}};
+  return c;
 }
 
 void report_listener_deltas(Reporter& rep, const std::vector<ListenerDelta>& ds, const Snapshot& now,
                             double interval, double threshold) {
   Table t;
+  std::vector<std::string> columns = column_names(delta_columns());
   for (const auto& d : ds) {
-    Json j = listener_json(*d.now, now, threshold);
-    j["queue_delta"] = d.queue_delta;
-    bool tcp = d.now->sock.transport != Transport::Unix && now.syn_known;
-    j["syn_recv_delta"] = tcp ? Json(d.syn_delta) : Json(nullptr);
-    j["synack_retrans_delta"] = tcp ? Json(d.retrans_delta) : Json(nullptr);
-    j["drops_delta"] = d.drops_delta ? Json(*d.drops_delta) : Json(nullptr);  // "drops" stays the total
-    j["interval"] = interval;
-    rep.event("listener", j, "");
-    bool moved = d.queue_delta != 0 || d.drops_delta.value_or(1) != 0 || d.now->sock.recv_q > 0 ||
-                 d.syn_delta != 0 || d.now->syn.syn_recv > 0;
-    if (!moved && rep.verbosity() < 1) continue;
-    const SockInfo& s = d.now->sock;
-    t.row({protocol_of(s), human_address(s), s.transport == Transport::Unix ? "-" : std::to_string(s.local_port),
-           fmt::format("queue {}/{}", s.recv_q, s.send_q), fmt::format("({:+})", d.queue_delta),
-           tcp ? fmt::format("syn-recv {} ({:+})", d.now->syn.syn_recv, d.syn_delta) : "",
-           d.drops_delta ? fmt::format("drops {:+}", *d.drops_delta) : "new listener",
-           notes_of(*d.now, now, threshold)});
+    FieldRow f = listener_delta_fields(d, now, interval, threshold);
+    rep.event("listener", f.to_json(), "");
+    if (!moved(d) && rep.verbosity() < 1) continue;
+    t.row(f.cells(columns));
   }
-  rep.text(t.render({Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Left, Align::Left,
-                     Align::Left},
-                    "  "));
+  rep.text(t.render(column_aligns(delta_columns()), "  "));
 }
 
 // ---- check -------------------------------------------------------------------------
 
-// A check passes only when it checked something: a selection that matches
-// no listener (the application is down, or the port is wrong) fails.
-std::vector<std::string> fill_failures(const Snapshot& s, const BacklogOptions& o) {
-  std::vector<std::string> out;
-  double threshold = o.fail_above;
-  if (s.listeners.empty()) {
-    std::string sel = o.port ? fmt::format("--port {}", *o.port) : "";
-    if (o.pid) sel += fmt::format("{}--pid {}", sel.empty() ? "" : " ", *o.pid);
-    out.push_back(sel.empty() ? "no listener to check" : fmt::format("no listener matches {}", sel));
-    return out;
-  }
-  for (const auto& row : s.listeners) {
-    if (fill_pct(row.sock) <= threshold) continue;
-    std::string where = row.sock.transport == Transport::Unix ? human_address(row.sock)
-                                                             : fmt::format("{} port {}", row.sock.local_address,
-                                                                           row.sock.local_port);
-    out.push_back(fmt::format("{} accept queue {}/{} is {:.0f}% full (above {:.0f}%)", where, row.sock.recv_q,
-                              row.sock.send_q, fill_pct(row.sock), threshold));
-  }
-  return out;
-}
-
-// The selected listeners whose drops (skmem d) grew this interval.
-std::vector<std::string> drop_failures(const std::vector<ListenerDelta>& ds) {
-  std::vector<std::string> out;
-  for (const auto& x : ds) {
-    if (x.drops_delta.value_or(0) <= 0) continue;
-    const SockInfo& s = x.now->sock;
-    std::string where = s.transport == Transport::Unix ? human_address(s)
-                                                        : fmt::format("{} port {}", s.local_address, s.local_port);
-    out.push_back(fmt::format("{}: {} drops this interval", where, *x.drops_delta));
-  }
-  return out;
-}
-
-// --fail-on-drops: the selected listeners' drops. --fail-on-overflow: with
-// --port/--pid the same, otherwise the namespace's ListenOverflows/ListenDrops.
-std::vector<std::string> overflow_failures(const BacklogOptions& o, const Counters& d,
-                                           const std::vector<ListenerDelta>& ds) {
-  std::vector<std::string> out;
-  if (o.fail_on_drops || o.port || o.pid) out = drop_failures(ds);
-  if (!o.fail_on_overflow || o.port || o.pid) return out;
-  for (const char* name : {"ListenOverflows", "ListenDrops"}) {
-    auto v = counter(d, name);
-    if (v && *v > 0) out.push_back(fmt::format("{} grew by {}", name, *v));
-  }
-  return out;
+BacklogCheck check_of(const BacklogOptions& o) {
+  return {o.fail_above, o.fail_on_overflow, o.fail_on_drops, o.port, o.pid};
 }
 
 Status check_verdict(Reporter& rep, const BacklogOptions& o, const std::vector<std::string>& failures) {
   // --fail-above takes whole percents: the threshold is an integer, given or not.
   Json j{{"ok", failures.empty()}, {"fail_above", std::lround(o.fail_above)}, {"reasons", failures}};
-  rep.event("check", j,
-            failures.empty() ? fmt::format("Check passed: no selected listener above {:.0f}% full{}.", o.fail_above,
-                                           o.fail_on_overflow ? " and no overflow"
-                                           : o.fail_on_drops  ? " and no drops"
-                                                              : "")
-                             : "",
-            -1);
+  rep.event("check", j, failures.empty() ? check_passed_text(check_of(o)) : "", -1);
   if (failures.empty()) return {};
-  std::string more = failures.size() > 1 ? fmt::format(" (and {} more)", failures.size() - 1) : "";
-  return check_error(fmt::format("check failed: {}{}", failures.front(), more));
+  return check_error(check_failed_text(failures));
 }
 
 // ---- running -------------------------------------------------------------------------
@@ -401,13 +273,13 @@ Status watch_loop(Reporter& rep, const BacklogOptions& o, Snapshot prev) {
     if (!now.ok()) return now.take_error();
     double interval = std::round(std::chrono::duration<double>(now->at - prev.at).count() * 1000) / 1000;
     Counters d = counter_deltas(prev.counters, now->counters);
-    auto ds = listener_deltas(prev, *now);
+    auto ds = listener_deltas(prev.listeners, now->listeners);
     report_counter_deltas(rep, d, interval, std::chrono::duration<double>(now->at - start).count());
     report_listener_deltas(rep, ds, *now, interval, o.fail_above);
     if (o.check) {
-      std::vector<std::string> failures = fill_failures(*now, o);
+      std::vector<std::string> failures = fill_failures(now->listeners, check_of(o));
       if (o.fail_on_overflow || o.fail_on_drops) {
-        for (auto& f : overflow_failures(o, d, ds)) failures.push_back(std::move(f));
+        for (auto& f : overflow_failures(check_of(o), d, ds)) failures.push_back(std::move(f));
       }
       if (!failures.empty()) return check_verdict(rep, o, failures);
     }
@@ -430,7 +302,7 @@ Status run_backlog(const BacklogFlags& f, const GlobalOptions& g) {
   report_counters(rep, snap->counters);
   report_listeners(rep, *snap, o->fail_above);
   if (o->watch) return watch_loop(rep, *o, std::move(*snap));
-  if (o->check) return check_verdict(rep, *o, fill_failures(*snap, *o));
+  if (o->check) return check_verdict(rep, *o, fill_failures(snap->listeners, check_of(*o)));
   return {};
 }
 

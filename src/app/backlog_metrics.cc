@@ -20,8 +20,8 @@ std::string metrics_text(const Snapshot& s) {
   for (const auto& row : s.listeners) {
     const SockInfo& k = row.sock;
     ListenerMetrics m;
-    m.protocol = k.transport == Transport::Unix ? "unix" : "tcp";
-    m.address = address_of(k);
+    m.protocol = protocol_name(kind_of(k));
+    m.address = listener_address(k);
     if (k.transport != Transport::Unix) m.port = k.local_port;
     if (row.owner) m.command = row.owner->command;
     m.queue = k.recv_q;

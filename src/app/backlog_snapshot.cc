@@ -64,11 +64,6 @@ std::optional<int64_t> sysctl_of(const Snapshot& s, std::string_view name) {
   return std::nullopt;
 }
 
-std::string address_of(const SockInfo& s) {
-  if (s.transport == Transport::Unix && s.local_address.empty()) return "(unnamed)";
-  return s.local_address;
-}
-
 Result<Snapshot> take_snapshot(const BacklogOptions& o, Reporter& rep, bool first) {
   ProcFs proc;
   Snapshot s;

@@ -20,42 +20,27 @@ SynLimit syn_limit_of(const ListenerRow& row, const Snapshot& s) {
   return syn_limit(row.sock.send_q, syncookies_of(s), sysctl_of(s, "net.ipv4.tcp_max_syn_backlog").value_or(0));
 }
 
-std::vector<std::string> syn_cells(const ListenerRow& row, const Snapshot& s) {
-  if (is_unix(row)) return {"-", "-"};
-  if (!s.syn_known) return {"?", "?"};
-  return {std::to_string(row.syn.syn_recv), std::to_string(row.syn.synack_retrans)};
-}
-
 std::vector<std::string> syn_notes(const ListenerRow& row, const Snapshot& s) {
-  std::vector<std::string> out;
-  if (is_unix(row) || !s.syn_known) return out;
-  const SynQueue& q = row.syn;
-  if (q.group_size > 1) {
-    out.push_back(fmt::format("SO_REUSEPORT group of {}: SYN-RECV is the group's (the kernel does not say whose)",
-                              q.group_size));
-  }
-  SynLimit lim = syn_limit_of(row, s);
-  uint64_t max = static_cast<uint64_t>(lim.max) * q.group_size;
-  if (lim.overflow != SynOverflow::AlwaysCookies && q.syn_recv >= max) {
-    out.push_back(lim.overflow == SynOverflow::Cookies ? "SYN queue full: new SYNs get SYN cookies"
-                                                       : "SYN queue full: new SYNs are dropped");
-  } else if (lim.unproven_max && q.syn_recv >= *lim.unproven_max) {
-    out.push_back("SYN queue past 3/4 of tcp_max_syn_backlog: SYNs from new clients are dropped");
-  }
-  return out;
+  if (is_unix(row) || !s.syn_known) return {};
+  return syn_queue_notes(row.syn, syn_limit_of(row, s));
 }
 
-void add_syn_json(Json& j, const ListenerRow& row, const Snapshot& s) {
+void add_syn_fields(FieldRow& f, const ListenerRow& row, const Snapshot& s) {
+  if (is_unix(row)) {
+    f.add("syn_recv", "SYN-RECV", nullptr, "-").add("synack_retrans", "RETRANS", nullptr, "-");
+  } else if (!s.syn_known) {
+    f.add("syn_recv", "SYN-RECV", nullptr, "?").add("synack_retrans", "RETRANS", nullptr, "?");
+  }
   if (is_unix(row) || !s.syn_known) {
-    for (const char* k : {"syn_recv", "synack_retrans", "syn_max", "syn_overflow", "reuseport_group"}) j[k] = nullptr;
+    for (const char* k : {"syn_max", "syn_overflow", "reuseport_group"}) f.json(k, nullptr);
     return;
   }
   SynLimit lim = syn_limit_of(row, s);
-  j["syn_recv"] = row.syn.syn_recv;
-  j["synack_retrans"] = row.syn.synack_retrans;
-  j["syn_max"] = lim.max;
-  j["syn_overflow"] = syn_overflow_name(lim.overflow);
-  j["reuseport_group"] = row.syn.group_size;
+  f.add("syn_recv", "SYN-RECV", row.syn.syn_recv, std::to_string(row.syn.syn_recv));
+  f.add("synack_retrans", "RETRANS", row.syn.synack_retrans, std::to_string(row.syn.synack_retrans));
+  f.json("syn_max", lim.max);
+  f.json("syn_overflow", syn_overflow_name(lim.overflow));
+  f.json("reuseport_group", row.syn.group_size);
 }
 
 std::string syn_summary(const Snapshot& s) {

@@ -46,4 +46,16 @@ std::string Table::render(const std::vector<Align>& align, const std::string& in
   return out;
 }
 
+std::vector<std::string> column_names(const std::vector<Column>& columns) {
+  std::vector<std::string> out;
+  for (const auto& c : columns) out.push_back(c.name);
+  return out;
+}
+
+std::vector<Align> column_aligns(const std::vector<Column>& columns) {
+  std::vector<Align> out;
+  for (const auto& c : columns) out.push_back(c.align);
+  return out;
+}
+
 }  // namespace sp::app

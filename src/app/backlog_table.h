@@ -10,6 +10,15 @@ namespace sp::app {
 
 enum class Align { Left, Right };
 
+// A table's column: the header it shows (also the name FieldRow::cells
+// looks it up by) and how it aligns.
+struct Column {
+  std::string name;
+  Align align;
+};
+std::vector<std::string> column_names(const std::vector<Column>& columns);
+std::vector<Align> column_aligns(const std::vector<Column>& columns);
+
 class Table {
  public:
   void row(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "app/common.h"
+#include "core/backlogrules.h"
+#include "core/fields.h"
 #include "core/netstat.h"
 #include "core/owners.h"
 #include "core/sockdiag.h"
@@ -39,12 +41,6 @@ struct SysctlValue {
   std::optional<int64_t> value;
 };
 
-struct ListenerRow {
-  SockInfo sock;
-  std::optional<SocketOwner> owner;
-  SynQueue syn;  // zeros for Unix listeners
-};
-
 struct Snapshot {
   std::vector<SysctlValue> sysctls;
   Counters counters;
@@ -59,8 +55,6 @@ struct Snapshot {
 Result<Snapshot> take_snapshot(const BacklogOptions& o, Reporter& rep, bool first);
 // A sysctl of the snapshot by name; nullopt when unreadable.
 std::optional<int64_t> sysctl_of(const Snapshot& s, std::string_view name);
-// "(unnamed)" for an unnamed Unix socket, else the local address.
-std::string address_of(const SockInfo& s);
 
 // Calls step every --watch INTERVAL (--count times, or until it fails or
 // SIGINT). Fixed cadence: each tick is counted from start, not from the
@@ -69,12 +63,11 @@ Status every_interval(const BacklogOptions& o, BacklogClock::time_point start, c
 
 // ---- backlog_synq.cc: the SYN queue in the table, the notes and JSON ----
 SynLimit syn_limit_of(const ListenerRow& row, const Snapshot& s);
-// The SYN-RECV and RETRANS cells ("-" for Unix, "?" when unknown).
-std::vector<std::string> syn_cells(const ListenerRow& row, const Snapshot& s);
 // Notes for the NOTE column: a full SYN queue, an SO_REUSEPORT group.
 std::vector<std::string> syn_notes(const ListenerRow& row, const Snapshot& s);
-// syn_recv, synack_retrans, syn_max, syn_overflow, reuseport_group.
-void add_syn_json(Json& j, const ListenerRow& row, const Snapshot& s);
+// syn_recv (SYN-RECV) and synack_retrans (RETRANS): null and "-" for Unix,
+// null and "?" when unknown; then syn_max, syn_overflow, reuseport_group.
+void add_syn_fields(FieldRow& f, const ListenerRow& row, const Snapshot& s);
 // One sentence under the table: the limit that applies and what then happens.
 std::string syn_summary(const Snapshot& s);
 

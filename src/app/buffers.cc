@@ -133,11 +133,6 @@ void report_limits(Reporter& rep, const BufferLimits& lim) {
 
 // ---- Socket table ------------------------------------------------------------
 
-std::string sized(int64_t v) {
-  if (v < 0) return "?";
-  return fmt::format("{} ({})", v, human_bytes(static_cast<uint64_t>(v)));
-}
-
 // "Why" lines shared by several sockets are printed once, naming them all.
 class WhyLines {
  public:

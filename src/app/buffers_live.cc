@@ -14,11 +14,13 @@
 
 #include "app/backlog_table.h"
 #include "core/bufrules.h"
+#include "core/fields.h"
 #include "core/owners.h"
 #include "core/procfs.h"
 #include "core/signals.h"
 #include "core/wait.h"
 #include "core/sockdiag.h"
+#include "core/sockname.h"
 #include "core/textsafe.h"
 
 namespace sp::app {
@@ -102,81 +104,54 @@ Status check_pid(const LiveOptions& o) {
 
 // ---- reporting ---------------------------------------------------------------
 
-std::string endpoint_text(const SockInfo& s, bool local) {
-  const std::string& addr = local ? s.local_address : s.remote_address;
-  uint16_t port = local ? s.local_port : s.remote_port;
-  if (s.transport == Transport::Unix) {
-    if (!addr.empty()) return terminal_safe(addr);  // another user's name: no raw escapes
-    if (!local && s.peer_inode && *s.peer_inode != 0) return fmt::format("peer inode {}", *s.peer_inode);
-    return "*";
-  }
-  std::string host = addr.empty() ? "*" : addr;
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return fmt::format("{}:{}", host, port == 0 ? std::string("*") : std::to_string(port));
+// skmem as `ss -m` names it; the table shows rb, tb, r, w and d.
+FieldRow skmem_fields(const SkMem& m) {
+  FieldRow f;
+  f.add("r", "r", m.rmem_alloc, std::to_string(m.rmem_alloc)).add("rb", "rb", m.rcvbuf, sized(m.rcvbuf));
+  f.json("t", m.wmem_alloc).add("tb", "tb", m.sndbuf, sized(m.sndbuf)).json("f", m.fwd_alloc);
+  f.add("w", "w", m.wmem_queued, std::to_string(m.wmem_queued)).json("o", m.optmem).json("bl", m.backlog);
+  f.add("d", "d", m.drops, std::to_string(m.drops));
+  return f;
 }
 
-Json skmem_json(const SkMem& m) {
-  return Json{{"r", m.rmem_alloc}, {"rb", m.rcvbuf},     {"t", m.wmem_alloc}, {"tb", m.sndbuf}, {"f", m.fwd_alloc},
-              {"w", m.wmem_queued}, {"o", m.optmem}, {"bl", m.backlog},   {"d", m.drops}};
-}
-
-// An endpoint as JSON EVENTS defines it: {"address", "port"}, or {"path"}
-// for Unix (null when unnamed; the peer's inode is "peer_inode").
-Json live_endpoint(const SockInfo& s, bool local) {
-  const std::string& addr = local ? s.local_address : s.remote_address;
-  if (s.transport == Transport::Unix) return Json{{"path", addr.empty() ? Json(nullptr) : Json(addr)}};
-  return Json{{"address", addr}, {"port", local ? s.local_port : s.remote_port}};
-}
-
-Json socket_json(const LiveRow& row, const std::vector<std::string>& notes) {
+// One socket, each field once: the "socket" event (JSON EVENTS) and a row
+// of the table; the notes are listed under it.
+FieldRow socket_fields(const LiveRow& row, const std::vector<std::string>& notes) {
   const SockInfo& s = row.sock;
-  Json j{{"socket", live_kind_name(s)}, {"state", state_name(s.state)}, {"local", live_endpoint(s, true)},
-         {"peer", live_endpoint(s, false)}};
-  if (s.transport == Transport::Unix) j["peer_inode"] = s.peer_inode ? Json(*s.peer_inode) : Json(nullptr);
-  j["inode"] = s.inode;
-  j["recv_q"] = s.queues_known ? Json(s.recv_q) : Json(nullptr);
-  j["send_q"] = s.queues_known ? Json(s.send_q) : Json(nullptr);
-  j["skmem"] = s.skmem ? skmem_json(*s.skmem) : Json(nullptr);
-  j["pid"] = row.owner ? Json(row.owner->pid) : Json(nullptr);
-  j["command"] = row.owner ? Json(row.owner->command) : Json(nullptr);
-  j["notes"] = notes;
-  return j;
+  FieldRow f;
+  f.add("socket", "Socket", kind_name(kind_of(s)), kind_name(kind_of(s)));
+  f.add("state", "State", state_name(s.state), state_name(s.state));
+  f.add("local", "Local", sock_endpoint_json(s, true), sock_endpoint_cell(s, true));
+  f.add("peer", "Peer", sock_endpoint_json(s, false), sock_endpoint_cell(s, false));
+  if (s.transport == Transport::Unix) f.json("peer_inode", s.peer_inode ? Json(*s.peer_inode) : Json(nullptr));
+  f.json("inode", s.inode);
+  f.add("recv_q", "Recv-Q", s.queues_known ? Json(s.recv_q) : Json(nullptr),
+        s.queues_known ? std::to_string(s.recv_q) : "?");
+  f.add("send_q", "Send-Q", s.queues_known ? Json(s.send_q) : Json(nullptr),
+        s.queues_known ? std::to_string(s.send_q) : "?");
+  // TIME-WAIT/SYN-RECV mini-sockets have no buffers ("-"); otherwise the kernel sent none ("?").
+  bool mini = s.state == kStateTimeWait || s.state == kStateNewSynRecv;
+  f.nest("skmem", skmem_fields(s.skmem.value_or(SkMem{})), s.skmem.has_value(), mini ? "-" : "?");
+  f.json("pid", row.owner ? Json(row.owner->pid) : Json(nullptr));
+  f.json("command", row.owner ? Json(row.owner->command) : Json(nullptr));
+  f.cell("Process", row.owner ? fmt::format("{}/{}", row.owner->pid, terminal_safe(row.owner->command)) : "");
+  f.json("notes", notes);
+  return f;
 }
 
-std::string size_cell(uint32_t v) { return fmt::format("{} ({})", v, human_bytes(v)); }
-
-std::vector<std::string> row_cells(const LiveRow& row, const std::string& extra) {
-  const SockInfo& s = row.sock;
-  std::vector<std::string> c = {live_kind_name(s), state_name(s.state), endpoint_text(s, true),
-                                endpoint_text(s, false)};
-  c.push_back(s.queues_known ? std::to_string(s.recv_q) : "?");
-  c.push_back(s.queues_known ? std::to_string(s.send_q) : "?");
-  if (s.skmem) {
-    const SkMem& m = *s.skmem;
-    for (auto v : {size_cell(m.rcvbuf), size_cell(m.sndbuf), std::to_string(m.rmem_alloc),
-                   std::to_string(m.wmem_queued), std::to_string(m.drops)}) {
-      c.push_back(v);
-    }
-  } else {
-    // TIME-WAIT/SYN-RECV mini-sockets have no buffers; otherwise the kernel sent none.
-    bool mini = s.state == kStateTimeWait || s.state == kStateNewSynRecv;
-    for (int i = 0; i < 5; ++i) c.push_back(mini ? "-" : "?");
-  }
-  c.push_back(extra);
-  c.push_back(row.owner ? fmt::format("{}/{}", row.owner->pid, terminal_safe(row.owner->command)) : "");
+// "d+" (the drops of a --watch round) has no header in a single report.
+const std::vector<Column>& socket_columns() {
+  static const std::vector<Column> c = {
+      {"Socket", Align::Left}, {"State", Align::Left}, {"Local", Align::Left}, {"Peer", Align::Left},
+      {"Recv-Q", Align::Right}, {"Send-Q", Align::Right}, {"rb", Align::Right}, {"tb", Align::Right},
+      {"r", Align::Right}, {"w", Align::Right}, {"d", Align::Right}, {"d+", Align::Left}, {"Process", Align::Left}};
   return c;
 }
 
-const std::vector<Align>& row_align() {
-  static const std::vector<Align> a = {Align::Left,  Align::Left,  Align::Left,  Align::Left,
-                                       Align::Right, Align::Right, Align::Right, Align::Right,
-                                       Align::Right, Align::Right, Align::Right, Align::Left, Align::Left};
-  return a;
-}
-
 std::vector<std::string> header(bool watch) {
-  return {"Socket", "State", "Local", "Peer", "Recv-Q", "Send-Q", "rb", "tb", "r", "w", "d", watch ? "d+" : "",
-          "Process"};
+  std::vector<std::string> h = column_names(socket_columns());
+  if (!watch) h[11] = "";
+  return h;
 }
 
 using PrevRows = std::map<uint64_t, const LiveRow*>;  // by socket cookie
@@ -192,25 +167,26 @@ void report_rows(Reporter& rep, const LiveSnapshot& snap, const PrevRows* prev, 
   BufferLimits lim = read_buffer_limits(ProcFs());
   Table t;
   t.row(header(prev != nullptr));
+  std::vector<std::string> columns = column_names(socket_columns());
   std::string notes_text;
   for (const auto& row : snap.rows) {
     std::vector<std::string> notes = live_notes(row.sock, lim);
-    Json j = socket_json(row, notes);
-    auto dd = drops_delta(row, prev);
+    FieldRow f = socket_fields(row, notes);
     if (prev) {  // a --watch round: the totals stay totals, the change is "drops_delta"
-      j["drops_delta"] = dd ? Json(*dd) : Json(nullptr);
-      j["interval"] = interval;
+      auto dd = drops_delta(row, prev);
+      f.add("drops_delta", "d+", dd ? Json(*dd) : Json(nullptr), dd ? fmt::format("{:+}", *dd) : "");
+      f.json("interval", interval);
     }
-    rep.event("socket", std::move(j), "");
-    t.row(row_cells(row, dd ? fmt::format("{:+}", *dd) : ""));
-    for (const auto& n : notes) notes_text += fmt::format("    {} {}: {}\n", live_kind_name(row.sock),
-                                                          endpoint_text(row.sock, true), n);
+    rep.event("socket", f.to_json(), "");
+    t.row(f.cells(columns));
+    for (const auto& n : notes) notes_text += fmt::format("    {} {}: {}\n", kind_name(kind_of(row.sock)),
+                                                          sock_endpoint_cell(row.sock, true), n);
   }
   if (snap.rows.empty()) {
     rep.text("  No matching sockets.\n");
     return;
   }
-  rep.text(t.render(row_align(), "  "));
+  rep.text(t.render(column_aligns(socket_columns()), "  "));
   if (!notes_text.empty()) rep.text("  Notes:\n" + notes_text);
 }
 

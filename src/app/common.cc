@@ -1,10 +1,7 @@
 // Shared flag handling for the subcommand front-ends (see common.h).
 #include "app/common.h"
 
-#include <sys/un.h>
 #include <unistd.h>
-
-#include <cstddef>
 
 #include <fmt/format.h>
 
@@ -98,14 +95,6 @@ Reporter make_reporter(const GlobalOptions& g, std::FILE* stream) {
   o.color = resolve_color(g.color, fileno(stream));
   o.stderr_color = resolve_color(g.color, STDERR_FILENO);
   return Reporter(o, stream);
-}
-
-Json endpoint_json(const Endpoint& ep) {
-  if (ep.family() == AF_UNIX) {
-    bool named = ep.len > offsetof(sockaddr_un, sun_path);
-    return Json{{"path", named ? Json(format_host(ep)) : Json(nullptr)}};
-  }
-  return Json{{"address", format_host(ep)}, {"port", endpoint_port(ep)}};
 }
 
 }  // namespace sp::app

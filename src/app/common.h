@@ -16,6 +16,7 @@
 #include "core/report.h"
 #include "core/result.h"
 #include "core/sock.h"
+#include "core/sockname.h"
 
 namespace sp::app {
 
@@ -65,9 +66,6 @@ struct Command {
 };
 
 // One per subcommand, in src/app/<name>.cc.
-// An endpoint in JSON (man page, JSON EVENTS): {"address", "port"} for IP,
-// {"path"} for a Unix socket (null when it has no name).
-Json endpoint_json(const Endpoint& ep);
 
 Command add_listen(CLI::App& app, const GlobalOptions& g);
 Command add_connect(CLI::App& app, const GlobalOptions& g);

@@ -5,23 +5,9 @@
 
 #include "app/common.h"
 #include "core/tcpinfo.h"
-#include "core/textsafe.h"
 
 namespace sp::app {
 namespace {
-
-// "tcp", "udp", "unix" (stream) or "unix-dgram": a Unix datagram socket is
-// not a stream one, and a script must be able to tell them apart.
-std::string protocol_name(const Endpoint& ep, Transport t) {
-  if (ep.family() == AF_UNIX) return t == Transport::Udp ? "unix-dgram" : "unix";
-  return transport_name(t);
-}
-
-// Human text: a Unix peer picks its own name, escapes and all.
-std::string address_text(const Endpoint& ep) {
-  if (ep.family() == AF_UNIX) return terminal_safe(format_host(ep));
-  return fmt::format("{} {}", format_host(ep), endpoint_port(ep));
-}
 
 // The listener's accept queue right now, as JSON and as text
 // (", accept queue 0/128"); nothing for UDP or when the kernel says nothing.
@@ -39,7 +25,7 @@ void add_accept_queue(int listen_fd, Json* j, std::string* text) {
 void report_listening(Reporter& rep, const Listener& l) {
   BufferSizes b = effective_buffers(l.fd.get());
   Json j = endpoint_json(l.local);
-  j["protocol"] = protocol_name(l.local, l.transport);
+  j["protocol"] = protocol_name(kind_of(l.local, l.transport));
   std::string details;
   if (l.transport != Transport::Udp) {
     j["backlog"] = Json{{"requested", l.backlog_requested}, {"effective", l.backlog_effective}};
@@ -53,7 +39,7 @@ void report_listening(Reporter& rep, const Listener& l) {
   details += fmt::format("sndbuf {}, rcvbuf {}", b.sndbuf, b.rcvbuf);
   // Shown even with -q: with port 0 this line is the only way to learn the port.
   rep.event("listening", j,
-            fmt::format("Listening on {} ({}, {})", address_text(l.local), j["protocol"].get<std::string>(), details), -1);
+            fmt::format("Listening on {} ({}, {})", endpoint_words(l.local), j["protocol"].get<std::string>(), details), -1);
 }
 
 void report_accepted(Reporter& rep, int listen_fd, const ConnectionReport& c) {
@@ -66,19 +52,19 @@ void report_accepted(Reporter& rep, int listen_fd, const ConnectionReport& c) {
   std::string queue;
   add_accept_queue(listen_fd, &j, &queue);
   rep.event("accepted", j,
-            fmt::format("Connection from {} (sndbuf {}, rcvbuf {}{})", address_text(c.peer), c.sndbuf, c.rcvbuf, queue));
+            fmt::format("Connection from {} (sndbuf {}, rcvbuf {}{})", endpoint_words(c.peer), c.sndbuf, c.rcvbuf, queue));
 }
 
 void report_connected(Reporter& rep, int fd, const Endpoint& peer, Transport t) {
   BufferSizes b = effective_buffers(fd);
   Endpoint local = local_endpoint(fd);
   Json j = endpoint_json(peer);
-  j["protocol"] = protocol_name(peer, t);
+  j["protocol"] = protocol_name(kind_of(peer, t));
   if (local.family() != AF_UNIX) j["local"] = endpoint_json(local);
   j["sndbuf"] = b.sndbuf;
   j["rcvbuf"] = b.rcvbuf;
   rep.event("connected", j,
-            fmt::format("Connected to {} ({}, sndbuf {}, rcvbuf {})", address_text(peer),
+            fmt::format("Connected to {} ({}, sndbuf {}, rcvbuf {})", endpoint_words(peer),
                         j["protocol"].get<std::string>(), b.sndbuf, b.rcvbuf), 1);
 }
 
@@ -97,7 +83,7 @@ void report_closed(Reporter& rep, const ConnectionReport& c, int min_verbosity) 
     tcp = ", " + tcp_info_summary(c.tcp_info);
   }
   rep.event("closed", j,
-            fmt::format("Closed {}: {} in, {} out, {}, sndbuf {}, rcvbuf {}{}{}", address_text(c.peer), c.bytes_in,
+            fmt::format("Closed {}: {} in, {} out, {}, sndbuf {}, rcvbuf {}{}{}", endpoint_words(c.peer), c.bytes_in,
                         c.bytes_out, human_duration(c.seconds), c.sndbuf, c.rcvbuf, tcp,
                         c.error.empty() ? "" : " (" + c.error + ")"),
             min_verbosity);

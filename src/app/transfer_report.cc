@@ -11,7 +11,6 @@
 #include "core/parse.h"
 #include "core/sock.h"
 #include "core/tcpinfo.h"
-#include "core/textsafe.h"
 
 namespace sp::app {
 namespace {
@@ -19,11 +18,6 @@ namespace {
 bool g_progress_shown = false;
 
 double rate(uint64_t bytes, double seconds) { return seconds > 0 ? static_cast<double>(bytes) / seconds : 0; }
-
-std::string peer_text(const Endpoint& ep) {
-  if (ep.family() == AF_UNIX) return terminal_safe(format_host(ep));  // the peer's own name
-  return fmt::format("{} {}", format_host(ep), endpoint_port(ep));
-}
 
 }  // namespace
 
@@ -103,7 +97,7 @@ void report_summary(Reporter& rep, const TransferContext& ctx, const TransferSta
                                  sending ? "Sent" : "Received", stats.bytes, human_bytes(stats.bytes),
                                  human_duration(stats.seconds), bps, human_bits_per_second(bps),
                                  interrupted ? " (interrupted)" : "", sending ? "to" : "from",
-                                 peer_text(ctx.peer), sending ? "sndbuf" : "rcvbuf", buffer, tcp);
+                                 endpoint_words(ctx.peer), sending ? "sndbuf" : "rcvbuf", buffer, tcp);
   if (stats.checksum) text += fmt::format("\n  checksum {}", *stats.checksum);
   rep.event("summary", j, text);
 }

@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "core/sockname.h"
+
 namespace sp {
 namespace {
 
@@ -39,11 +41,6 @@ std::string short_name(std::string_view dotted) {
 }
 
 std::string_view max_sysctl(BufDir d) { return d == BufDir::Send ? "net.core.wmem_max" : "net.core.rmem_max"; }
-
-std::string sized(int64_t v) {
-  if (v < 0) return fmt::format("{}", v);
-  return fmt::format("{} ({})", v, human_bytes(static_cast<uint64_t>(v)));
-}
 
 }  // namespace
 
@@ -88,14 +85,16 @@ BufferLimits read_buffer_limits(const ProcFs& proc) {
   return lim;
 }
 
-std::string_view sock_kind_name(SockKind k) {
+// The namer (core/sockname.h) names the kinds `buffers` probes, as it names
+// the live sockets.
+std::string sock_kind_name(SockKind k) {
   switch (k) {
-    case SockKind::Tcp4: return "tcp4";
-    case SockKind::Tcp6: return "tcp6";
-    case SockKind::Udp4: return "udp4";
-    case SockKind::Udp6: return "udp6";
-    case SockKind::UnixStream: return "unix-stream";
-    case SockKind::UnixDgram: return "unix-dgram";
+    case SockKind::Tcp4: return kind_name({Transport::Tcp, AF_INET, SOCK_STREAM});
+    case SockKind::Tcp6: return kind_name({Transport::Tcp, AF_INET6, SOCK_STREAM});
+    case SockKind::Udp4: return kind_name({Transport::Udp, AF_INET, SOCK_DGRAM});
+    case SockKind::Udp6: return kind_name({Transport::Udp, AF_INET6, SOCK_DGRAM});
+    case SockKind::UnixStream: return kind_name({Transport::Unix, AF_UNIX, SOCK_STREAM});
+    case SockKind::UnixDgram: return kind_name({Transport::Unix, AF_UNIX, SOCK_DGRAM});
   }
   return "?";
 }
@@ -305,15 +304,6 @@ std::vector<NamedCounter> counter_changes(const std::vector<NamedCounter>& befor
   return out;
 }
 
-
-std::string live_kind_name(const SockInfo& s) {
-  if (s.transport == Transport::Unix) {
-    if (s.type == SOCK_DGRAM) return "unix-dgram";
-    if (s.type == SOCK_SEQPACKET) return "unix-seqpacket";
-    return "unix-stream";
-  }
-  return fmt::format("{}{}", transport_name(s.transport), s.family == AF_INET6 ? 6 : 4);
-}
 
 namespace {
 

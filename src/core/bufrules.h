@@ -44,7 +44,7 @@ BufferLimits read_buffer_limits(const ProcFs& proc);
 enum class SockKind { Tcp4, Tcp6, Udp4, Udp6, UnixStream, UnixDgram };
 inline constexpr SockKind kAllSockKinds[] = {SockKind::Tcp4, SockKind::Tcp6,       SockKind::Udp4,
                                              SockKind::Udp6, SockKind::UnixStream, SockKind::UnixDgram};
-std::string_view sock_kind_name(SockKind k);  // "tcp4", "unix-dgram", ...
+std::string sock_kind_name(SockKind k);  // "tcp4", "unix-dgram", ...
 bool is_tcp(SockKind k);
 
 enum class BufDir { Send, Receive };
@@ -141,8 +141,6 @@ std::vector<NamedCounter> counter_changes(const std::vector<NamedCounter>& befor
 
 // ---- Live sockets ----------------------------------------------------------
 
-// "tcp4", "udp6", "unix-stream", "unix-dgram", "unix-seqpacket".
-std::string live_kind_name(const SockInfo& s);
 // Short remarks on a live socket's memory (drops, a nearly full receive or
 // send buffer, rb/tb versus the defaults). Empty when nothing stands out.
 std::vector<std::string> live_notes(const SockInfo& s, const BufferLimits& lim);

@@ -198,7 +198,6 @@ TEST_CASE("live_notes: drops, full queues, rb/tb against the defaults") {
   s.transport = Transport::Tcp;
   s.family = AF_INET;
   s.state = kStateEstablished;
-  CHECK(live_kind_name(s) == "tcp4");
   CHECK(contains(live_notes(s, lim).at(0), "SKMEMINFO missing"));
   s.state = kStateTimeWait;
   CHECK(live_notes(s, lim).empty());
@@ -223,11 +222,7 @@ TEST_CASE("live_notes: drops, full queues, rb/tb against the defaults") {
   u.transport = Transport::Udp;
   u.family = AF_INET6;
   u.skmem = SkMem{0, 8192, 0, 212992, 0, 0, 0, 0, 0};
-  CHECK(live_kind_name(u) == "udp6");
   auto un = live_notes(u, lim);
   REQUIRE(un.size() == 1);
   CHECK(contains(un[0], "rb 8192 differs from the default 212992"));
-  u.transport = Transport::Unix;
-  u.type = SOCK_DGRAM;
-  CHECK(live_kind_name(u) == "unix-dgram");
 }

@@ -257,6 +257,11 @@ std::string human_bytes(uint64_t bytes) {
   return fmt::format("{:.{}f} {}", v, v < 10 ? 2 : 1, units[u]);
 }
 
+std::string sized(int64_t bytes) {
+  if (bytes < 0) return "?";
+  return fmt::format("{} ({})", bytes, human_bytes(static_cast<uint64_t>(bytes)));
+}
+
 std::string human_bits_per_second(double bytes_per_second) {
   static const char* units[] = {"bit/s", "Kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"};
   double v = bytes_per_second * 8;

@@ -65,6 +65,9 @@ bool cidr_contains(const Cidr& block, int family, const unsigned char* addr);
 
 // Human units for reports: 1536 -> "1.5 KiB", 8388608 -> "8 MiB".
 std::string human_bytes(uint64_t bytes);
+// A buffer size in both forms: 65536 -> "65536 (64 KiB)". A negative value
+// is no size (a getsockopt that failed, a sysctl that is missing): "?".
+std::string sized(int64_t bytes);
 // Bits per second in SI units, as iperf3 reports: "9.41 Gbit/s".
 std::string human_bits_per_second(double bytes_per_second);
 // Seconds with sensible precision: 0.000123 -> "123us", 1.5 -> "1.50s".

@@ -157,6 +157,9 @@ TEST_CASE("human units") {
   CHECK(human_bytes(100) == "100 B");
   CHECK(human_bytes(1536) == "1.50 KiB");
   CHECK(human_bytes(8388608) == "8 MiB");
+  CHECK(sized(65536) == "65536 (64 KiB)");
+  CHECK(sized(0) == "0 (0 B)");
+  CHECK(sized(-1) == "?");
   CHECK(human_bits_per_second(125000000) == "1.00 Gbit/s");
   CHECK(human_duration(0.000123) == "123us");
   CHECK(human_duration(1.5) == "1.50s");

@@ -1,0 +1,50 @@
+// One definition per report field (see fields.h).
+#include "core/fields.h"
+
+namespace sp {
+
+FieldRow& FieldRow::add(std::string key, std::string column, nlohmann::ordered_json value, std::string text) {
+  fields_.push_back({std::move(key), std::move(column), std::move(value), std::move(text)});
+  return *this;
+}
+
+FieldRow& FieldRow::nest(std::string key, const FieldRow& inner, bool present, const std::string& absent) {
+  json(std::move(key), present ? inner.to_json() : nlohmann::ordered_json(nullptr));
+  for (const auto& f : inner.fields_) {
+    if (!f.column.empty()) cell(f.column, present ? f.text : absent);
+  }
+  return *this;
+}
+
+nlohmann::ordered_json FieldRow::to_json() const {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& f : fields_) {
+    if (!f.key.empty()) j[f.key] = f.value;
+  }
+  return j;
+}
+
+std::vector<std::string> FieldRow::cells(const std::vector<std::string>& columns) const {
+  std::vector<std::string> out;
+  out.reserve(columns.size());
+  for (const auto& c : columns) {
+    std::string text;
+    for (const auto& f : fields_) {
+      if (f.column == c) {
+        text = f.text;
+        break;
+      }
+    }
+    out.push_back(std::move(text));
+  }
+  return out;
+}
+
+const Field* FieldRow::find(std::string_view key) const {
+  for (const auto& f : fields_) {
+    if (f.key == key) return &f;
+  }
+  return nullptr;
+}
+
+}  // namespace sp
