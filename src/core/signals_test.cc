@@ -40,6 +40,10 @@ void touch(const std::string& path) {
 int child_status(const std::string& path, int sig, int times, bool forget, bool replace = false) {
   pid_t pid = ::fork();
   if (pid == 0) {
+    // A background job of a non-interactive shell starts with SIGINT and
+    // SIGQUIT ignored, and install_signal_handlers keeps an ignored signal
+    // ignored (nohup): start from the default, as a terminal would.
+    ::signal(sig, SIG_DFL);
     install_signal_handlers();
     static OwnedPath owned;  // never destroyed: only the signal may remove it
     owned = OwnedPath(path);
@@ -116,6 +120,10 @@ TEST_CASE("OwnedPath: scope exit removes the file, unless it was replaced or rel
 TEST_CASE("one SIGINT does not end the process: it only raises the flag") {
   pid_t pid = ::fork();
   if (pid == 0) {
+    // A background job of a non-interactive shell starts with SIGINT and
+    // SIGQUIT ignored, and install_signal_handlers keeps an ignored signal
+    // ignored (nohup): start from the default, as a terminal would.
+    ::signal(sig, SIG_DFL);
     install_signal_handlers();
     ::kill(::getpid(), SIGINT);
     ::_exit(interrupted() ? 0 : 1);
