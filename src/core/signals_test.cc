@@ -120,10 +120,7 @@ TEST_CASE("OwnedPath: scope exit removes the file, unless it was replaced or rel
 TEST_CASE("one SIGINT does not end the process: it only raises the flag") {
   pid_t pid = ::fork();
   if (pid == 0) {
-    // A background job of a non-interactive shell starts with SIGINT and
-    // SIGQUIT ignored, and install_signal_handlers keeps an ignored signal
-    // ignored (nohup): start from the default, as a terminal would.
-    ::signal(sig, SIG_DFL);
+    ::signal(SIGINT, SIG_DFL);  // as in child_status
     install_signal_handlers();
     ::kill(::getpid(), SIGINT);
     ::_exit(interrupted() ? 0 : 1);
