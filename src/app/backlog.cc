@@ -311,6 +311,11 @@ Status run_backlog(const BacklogFlags& f, const GlobalOptions& g) {
 Command add_backlog(CLI::App& app, const GlobalOptions& g) {
   auto f = std::make_shared<BacklogFlags>();
   CLI::App* sub = app.add_subcommand("backlog", "Listen backlog: limits, overflow counters, accept-queue fill");
+  sub->footer(
+      "Examples:\n"
+      "  sockprobe backlog --port 8080\n"
+      "  sockprobe backlog --check --fail-above 50 || echo \"backlog filling up\"\n"
+      "  sockprobe backlog --watch 1s --count 10");
   sub->add_option("--port", f->port, "Only TCP listeners on PORT")->type_name("PORT");
   sub->add_option("--pid", f->pid, "Only listeners owned by process PID")->type_name("PID");
   sub->add_option("--watch", f->watch, "Print per-interval deltas every INTERVAL")->type_name("INTERVAL");

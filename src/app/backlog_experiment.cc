@@ -118,8 +118,8 @@ std::vector<std::string> conclusions(const ExperimentResult& r) {
                               r.somaxconn));
   }
   if (r.accept_rate == 0 && r.queued == r.effective + 1) {
-    out.push_back(fmt::format("Backlog {} held {} connections: on Linux the accept queue is full only when it holds "
-                              "backlog + 1.", r.effective, r.effective + 1));
+    out.push_back(fmt::format("Backlog {} held {}: on Linux the accept queue is full only when it holds "
+                              "backlog + 1.", r.effective, counted(r.effective + 1, "connection")));
   }
   if (r.unanswered > 0) {
     out.push_back(fmt::format("{} client{} got no answer: the kernel dropped the SYN because the accept queue was "
@@ -243,6 +243,11 @@ Command add_backlog_test(CLI::App* backlog, const GlobalOptions& g) {
   auto f = std::make_shared<TestFlags>();
   CLI::App* sub = backlog->add_subcommand(
       "test", "Experiment: listen with backlog N without accepting, connect M clients, count what the kernel did");
+  sub->footer(
+      "Examples:\n"
+      "  sudo sockprobe backlog test -b 4 --clients 10\n"
+      "  sudo sockprobe backlog test -b 128 --clients 200 --somaxconn 64   # the clamp, in a private netns\n"
+      "  sudo sockprobe backlog test --syn-queue --syncookies 0");
   sub->add_option("-b,--backlog", f->backlog, "listen() backlog (default 4)")->type_name("N");
   sub->add_option("--clients", f->clients, "Clients connecting at once (default: effective backlog + 5)")
       ->type_name("M");

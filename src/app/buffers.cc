@@ -339,6 +339,12 @@ Command add_buffers(CLI::App& app, const GlobalOptions& g) {
   auto f = std::make_shared<BuffersFlags>();
   CLI::App* sub = app.add_subcommand(
       "buffers", "SO_SNDBUF/SO_RCVBUF: system limits, what sockets get and why, BDP, live sockets' buffer use");
+  sub->footer(
+      "Examples:\n"
+      "  sockprobe buffers                             # the limits and what a new socket gets\n"
+      "  sockprobe buffers --set 1M                    # what asking for 1M really gives\n"
+      "  sockprobe buffers --bdp 10Gbit --rtt 50ms\n"
+      "  sockprobe buffers --all --port 443            # live sockets' buffers and queues");
   sub->add_option("--set", f->set, "Request SIZE for both SO_SNDBUF and SO_RCVBUF on each socket type")
       ->type_name("SIZE");
   add_socket_flags(sub, &f->sock, kFlagBuffers);

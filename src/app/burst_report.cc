@@ -174,9 +174,9 @@ std::string burst_text(const BurstView& v, const std::string& host) {
   const BurstResult& r = v.r;
   const BurstOptions& opts = v.opts;
   std::string text = fmt::format(
-      "Burst to {} port {}: {} connections, {} at a time{}{}, in {} ({:.0f} connections/s)\n"
+      "Burst to {} port {}: {}, {} at a time{}{}, in {} ({:.0f} connections/s)\n"
       "  ok {}  refused {}  reset {}  timeout {}  other {}",
-      v.address, v.port, opts.count, opts.concurrency,
+      v.address, v.port, counted(opts.count, "connection"), opts.concurrency,
       r.in_flight_limit ? fmt::format(" (at most {} by the open-file limit)", r.in_flight_limit) : "",
       opts.rate ? fmt::format(", {}/s", opts.rate) : "", human_duration(r.seconds), v.cps, r.ok, r.refused, r.reset,
       r.timeout, r.other);

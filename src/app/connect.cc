@@ -208,6 +208,12 @@ Status run_connect(const ConnectFlags& f, const GlobalOptions& g) {
 Command add_connect(CLI::App& app, const GlobalOptions& g) {
   auto f = std::make_shared<ConnectFlags>();
   CLI::App* sub = app.add_subcommand("connect", "Connect; relay stdin/stdout, or -z check ports");
+  sub->footer(
+      "Examples:\n"
+      "  echo hello | sockprobe connect 127.0.0.1 9000\n"
+      "  sockprobe connect -z -w 1s 127.0.0.1 22,80,8000-8010\n"
+      "  sockprobe connect -z --wait 30s db.internal 5432   # until the port opens (exit 3: it did not)\n"
+      "  sockprobe connect --count 10000 --concurrency 100 127.0.0.1 8080");
   sub->add_option("args", f->args, "HOST PORT (with -z: PORT may be a list like 22,80,8000-8010)")
       ->type_name("HOST PORT");
   add_socket_flags(sub, &f->sock);

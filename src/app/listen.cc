@@ -62,7 +62,7 @@ struct ServedTotals {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     rep.event("served",
               Json{{"connections", connections}, {"bytes_in", bytes_in}, {"bytes_out", bytes_out}, {"seconds", secs}},
-              fmt::format("Interrupted after {}: {} connections, {} in, {} out", human_duration(secs), connections,
+              fmt::format("Interrupted after {}: {}, {} in, {} out", human_duration(secs), counted(connections, "connection"),
                           bytes_in, bytes_out));
   }
 };
@@ -343,6 +343,12 @@ Status run_listen(const ListenFlags& f, const GlobalOptions& g) {
 Command add_listen(CLI::App& app, const GlobalOptions& g) {
   auto f = std::make_shared<ListenFlags>();
   CLI::App* sub = app.add_subcommand("listen", "Accept connections; relay stdin/stdout, or serve --echo/--discard");
+  sub->footer(
+      "Examples:\n"
+      "  sockprobe listen 9000 > received.bin          # one client; its bytes to a file\n"
+      "  sockprobe listen --echo 127.0.0.1 0           # an echo server on a port the kernel picks\n"
+      "  sockprobe listen --discard -q 9000            # accept everyone, drop the bytes\n"
+      "  sockprobe listen -u 127.0.0.1 5353            # one UDP peer on stdin/stdout");
   sub->add_option("args", f->args, "[HOST] PORT (0: the kernel picks a port)")->type_name("[HOST] PORT");
   add_socket_flags(sub, &f->sock, kFlagUdp | kFlagUnix | kFlagBuffers);
   sub->add_option("-b,--backlog", f->backlog, "listen() backlog (default: net.core.somaxconn)")->type_name("N");

@@ -120,6 +120,11 @@ Status run_recv(const RecvFlags& f, const GlobalOptions& g) {
 Command add_recv(CLI::App& app, const GlobalOptions& g) {
   auto f = std::make_shared<RecvFlags>();
   CLI::App* sub = app.add_subcommand("recv", "Measured transfer in: listen (or --connect) and receive");
+  sub->footer(
+      "Examples:\n"
+      "  sockprobe recv -o copy.iso --expect-bytes 700M 9000\n"
+      "  sockprobe recv --discard 9000                 # measure only\n"
+      "  sockprobe recv --connect host 9000 > data.bin");
   sub->add_option("args", f->args, "[HOST] PORT to listen on (0: the kernel picks); with --connect: HOST PORT")
       ->type_name("[HOST] PORT");
   add_socket_flags(sub, &f->sock, kFlagUnix | kFlagBuffers);

@@ -273,6 +273,10 @@ std::string human_bits_per_second(double bytes_per_second) {
   return fmt::format("{:.{}f} {}", v, v < 10 ? 2 : (v < 100 ? 1 : 0), units[u]);
 }
 
+std::string counted(uint64_t n, std::string_view noun) {
+  return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
+}
+
 std::string human_duration(double seconds) {
   if (seconds < 1e-3) return fmt::format("{:.0f}us", seconds * 1e6);
   if (seconds < 1) return fmt::format("{:.1f}ms", seconds * 1e3);

@@ -72,5 +72,8 @@ std::string sized(int64_t bytes);
 std::string human_bits_per_second(double bytes_per_second);
 // Seconds with sensible precision: 0.000123 -> "123us", 1.5 -> "1.50s".
 std::string human_duration(double seconds);
+// A count and its noun: counted(1, "connection") -> "1 connection",
+// counted(2, "connection") -> "2 connections" (an s for the plural).
+std::string counted(uint64_t n, std::string_view noun);
 
 }  // namespace sp

@@ -153,6 +153,12 @@ TEST_CASE("parse_cidr and cidr_contains") {
   }
 }
 
+TEST_CASE("counted: one noun, or the plural") {
+  CHECK(counted(0, "connection") == "0 connections");
+  CHECK(counted(1, "connection") == "1 connection");
+  CHECK(counted(2, "connection") == "2 connections");
+}
+
 TEST_CASE("human units") {
   CHECK(human_bytes(100) == "100 B");
   CHECK(human_bytes(1536) == "1.50 KiB");

@@ -41,7 +41,7 @@ Json tcp_info_json(const TcpInfo& info) {
 
 std::string tcp_info_summary(const TcpInfo& info) {
   const TcpInfoRaw& r = info.raw;
-  std::string s = fmt::format("rtt {}/{}, retrans {}, cwnd {}", human_duration(r.rtt / 1e6),
+  std::string s = fmt::format("rtt {} (rttvar {}), retrans {}, cwnd {}", human_duration(r.rtt / 1e6),
                               human_duration(r.rttvar / 1e6), r.total_retrans, r.snd_cwnd);
   if (info.has(&TcpInfoRaw::delivery_rate) && r.delivery_rate > 0) {
     s += fmt::format(", delivery {}", human_bits_per_second(static_cast<double>(r.delivery_rate)));

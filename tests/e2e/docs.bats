@@ -142,6 +142,29 @@ check_completion() {
   report_problems
 }
 
+# examples SUB...: the example lines under "Examples:" of `sockprobe SUB --help`.
+examples() {
+  "$SOCKPROBE" "$@" --help | awk '/^Examples:$/ { on = 1; next } /^[A-Z][A-Za-z]*:$/ { on = 0 } on && /sockprobe/'
+}
+
+@test "--help of each subcommand ends with 2-4 examples that use only its own flags" {
+  local sub nested n f
+  for sub in $(subcommands) "backlog test" "backlog trace"; do
+    # shellcheck disable=SC2086
+    n=$(examples $sub | wc -l)
+    if [ "$n" -lt 2 ] || [ "$n" -gt 4 ]; then
+      echo "sockprobe $sub --help: $n examples (want 2-4 under 'Examples:')" >>"$BATS_TEST_TMPDIR/problems"
+    fi
+    # shellcheck disable=SC2086
+    for f in $(examples $sub | sed 's/#.*//' | grep -oE -- '(^| )--?[A-Za-z][A-Za-z0-9-]*' | tr -d ' ' | sort -u); do
+      # shellcheck disable=SC2086
+      help_flags $sub | grep -qx -- "$f" || help_flags | grep -qx -- "$f" ||
+        echo "sockprobe $sub --help: an example uses $f, which is not its flag" >>"$BATS_TEST_TMPDIR/problems"
+    done
+  done
+  report_problems
+}
+
 @test "bash completion: every flag of every subcommand" { check_completion sockprobe.bash; }
 @test "zsh completion: every flag of every subcommand" { check_completion _sockprobe; }
 @test "fish completion: every flag of every subcommand" { check_completion sockprobe.fish; }

@@ -44,9 +44,17 @@ show() {
 # bg_start NAME STDIN CMD...: runs CMD in the background with stdin from
 # STDIN, stdout to $T/NAME.out, stderr to $T/NAME.err; the pid goes to
 # $T/NAME.pid. fd 3 (bats' own) is closed so bats does not wait for it.
+# The files are emptied here, before the background start: the child's
+# own redirections run later, so a wait_for_line right after could match
+# what an earlier NAME wrote, and then find the file emptied (seen in
+# delivery.bats, a name reused in a loop under load: PORT came back empty).
+# Not >> in the child: splice refuses a file opened O_APPEND, and tests
+# watch which syscall moves the bytes.
 bg_start() {
   local name=$1 in=$2
   shift 2
+  : >"$T/$name.out"
+  : >"$T/$name.err"
   "$@" <"$in" >"$T/$name.out" 2>"$T/$name.err" 3>&- &
   echo $! >"$T/$name.pid"
 }
