@@ -4,6 +4,8 @@
 // health check for cron and CI (exit 4). The snapshot, the SYN-queue
 // columns, --openmetrics and the hidden --capture DIR live beside it
 // (backlog_view.h); `backlog test` in backlog_experiment.cc.
+#include <sys/socket.h>
+
 #include <cmath>
 
 #include <fmt/format.h>
@@ -53,6 +55,8 @@ Result<BacklogOptions> backlog_options(const BacklogFlags& f, const GlobalOption
   auto pid = count_flag("--pid", f.pid, 1, INT32_MAX);
   if (!pid.ok()) return pid.take_error();
   if (*pid) o.pid = static_cast<int>(**pid);
+  if (g.ipv4) o.family = AF_INET;
+  if (g.ipv6) o.family = AF_INET6;
   auto watch = duration_flag("--watch", f.watch);
   if (!watch.ok()) return watch.take_error();
   o.watch = *watch;

@@ -29,6 +29,7 @@ std::vector<SysctlValue> read_sysctls(const ProcFs& proc) {
 bool selected(const ListenerRow& row, const BacklogOptions& o) {
   if (o.port && (row.sock.transport == Transport::Unix || row.sock.local_port != *o.port)) return false;
   if (o.pid && (!row.owner || row.owner->pid != *o.pid)) return false;
+  if (o.family != 0 && row.sock.family != o.family) return false;
   return true;
 }
 

@@ -26,6 +26,10 @@ using BacklogClock = std::chrono::steady_clock;
 struct BacklogOptions {
   std::optional<uint16_t> port;
   std::optional<int> pid;
+  // -4/-6 (global): only AF_INET or AF_INET6 listeners, and no Unix ones,
+  // as `ss -4`/`ss -6` list them (a [::] listener is IPv6 even when it
+  // takes IPv4 clients too). AF_UNSPEC: every family.
+  int family = 0;
   std::optional<Duration> watch;
   std::optional<long long> count;
   bool check = false;

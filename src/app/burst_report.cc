@@ -26,7 +26,7 @@ std::string histogram_text(const std::vector<HistogramBucket>& h, uint64_t total
   for (const auto& b : h) {
     if (b.count == 0) continue;
     size_t bar = total ? static_cast<size_t>(40.0 * static_cast<double>(b.count) / static_cast<double>(total) + 0.5) : 0;
-    out += fmt::format("\n    {:>8} {:>8} {}", b.label, b.count, std::string(std::max<size_t>(bar, 1), '#'));
+    out += fmt::format("\n    {:>9} {:>8} {}", b.label, b.count, std::string(std::max<size_t>(bar, 1), '#'));
   }
   return out;
 }

@@ -385,11 +385,14 @@ std::vector<double> syn_retransmit_times(int linear_timeouts, int syn_retries, d
 
 std::vector<HistogramBucket> latency_histogram(const std::vector<double>& samples, const std::vector<double>& marks) {
   const double inf = std::numeric_limits<double>::infinity();
-  std::vector<HistogramBucket> b = {{100e-6, "<100us"}, {1e-3, "<1ms"}, {10e-3, "<10ms"}, {100e-3, "<100ms"}};
+  // Each label gives the bucket's bounds ("0.9-1.9s": one SYN resent, at
+  // 1 s), not only its upper one.
+  std::vector<HistogramBucket> b = {
+      {100e-6, "<100us"}, {1e-3, "100us-1ms"}, {10e-3, "1-10ms"}, {100e-3, "10-100ms"}};
   double lower = 100e-3;
   for (size_t i = 0; i < marks.size() && marks[i] <= 15; ++i) {
     double upper = marks[i] - 0.1;
-    if (upper > lower) b.push_back({upper, fmt::format("<{:g}s", upper)});
+    if (upper > lower) b.push_back({upper, fmt::format("{:g}-{:g}s", lower, upper)});
     lower = upper;
   }
   b.push_back({inf, fmt::format(">={:g}s", lower)});

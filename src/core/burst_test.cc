@@ -41,16 +41,17 @@ TEST_CASE("latency histogram buckets follow the schedule") {
   CHECK(h[0].count == 1);  // <100us
   CHECK(h[1].count == 2);  // <1ms
   CHECK(h[2].count == 1);  // <10ms
-  CHECK(h[4].label == "<0.9s");
-  CHECK(h[5].label == "<2.9s");
+  CHECK(h[1].label == "100us-1ms");
+  CHECK(h[4].label == "0.1-0.9s");
+  CHECK(h[5].label == "0.9-2.9s");
   CHECK(h[5].count == 2);  // 0.9-2.9 s: one retransmitted SYN
   CHECK(h[6].count == 1);  // 2.9-6.9 s
   CHECK(h[7].count == 1);  // 6.9-14.9 s
   CHECK(h[8].label == ">=14.9s");
   CHECK(h[8].count == 1);
   auto linear = latency_histogram({2.04}, syn_retransmit_times(4, 6));
-  CHECK(linear[5].label == "<1.9s");
-  CHECK(linear[6].label == "<2.9s");
+  CHECK(linear[5].label == "0.9-1.9s");
+  CHECK(linear[6].label == "1.9-2.9s");
   CHECK(linear[6].count == 1);
 }
 

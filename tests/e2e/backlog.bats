@@ -117,6 +117,16 @@ bl_listener_field() {
   [ "$(jq -r 'select(.event=="listener") | "\(.port) \(.max)"' "$T/json")" = "${PORTS[1]} 7" ]
 }
 
+@test "-4 and -6 list only that family's listeners (no Unix ones, as ss -4/-6)" {
+  bl_listeners "" 3:0 v6:5:0 unix:2:0
+  "$SOCKPROBE" --json -6 backlog --pid "$BLPID" >"$T/json"
+  [ "$(jq -r 'select(.event=="listener") | "\(.family) \(.port)"' "$T/json")" = "ipv6 ${PORTS[1]}" ]
+  "$SOCKPROBE" --json -4 backlog --pid "$BLPID" >"$T/json"
+  [ "$(jq -r 'select(.event=="listener") | "\(.family) \(.port)"' "$T/json")" = "ipv4 ${PORTS[0]}" ]
+  "$SOCKPROBE" --json backlog --pid "$BLPID" >"$T/json"
+  [ "$(jq -r 'select(.event=="listener") | .family' "$T/json" | sort | tr '\n' ' ')" = "ipv4 ipv6 unix " ]
+}
+
 @test "counters agree with nstat -az in the same namespace" {
   plain_netns
   # Make the overflow counters move inside the namespace first.
