@@ -24,7 +24,7 @@ function __sockprobe_spec
 -h,--help Print help and exit
 --help-all Help for every subcommand
 -V,--version Print the version and exit
--v,--verbose More detail (repeatable)
+-v,--verbose More detail (one level: -vv is the same as -v)
 -q,--quiet Only errors
 --json Reports as NDJSON events
 -4 IPv4 only

@@ -19,7 +19,7 @@ namespace {
 
 void add_global_flags(CLI::App& app, sp::app::GlobalOptions& g, bool* version) {
   app.add_flag("-V,--version", *version, "Print the version and exit");
-  app.add_flag("-v,--verbose", g.verbose, "More detail (repeatable)");
+  app.add_flag("-v,--verbose", g.verbose, "More detail (one level: -vv is the same as -v)");
   app.add_flag("-q,--quiet", g.quiet, "Only errors");
   app.add_flag("--json", g.json, "Reports as NDJSON events");
   app.add_flag("-4", g.ipv4, "IPv4 only");

@@ -443,3 +443,13 @@ time.sleep(30)
   [ "$status" -eq 0 ]
   [ -z "$output" ] && [ -z "$stderr" ]
 }
+
+@test "-vv says what -v says: there is one verbose level (documented in --help)" {
+  local port
+  port=$(free_port)
+  run -1 "$SOCKPROBE" -v connect 127.0.0.1 "$port"
+  local once=$output
+  run -1 "$SOCKPROBE" -vv connect 127.0.0.1 "$port"
+  [ "$output" = "$once" ]
+  "$SOCKPROBE" --help | grep -q -- '-vv is the same as -v'
+}
