@@ -75,6 +75,11 @@ NFT
 # counter NAME: a TcpExt counter of $NS.
 counter() { ip netns exec "$NS" nstat -asz "TcpExt$1" | awk -v n="TcpExt$1" '$1 == n { print $2 }'; }
 overflows() { counter ListenOverflows; }
+# cookie_acks: ACKs that carried a valid SYN cookie. One that then finds the
+# accept queue full counts in ListenOverflows without a LISTEN_OVERFLOW drop
+# the trace sees (seen twice in 6 runs: 23 events for +24, 3 for +4), so it
+# bounds how many overflows the trace may miss.
+cookie_acks() { counter SyncookiesRecv; }
 
 # bt_trace NAME ARGS...: `sockprobe --json backlog trace ARGS` in $NS, in
 # the background; waits for its trace_start event.
@@ -85,11 +90,12 @@ bt_trace() {
   wait_for_line "$T/$name.out" '"event":"trace_start"' || { show "$T/$name.err"; return 1; }
 }
 
-# bt_check_truth TRACE_OUT BEFORE AFTER FIRST N: the drops name exactly the
-# clients that were not queued (FIRST+2 .. FIRST+N-1: backlog 1 holds two),
-# and the overflow events add up to the ListenOverflows delta.
+# bt_check_truth TRACE_OUT BEFORE AFTER FIRST N COOKIES: the drops name
+# exactly the clients that were not queued (FIRST+2 .. FIRST+N-1: backlog 1
+# holds two), and the overflow events add up to the ListenOverflows delta,
+# less at most COOKIES (the SyncookiesRecv delta, see cookie_acks).
 bt_check_truth() {
-  local out=$1 before=$2 after=$3 first=$4 n=$5
+  local out=$1 before=$2 after=$3 first=$4 n=$5 cookies=$6
   jq -r 'select(.event == "drop" and .reason == "accept_queue_full") | .client.port' "$out" | sort -un >"$T/ports"
   seq $((first + 2)) $((first + n - 1)) >"$T/want"
   diff "$T/want" "$T/ports" || { show "$out"; return 1; }
@@ -97,7 +103,8 @@ bt_check_truth() {
   events=$(jq -s '[.[] | select(.event == "drop" and (.reason == "accept_queue_full" or .reason == "ack_dropped"))] | length' "$out")
   echo "overflow events $events, ListenOverflows $before -> $after" >&2
   [ "$events" -gt 0 ]
-  [ "$events" -eq $((after - before)) ] || { show "$out"; return 1; }
+  [ "$events" -le $((after - before)) ] && [ "$events" -ge $((after - before - cookies)) ] ||
+    { echo "SyncookiesRecv +$cookies" >&2; show "$out"; return 1; }
   [ "$(jq -r 'select(.event == "drop") | .listener | "\(.address):\(.port)"' "$out" | sort -u)" = "127.0.0.1:$PORT" ]
   [ "$(jq -r 'select(.event == "drop" and .reason == "accept_queue_full") | "\(.queue)/\(.max)"' "$out" | sort -u)" = "2/1" ]
 }
@@ -108,14 +115,16 @@ bt_check_truth() {
   bt_listener py 1
   bt_trace trace --port "$PORT"
   [ "$(jq -r 'select(.event == "trace_start") | .listeners' "$T/trace.out")" = 1 ]
-  local before after
+  local before after cookies
   before=$(overflows)
+  cookies=$(cookie_acks)
   bt_clients "$PORT" 2.5 $(seq 40100 40109)
   after=$(overflows)
+  cookies=$(($(cookie_acks) - cookies))
   kill -INT "$(bg_pid trace)"
   bg_wait trace 10
   [ "$BG_STATUS" -eq 130 ] || { show "$T/trace.err"; return 1; }
-  bt_check_truth "$T/trace.out" "$before" "$after" 40100 10
+  bt_check_truth "$T/trace.out" "$before" "$after" 40100 10 "$cookies"
   local summary
   summary=$(jq -c 'select(.event == "trace_summary")' "$T/trace.out")
   [ "$(jq -r '.events' <<<"$summary")" -eq "$(grep -c '"event":"drop"' "$T/trace.out")" ]
@@ -129,14 +138,16 @@ bt_check_truth() {
   bt_trace trace --duration 20s
   [ "$(jq -r 'select(.event == "trace_start") | .listeners' "$T/trace.out")" = 0 ]
   bt_listener py 1
-  local before after
+  local before after cookies
   before=$(overflows)
+  cookies=$(cookie_acks)
   bt_clients "$PORT" 0.2 $(seq 41000 41004)
   after=$(overflows)
+  cookies=$(($(cookie_acks) - cookies))
   kill -INT "$(bg_pid trace)"
   bg_wait trace 10
   [ "$BG_STATUS" -eq 130 ]
-  bt_check_truth "$T/trace.out" "$before" "$after" 41000 5
+  bt_check_truth "$T/trace.out" "$before" "$after" 41000 5 "$cookies"
 }
 
 @test "backlog trace --count ends the run after N events, text lines name the listener and client" {
@@ -165,9 +176,10 @@ bt_check_truth() {
   # 43000-43001's ACKs back, and the accept queue is full.
   bt_hold_handshakes
   bt_trace trace --port "$PORT"
-  local before cookies
+  local before cookies recv_before
   before=$(overflows)
   cookies=$(counter SyncookiesSent)
+  recv_before=$(cookie_acks)
   bg_start unblock /dev/null bash -c "sleep 0.6; ip netns exec '$NS' nft delete table inet sptrace"
   bt_clients "$PORT" 3.5 43000 43001 44000 44001
   local after cookies_after
@@ -181,7 +193,9 @@ bt_check_truth() {
   diff "$T/want" "$T/seen" || { show "$T/trace.out"; return 1; }
   local acks
   acks=$(jq -s '[.[] | select(.event == "drop" and .reason == "ack_dropped")] | length' "$T/trace.out")
-  [ "$acks" -eq $((after - before)) ] || { echo "ack_dropped $acks, ListenOverflows +$((after - before))" >&2; return 1; }
+  local recv=$(($(cookie_acks) - recv_before))
+  [ "$acks" -le $((after - before)) ] && [ "$acks" -ge $((after - before - recv)) ] ||
+    { echo "ack_dropped $acks, ListenOverflows +$((after - before)), SyncookiesRecv +$recv" >&2; return 1; }
   [ "$(jq -s '[.[] | select(.event == "drop" and .reason == "syncookie")] | length' "$T/trace.out")" -eq $((cookies_after - cookies)) ]
 }
 
