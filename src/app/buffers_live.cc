@@ -71,12 +71,6 @@ bool selected(const SockInfo& s, const LiveOptions& o, const OwnerScan& owners) 
   return true;
 }
 
-std::vector<NamedCounter> read_udp_counters(const ProcFs& proc) {
-  auto snmp = proc.read("net/snmp");
-  auto snmp6 = proc.read("net/snmp6");
-  return udp_buffer_counters(snmp.ok() ? *snmp : "", snmp6.ok() ? *snmp6 : "");
-}
-
 Result<LiveSnapshot> take_snapshot(const LiveOptions& o) {
   ProcFs proc;
   auto socks = dump_all(o);

@@ -10,10 +10,13 @@
 #include "app/common.h"
 #include "app/peer.h"
 #include "app/transfer_flags.h"
+#include "app/conn_report.h"
 #include "app/transfer_report.h"
+#include "app/udp_report.h"
 #include "core/checksum.h"
 #include "core/signals.h"
 #include "core/transfer.h"
+#include "core/udptransfer.h"
 
 namespace sp::app {
 namespace {
@@ -22,7 +25,7 @@ struct RecvFlags {
   std::vector<std::string> args;  // [HOST] PORT
   SocketFlags sock;
   bool connect = false, discard = false;
-  std::string output, expect_bytes, expect_checksum;
+  std::string output, expect_bytes, expect_checksum, idle_timeout;
   TransferFlags transfer;
 };
 
@@ -56,12 +59,35 @@ Status verify(const TransferStats& stats, std::optional<uint64_t> expect_bytes,
   return {};
 }
 
+// recv -u: counts what a send -u sent (core/udptransfer.h); the datagrams'
+// bytes are not written anywhere (they may come lost, twice or out of order).
+Status run_recv_udp(const RecvFlags& f, const GlobalOptions& g, const PeerSpec& spec, const SocketConfig& cfg) {
+  auto idle = duration_flag("--idle-timeout", f.idle_timeout);
+  if (!idle.ok()) return idle.take_error();
+  auto settings = transfer_settings(f.transfer);
+  if (!settings.ok()) return settings.take_error();
+  Reporter diag = make_reporter(g, stderr);
+  Reporter rep = make_reporter(g, stdout);
+  auto l = spec.unix_path.empty() ? local_listen(spec.host, spec.port, cfg, -1) : unix_listen(spec.unix_path, cfg, -1);
+  if (!l.ok()) return l.take_error();
+  report_listening(diag, *l);
+  UdpRecvOptions uo;
+  if (idle->has_value()) uo.idle_timeout = **idle;
+  uo.interval = settings->options.interval;
+  uo.target = peer_target(l->local, Transport::Udp, spec.unix_path);
+  UdpHostCounters host = read_host_udp_counters();
+  UdpRecvStats stats;
+  Status st = udp_recv(l->fd.get(), uo, make_udp_recv_hooks(rep), &stats);
+  report_udp_recv(rep, l->fd.get(), stats, host, st);
+  return st;
+}
+
 Status run_recv(const RecvFlags& f, const GlobalOptions& g) {
   auto spec = plan_peer(f);
   if (!spec.ok()) return spec.take_error();
   auto cfg = socket_config(f.sock, g);
   if (!cfg.ok()) return cfg.take_error();
-  if (cfg->transport == Transport::Udp) return usage_error("recv: measured transfers use TCP or Unix stream sockets (no -u)");
+  if (cfg->transport == Transport::Udp) return run_recv_udp(f, g, *spec, *cfg);
   if (f.discard && !f.output.empty()) return usage_error("recv: -o and --discard exclude each other");
   auto expect_bytes = size_flag("--expect-bytes", f.expect_bytes);
   if (!expect_bytes.ok()) return expect_bytes.take_error();
@@ -127,10 +153,13 @@ Command add_recv(CLI::App& app, const GlobalOptions& g) {
       "  sockprobe recv --connect host 9000 > data.bin");
   sub->add_option("args", f->args, "[HOST] PORT to listen on (0: the kernel picks); with --connect: HOST PORT")
       ->type_name("[HOST] PORT");
-  add_socket_flags(sub, &f->sock, kFlagUnix | kFlagBuffers);
+  add_socket_flags(sub, &f->sock, kFlagUdp | kFlagUnix | kFlagBuffers);
   sub->add_flag("--connect", f->connect, "Connect to HOST PORT and receive from it instead of listening");
   sub->add_option("-o,--output", f->output, "Write to FILE (renamed into place when complete)")->type_name("FILE");
   sub->add_flag("--discard", f->discard, "Drop the bytes (measure only)");
+  sub->add_option("--idle-timeout", f->idle_timeout,
+                  "With -u: end (exit 3) after DURATION without datagrams and no final one (default 5s)")
+      ->type_name("DURATION");
   sub->add_option("--expect-bytes", f->expect_bytes, "Exit 4 unless exactly SIZE bytes arrive")->type_name("SIZE");
   sub->add_option("--expect-checksum", f->expect_checksum, "Exit 4 unless the XXH3-128 matches (xxh3-128:HEX)")
       ->type_name("SUM");

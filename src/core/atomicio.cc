@@ -61,4 +61,25 @@ ssize_t send_one(int fd, const void* buf, size_t len, int flags) {
   }
 }
 
+ssize_t send_one_to(int fd, const void* buf, size_t len, int flags, const sockaddr* to, socklen_t to_len) {
+  for (;;) {
+    ssize_t n = ::sendto(fd, buf, len, flags, to, to_len);
+    if (n >= 0 || errno != EINTR || interrupted()) return n;
+  }
+}
+
+int send_batch(int fd, mmsghdr* msgs, unsigned count, int flags) {
+  for (;;) {
+    int n = ::sendmmsg(fd, msgs, count, flags);
+    if (n >= 0 || errno != EINTR || interrupted()) return n;
+  }
+}
+
+int recv_batch(int fd, mmsghdr* msgs, unsigned count, int flags) {
+  for (;;) {
+    int n = ::recvmmsg(fd, msgs, count, flags, nullptr);
+    if (n >= 0 || errno != EINTR || interrupted()) return n;
+  }
+}
+
 }  // namespace sp

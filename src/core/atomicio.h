@@ -28,4 +28,12 @@ ssize_t recv_some(int fd, void* buf, size_t len, int flags, sockaddr* from = nul
 // One send() retried on EINTR: a datagram goes whole or not at all.
 ssize_t send_one(int fd, const void* buf, size_t len, int flags);
 
+// One sendto() retried on EINTR (a reply on an unconnected datagram socket).
+ssize_t send_one_to(int fd, const void* buf, size_t len, int flags, const sockaddr* to, socklen_t to_len);
+
+// sendmmsg/recvmmsg retried on EINTR (UDP measured transfers): the number
+// of datagrams moved, or -1 with errno.
+int send_batch(int fd, mmsghdr* msgs, unsigned count, int flags);
+int recv_batch(int fd, mmsghdr* msgs, unsigned count, int flags);
+
 }  // namespace sp

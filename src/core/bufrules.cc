@@ -291,6 +291,12 @@ std::string_view udp_counter_meaning(std::string_view name) {
   return "";
 }
 
+std::vector<NamedCounter> read_udp_counters(const ProcFs& proc) {
+  auto snmp = proc.read("net/snmp");
+  auto snmp6 = proc.read("net/snmp6");
+  return udp_buffer_counters(snmp.ok() ? *snmp : "", snmp6.ok() ? *snmp6 : "");
+}
+
 std::vector<NamedCounter> counter_changes(const std::vector<NamedCounter>& before,
                                           const std::vector<NamedCounter>& after) {
   std::vector<NamedCounter> out;

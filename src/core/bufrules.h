@@ -133,6 +133,9 @@ struct NamedCounter {
 };
 std::vector<NamedCounter> udp_buffer_counters(std::string_view snmp, std::string_view snmp6);
 std::string_view udp_counter_meaning(std::string_view name);
+// The same, read from ROOT/net/snmp and ROOT/net/snmp6 (buffers --port,
+// send -u / recv -u before and after).
+std::vector<NamedCounter> read_udp_counters(const ProcFs& proc);
 // after - before per name as counter_delta counts it (nullopt when either
 // side lacks it).
 std::vector<NamedCounter> counter_changes(const std::vector<NamedCounter>& before,

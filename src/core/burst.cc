@@ -131,11 +131,6 @@ Clock::time_point start_time(Clock::time_point t0, uint64_t n, uint64_t rate) {
   return t0 + std::chrono::duration_cast<Clock::duration>(due);
 }
 
-// Seconds from `since` to now: a handshake's latency, the whole burst.
-double seconds_since(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
 // One burst: the epoll set (the SIGINT pipe and every handshake in
 // flight), the attempts in flight by fd, and the counts so far. run() is
 // the loop; each of its steps is one method.

@@ -24,6 +24,7 @@
 #include "core/pacer.h"
 #include "core/signals.h"
 #include "core/sock.h"
+#include "core/ticker.h"
 #include "core/wait.h"
 #include "core/zerocopy.h"
 
@@ -32,17 +33,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// Periodic callbacks (interval reports, progress) driven by the loops.
-struct Ticker {
-  Duration every{0};
-  Clock::time_point next{};
-  bool due(Clock::time_point now) const { return every.count() > 0 && now >= next; }
-  void start(Clock::time_point t) { next = t + every; }
-  void advance() { next += every; }
-  Deadline deadline() const { return every.count() > 0 ? Deadline(next) : std::nullopt; }
-};
 
 struct Reporting {
   const TransferHooks& hooks;
@@ -64,11 +54,11 @@ struct Reporting {
       if (hooks.on_interval) hooks.on_interval({interval_start, end, bytes - interval_bytes_at});
       interval_start = end;
       interval_bytes_at = bytes;
-      while (interval.due(now)) interval.advance();
+      interval.catch_up(now);
     }
     if (progress.due(now)) {
       if (hooks.on_progress) hooks.on_progress(bytes, seconds_since(start));
-      while (progress.due(now)) progress.advance();
+      progress.catch_up(now);
     }
   }
   // The last, partial interval.

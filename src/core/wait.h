@@ -49,4 +49,9 @@ bool sleep_interruptible(WaitClock::duration d);
 // The nearer of two optional deadlines.
 Deadline earlier(Deadline a, Deadline b);
 
+// Seconds from `t` to now, for elapsed times in reports.
+inline double seconds_since(WaitClock::time_point t) {
+  return std::chrono::duration<double>(WaitClock::now() - t).count();
+}
+
 }  // namespace sp

@@ -229,6 +229,17 @@ threading.Event().wait()
   grep -q '"event":"stall"' "$T/stall.out" "$T/stall.err"
 }
 
+@test "json: send -u and recv -u (interval, summary with the loss split)" {
+  sj_bg urcv /dev/null recv -u --interval 100ms 127.0.0.1 0
+  listening urcv
+  sj usnd /dev/null send -u --duration 300ms --rate 4M --interval 100ms 127.0.0.1 "$PORT"
+  [ "$status" -eq 0 ] || { show "$T/usnd.out" "$T/usnd.err"; false; }
+  bg_wait urcv 10
+  [ "$BG_STATUS" -eq 0 ] || { show "$T/urcv.out" "$T/urcv.err"; false; }
+  keep urcv
+  [ "$(jq -r 'select(.event == "summary") | .final' "$T/urcv.out")" = true ]
+}
+
 @test "json: buffers (limits, --set --force, --bdp) and the live view with --watch" {
   sj b /dev/null buffers
   sj bs /dev/null buffers --set 64M --force

@@ -1,0 +1,289 @@
+// The send -u loop (see udptransfer.h): sendmmsg batches of stamped
+// datagrams, paced and bounded, then the final datagram until echoed.
+#include "core/udptransfer.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/atomicio.h"
+#include "core/pacer.h"
+#include "core/signals.h"
+#include "core/stall.h"
+#include "core/ticker.h"
+#include "core/udpwire.h"
+#include "core/wait.h"
+
+namespace sp {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr unsigned kBatch = kUdpBatch;
+
+// The final datagram goes again every kFinalGap until the receiver echoes it,
+// kFinalTries times at most (1 s in all): a receiver that was paused, or a
+// lossy path, still learns the totals; a sockprobe receiver answers at once.
+constexpr int kFinalTries = 40;
+constexpr auto kFinalGap = std::chrono::milliseconds(25);
+// ENOBUFS: the device queue is full; it drains in well under a millisecond.
+constexpr auto kNoBufsPause = std::chrono::microseconds(200);
+
+bool readable_now(int fd) {
+  auto w = wait_fd(fd, POLLIN, Clock::now());
+  return w.ok() && *w == Wake::Ready;
+}
+
+// The datagrams of one sendmmsg call: a header and a body per slot. Slots
+// not yet taken by the kernel are resent by the next send().
+class SendBatch {
+ public:
+  SendBatch(size_t length, uint16_t stream) : body_len_(length - kUdpDataHeader), bodies_(kBatch * body_len_) {
+    UdpHeader h;
+    h.stream = stream;
+    for (unsigned i = 0; i < kBatch; ++i) {
+      encode_udp_header(h, headers_[i]);
+      iov_[i][0] = {headers_[i].data(), kUdpDataHeader};
+      iov_[i][1] = {bodies_.data() + i * body_len_, 0};
+      msgs_[i] = {};
+      msgs_[i].msg_hdr.msg_iov = iov_[i].data();
+      msgs_[i].msg_hdr.msg_iovlen = 2;
+    }
+  }
+  bool empty() const { return next_ == count_; }
+
+  // Refills up to `want` slots from the source, numbered from `seq`; stops
+  // early when a pipe has nothing more now. *eof when the source ended.
+  Status fill(Source& src, unsigned want, uint64_t seq, bool* eof) {
+    count_ = next_ = 0;
+    while (count_ < want && !*eof) {
+      size_t got = 0;
+      if (auto s = fill_body(src, static_cast<char*>(iov_[count_][1].iov_base), &got, eof); !s) return s;
+      if (got == 0) break;
+      iov_[count_][1].iov_len = got;
+      seqs_[count_] = seq + count_;
+      ++count_;
+    }
+    return {};
+  }
+
+  // Stamps what is unsent with the time now and sends as much as the kernel
+  // takes: the number sent (their bytes added to *bytes), or -1 with errno.
+  int send(int fd, uint64_t* bytes) {
+    for (unsigned i = next_; i < count_; ++i) patch_udp_data(headers_[i], seqs_[i], udp_clock_ns());
+    int n = send_batch(fd, msgs_.data() + next_, count_ - next_, 0);
+    for (int i = 0; i < n; ++i) *bytes += kUdpDataHeader + iov_[next_ + i][1].iov_len;
+    if (n > 0) next_ += static_cast<unsigned>(n);
+    return n;
+  }
+
+ private:
+  // One body: full length, as a source's reads may end anywhere; shorter
+  // only at the end or when a pipe has nothing more now (as nc -u, which
+  // sends what one read gave).
+  Status fill_body(Source& src, char* body, size_t* got, bool* eof) {
+    int pfd = src.poll_fd();
+    while (*got < body_len_) {
+      if (pfd >= 0 && !readable_now(pfd)) break;
+      auto part = src.next(body_len_ - *got);
+      if (!part.ok()) return part.error();
+      if (part->empty()) {
+        *eof = true;
+        break;
+      }
+      std::memcpy(body + *got, part->data(), part->size());
+      *got += part->size();
+    }
+    return {};
+  }
+
+  size_t body_len_;
+  std::vector<char> bodies_;
+  std::array<std::array<uint8_t, kUdpDataHeader>, kBatch> headers_{};
+  std::array<std::array<iovec, 2>, kBatch> iov_{};
+  std::array<mmsghdr, kBatch> msgs_{};
+  std::array<uint64_t, kBatch> seqs_{};
+  unsigned count_ = 0, next_ = 0;
+};
+
+// One attempt to send what the batch holds, and at most one wait when the
+// kernel takes nothing (EAGAIN: the socket buffer or a Unix peer's queue is
+// full; ENOBUFS: the device queue). The stall clock runs while nothing goes.
+struct Sender {
+  int fd;
+  const UdpSendOptions& o;
+  UdpSendStats* st;
+  StallClock stall{o.stall_timeout};
+
+  Status step(SendBatch& b, Deadline wake) {
+    int n = b.send(fd, &st->bytes);
+    if (n > 0) {
+      st->datagrams += static_cast<uint64_t>(n);
+      stall.update(false, true, Clock::now());
+      return {};
+    }
+    int err = n == 0 ? EAGAIN : errno;
+    if (err == EINTR) return interrupted_error();  // send_batch retries other signals
+    if (err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS) {
+      return system_error(fmt::format("send to {}: {}", o.target, errno_text(err)));
+    }
+    ++(err == ENOBUFS ? st->enobufs : st->eagain);
+    auto now = Clock::now();
+    stall.update(true, false, now);
+    if (stall.due(now)) {
+      return timeout_error(fmt::format("send to {}: the kernel took no datagram for {} ({} full)", o.target,
+                                       human_duration(stall.seconds(now)),
+                                       err == ENOBUFS ? "the device queue is" : "the socket's send queue is"));
+    }
+    Deadline until = earlier(stall.deadline(), wake);
+    if (err == ENOBUFS) until = earlier(until, now + kNoBufsPause);
+    auto w = err == ENOBUFS ? Result<Wake>(sleep_until(*until) ? Wake::Timeout : Wake::Interrupted)
+                            : wait_fd(fd, POLLOUT, until);
+    if (!w.ok()) return w.error();
+    if (*w == Wake::Interrupted) return interrupted_error();
+    return {};
+  }
+};
+
+enum class Ack { Yes, No, Gone };
+
+// Waits up to `gap` for the receiver's echo of the final datagram.
+Ack echoed_within(int fd, const UdpHeader& final, Duration gap) {
+  auto until = Clock::now() + gap;
+  for (;;) {
+    auto w = wait_fd(fd, POLLIN, until);
+    if (!w.ok() || *w != Wake::Ready) return Ack::No;
+    std::array<uint8_t, kUdpFinalSize> in{};  // an echo is a final datagram
+    ssize_t n = recv_some(fd, in.data(), in.size(), MSG_DONTWAIT);
+    if (n < 0) return errno == ECONNREFUSED ? Ack::Gone : Ack::No;  // refused: nobody listens any more
+    auto h = decode_udp_header(std::span<const uint8_t>(in.data(), static_cast<size_t>(n)));
+    if (h && h->kind == UdpKind::Final && h->stream == final.stream && h->datagrams_sent == final.datagrams_sent) {
+      return Ack::Yes;
+    }
+  }
+}
+
+// The final datagram with the totals, until echoed (or once, after SIGINT).
+// Gone: the kernel says nothing received the data (an ICMP port unreachable
+// pending before the first final went). A refusal after that is a receiver
+// that took a final and left while its echo was lost: not an error.
+Ack send_finals(int fd, const UdpSendStats& st, uint16_t stream, bool wait) {
+  UdpHeader h;
+  h.kind = UdpKind::Final;
+  h.stream = stream;
+  h.seq = st.datagrams;
+  h.datagrams_sent = st.datagrams;
+  h.bytes_sent = st.bytes;
+  std::array<uint8_t, kUdpFinalSize> out{};
+  for (int i = 0; i < kFinalTries; ++i) {
+    h.send_ns = udp_clock_ns();
+    encode_udp_header(h, out);
+    if (send_one(fd, out.data(), out.size(), MSG_DONTWAIT) < 0 && errno == ECONNREFUSED) {
+      return i == 0 ? Ack::Gone : Ack::No;
+    }
+    if (!wait) return Ack::No;
+    Ack a = echoed_within(fd, h, kFinalGap);
+    if (a == Ack::Gone && i > 0) return Ack::No;
+    if (a != Ack::No || interrupted()) return a;
+  }
+  return Ack::No;
+}
+
+// --interval lines of the sender: counts at the interval's start, deltas out.
+struct SendIntervals {
+  const UdpSendHooks& hooks;
+  Clock::time_point t0;
+  Ticker tick;
+  double start = 0;
+  uint64_t datagrams_at = 0, bytes_at = 0;
+
+  void emit(double end, const UdpSendStats& st) {
+    if (hooks.on_interval && end > start + 1e-3) {
+      hooks.on_interval({start, end, st.datagrams - datagrams_at, st.bytes - bytes_at});
+    }
+    start = end;
+    datagrams_at = st.datagrams;
+    bytes_at = st.bytes;
+  }
+  void tick_at(Clock::time_point now, const UdpSendStats& st) {
+    if (!tick.due(now)) return;
+    emit(std::chrono::duration<double>(tick.next - t0).count(), st);
+    tick.catch_up(now);
+  }
+};
+
+// How many datagrams may go now under --rate (all of a batch without it);
+// 0 after sleeping until the next one may (or until `wake`).
+Result<unsigned> paced_batch(const Pacer& pacer, Clock::time_point t0, Clock::time_point now, uint64_t sent,
+                             size_t length, Deadline wake) {
+  if (!pacer.limited()) return kBatch;
+  double el = std::chrono::duration<double>(now - t0).count();
+  auto want = static_cast<unsigned>(std::min<uint64_t>(kBatch, pacer.allowance(el, sent) / length));
+  if (want > 0) return want;
+  auto d = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(pacer.wait_for(el, sent, length)));
+  if (!sleep_until(*earlier(wake, now + d))) return interrupted_error();
+  return 0u;
+}
+
+// Refills an empty batch; when a pipe has nothing yet, waits for it.
+Status refill(SendBatch& b, Source& src, unsigned want, uint64_t seq, bool* eof, Deadline wake) {
+  if (auto s = b.fill(src, want, seq, eof); !s) return s;
+  if (!b.empty() || *eof) return {};
+  auto w = wait_fd(src.poll_fd(), POLLIN, wake);
+  if (!w.ok()) return w.error();
+  if (*w == Wake::Interrupted) return interrupted_error();
+  return {};
+}
+
+}  // namespace
+
+Status udp_send(int fd, Source& src, const UdpSendOptions& o, const UdpSendHooks& hooks, UdpSendStats* st) {
+  auto batch = std::make_unique<SendBatch>(o.length, o.stream);
+  Sender sender{fd, o, st};
+  Pacer pacer(o.rate);
+  Clock::time_point t0 = Clock::now();
+  Deadline end = o.duration.count() > 0 ? Deadline(t0 + o.duration) : std::nullopt;
+  SendIntervals iv{hooks, t0, {}};
+  iv.tick.every = o.interval;
+  iv.tick.start(t0);
+  bool eof = false;
+  Status result;
+  while (result.ok()) {
+    auto now = Clock::now();
+    iv.tick_at(now, *st);
+    if (end && now >= *end) break;
+    Deadline wake = earlier(end, iv.tick.deadline());
+    if (!batch->empty()) {
+      result = sender.step(*batch, wake);
+      continue;
+    }
+    if (eof) break;
+    auto want = paced_batch(pacer, t0, now, st->bytes, o.length, wake);
+    if (!want.ok()) result = want.error();
+    else if (*want > 0) result = refill(*batch, src, *want, st->datagrams, &eof, wake);
+  }
+  st->seconds = seconds_since(t0);
+  if (o.interval.count() > 0) iv.emit(st->seconds, *st);
+  // A sender that timed out cannot send its final either.
+  bool timed_out = !result.ok() && result.error().kind == ErrorKind::Timeout;
+  if (timed_out) return result;
+  Ack ack = send_finals(fd, *st, o.stream, result.ok());
+  st->final_acked = ack == Ack::Yes;
+  if (ack == Ack::Gone && result.ok()) {
+    return system_error(fmt::format("send to {}: {} (nothing receives there)", o.target, errno_text(ECONNREFUSED)));
+  }
+  return result;
+}
+
+uint64_t udp_body_bytes(uint64_t size, size_t length) {
+  uint64_t datagrams = std::max<uint64_t>(1, (size + length - 1) / length);
+  uint64_t headers = datagrams * kUdpDataHeader;
+  return size > headers ? size - headers : 0;
+}
+
+}  // namespace sp
