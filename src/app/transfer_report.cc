@@ -17,9 +17,48 @@ namespace {
 
 bool g_progress_shown = false;
 
-double rate(uint64_t bytes, double seconds) { return seconds > 0 ? static_cast<double>(bytes) / seconds : 0; }
+// The interval table: one header per direction, TCP sends add iperf3's
+// Retr and Cwnd (and the RTT).
+constexpr std::string_view kIntervalColumns = "[  start-    end s]        bytes       human           rate";
+constexpr std::string_view kTcpColumns = "   retr        cwnd       rtt";
+
+std::string interval_text(const IntervalReport& r, double bps) {
+  std::string line = fmt::format("[{:7.2f}-{:7.2f} s] {:>12} {:>11} {:>14}", r.start, r.end, r.bytes,
+                                 human_bytes(r.bytes), human_bits_per_second(bps));
+  if (r.tcp) {
+    line += fmt::format(" {:>6} {:>11} {:>9}", r.tcp->retrans,
+                        human_bytes(uint64_t{r.tcp->snd_cwnd} * r.tcp->snd_mss), human_duration(r.tcp->rtt));
+  }
+  return line;
+}
+
+Json interval_json(const TransferContext& ctx, const IntervalReport& r) {
+  Json j{{"direction", ctx.direction}, {"start", r.start}, {"end", r.end}, {"bytes", r.bytes}};
+  rate_json(j, r.bytes, r.end - r.start);
+  if (r.tcp) {
+    j["retrans"] = r.tcp->retrans;
+    j["snd_cwnd"] = r.tcp->snd_cwnd;
+    j["cwnd_bytes"] = uint64_t{r.tcp->snd_cwnd} * r.tcp->snd_mss;
+    j["rtt"] = r.tcp->rtt;
+  }
+  return j;
+}
 
 }  // namespace
+
+double rate(uint64_t bytes, double seconds) { return seconds > 0 ? static_cast<double>(bytes) / seconds : 0; }
+
+void rate_json(Json& j, uint64_t bytes, double seconds) {
+  double bps = rate(bytes, seconds);
+  j["bytes_per_second"] = bps;
+  j["bits_per_second"] = bps * 8;
+}
+
+void header_once(Reporter& rep, bool* shown, std::string_view columns) {
+  if (*shown || rep.json() || !rep.shows(0)) return;
+  *shown = true;
+  rep.text(std::string(columns) + "\n");
+}
 
 void clear_progress_line() {
   if (!g_progress_shown) return;
@@ -37,15 +76,10 @@ bool want_progress(bool force_on, bool force_off, const Reporter& rep) {
 TransferHooks make_transfer_hooks(Reporter& rep, const TransferContext& ctx, bool progress,
                                   std::optional<uint64_t> total) {
   TransferHooks h;
-  h.on_interval = [&rep, ctx](const IntervalReport& r) {
-    double secs = r.end - r.start;
-    double bps = rate(r.bytes, secs);
+  h.on_interval = [&rep, ctx, shown = false](const IntervalReport& r) mutable {
     clear_progress_line();
-    rep.event("interval",
-              Json{{"direction", ctx.direction}, {"start", r.start}, {"end", r.end}, {"bytes", r.bytes},
-                   {"bytes_per_second", bps}, {"bits_per_second", bps * 8}},
-              fmt::format("[{:7.2f}-{:7.2f} s] {:>12} bytes {:>10}  {:>13}", r.start, r.end, r.bytes,
-                          human_bytes(r.bytes), human_bits_per_second(bps)));
+    header_once(rep, &shown, std::string(kIntervalColumns) + std::string(r.tcp ? kTcpColumns : ""));
+    rep.event("interval", interval_json(ctx, r), interval_text(r, rate(r.bytes, r.end - r.start)));
   };
   if (progress) {
     h.on_progress = [total](uint64_t bytes, double elapsed) {

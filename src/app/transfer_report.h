@@ -26,6 +26,13 @@ void report_summary(Reporter& rep, const TransferContext& ctx, const TransferSta
 // Clears the progress line before other output goes to stderr.
 void clear_progress_line();
 
+// Shared by the TCP and UDP reports: bytes/s (0 over no time), the rate
+// fields of a JSON event, and the interval table's header, printed once
+// before the first line (text mode only).
+double rate(uint64_t bytes, double seconds);
+void rate_json(Json& j, uint64_t bytes, double seconds);
+void header_once(Reporter& rep, bool* shown, std::string_view columns);
+
 // --progress / --no-progress, else on when stderr is a terminal (and not --json/-q).
 bool want_progress(bool force_on, bool force_off, const Reporter& rep);
 

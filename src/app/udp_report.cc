@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "app/transfer_report.h"
 #include "core/parse.h"
 #include "core/sock.h"
 #include "core/sockname.h"
@@ -12,8 +13,6 @@
 
 namespace sp::app {
 namespace {
-
-double rate(uint64_t bytes, double seconds) { return seconds > 0 ? static_cast<double>(bytes) / seconds : 0; }
 
 // "Udp" or "Udp6": which of the host's tables counts this peer's datagrams
 // (an IPv4-mapped peer of a dual-stack socket is IPv4); "" for Unix.
@@ -49,21 +48,8 @@ std::string rate_text(uint64_t bytes, double seconds) {
   return fmt::format("{:.0f} bytes/s ({})", bps, human_bits_per_second(bps));
 }
 
-void rate_json(Json& j, uint64_t bytes, double seconds) {
-  double bps = rate(bytes, seconds);
-  j["bytes_per_second"] = bps;
-  j["bits_per_second"] = bps * 8;
-}
-
 double percent(uint64_t part, uint64_t whole) {
   return whole > 0 ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0;
-}
-
-// The interval table's header, printed once before the first line.
-void header_once(Reporter& rep, bool* shown, const char* columns) {
-  if (*shown || rep.json() || !rep.shows(0)) return;
-  *shown = true;
-  rep.text(std::string(columns) + "\n");
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "core/delivery.h"
 #include "core/pacer.h"
 #include "core/signals.h"
+#include "core/tcpinfo.h"
 #include "core/sock.h"
 #include "core/ticker.h"
 #include "core/wait.h"
@@ -34,26 +35,43 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 
+// The interval and progress callbacks. tcp_fd: the sending TCP socket
+// whose TCP_INFO each interval reports (-1: none, a receiver or Unix).
 struct Reporting {
   const TransferHooks& hooks;
   Clock::time_point start;
   Ticker interval, progress;
   uint64_t interval_bytes_at = 0;
   double interval_start = 0;
+  int tcp_fd;
+  uint32_t retrans_at = 0;
 
-  Reporting(const TransferHooks& h, const TransferOptions& o, Clock::time_point s) : hooks(h), start(s) {
+  Reporting(const TransferHooks& h, const TransferOptions& o, Clock::time_point s, int fd)
+      : hooks(h), start(s), tcp_fd(fd) {
     interval.every = o.interval;
     progress.every = o.progress_every;
     interval.start(s);
     progress.start(s);
+    if (interval.every.count() > 0 && tcp_fd >= 0) sample_tcp();
+  }
+  std::optional<IntervalTcp> sample_tcp() {
+    if (tcp_fd < 0) return std::nullopt;
+    auto info = get_tcp_info(tcp_fd);
+    if (!info.ok() || !info->has(&TcpInfoRaw::total_retrans)) return std::nullopt;
+    const TcpInfoRaw& r = info->raw;
+    IntervalTcp t{r.total_retrans - retrans_at, r.snd_cwnd, r.snd_mss, r.rtt / 1e6};
+    retrans_at = r.total_retrans;
+    return t;
+  }
+  void report(double end, uint64_t bytes, std::optional<IntervalTcp> tcp) {
+    if (hooks.on_interval) hooks.on_interval({interval_start, end, bytes - interval_bytes_at, tcp});
+    interval_start = end;
+    interval_bytes_at = bytes;
   }
   void tick(uint64_t bytes) {
     auto now = Clock::now();
     if (interval.due(now)) {
-      double end = std::chrono::duration<double>(interval.next - start).count();
-      if (hooks.on_interval) hooks.on_interval({interval_start, end, bytes - interval_bytes_at});
-      interval_start = end;
-      interval_bytes_at = bytes;
+      report(std::chrono::duration<double>(interval.next - start).count(), bytes, sample_tcp());
       interval.catch_up(now);
     }
     if (progress.due(now)) {
@@ -64,9 +82,13 @@ struct Reporting {
   // The last, partial interval.
   void finish(uint64_t bytes) {
     double end = seconds_since(start);
-    if (interval.every.count() > 0 && hooks.on_interval && end > interval_start + 1e-3) {
-      hooks.on_interval({interval_start, end, bytes - interval_bytes_at});
-    }
+    if (interval.every.count() == 0 || end <= interval_start + 1e-3) return;
+    // A last stretch under half an interval in which nothing moved or was
+    // retransmitted (the wait for the final acknowledgement) is no line.
+    auto tcp = sample_tcp();
+    double half = std::chrono::duration<double>(interval.every).count() / 2;
+    bool empty = bytes == interval_bytes_at && (!tcp || tcp->retrans == 0) && end - interval_start < half;
+    if (!empty) report(end, bytes, tcp);
   }
   // The next report due, at most `cap` from now.
   Deadline deadline(Duration cap) const {
@@ -119,7 +141,7 @@ class Transfer {
   Transfer(Way way, int net_fd, Mover& mover, const std::string& local_name, const TransferOptions& opts,
            const TransferHooks& hooks, TransferStats* stats)
       : way_(way), net_(net_fd), mover_(mover), local_(local_name), opts_(opts), hooks_(hooks), stats_(stats),
-        pacer_(way == Way::Send ? opts.rate : 0), start_(Clock::now()), rep_(hooks, opts, start_),
+        pacer_(way == Way::Send ? opts.rate : 0), start_(Clock::now()), rep_(hooks, opts, start_, way == Way::Send ? net_fd : -1),
         stall_(opts.stall_timeout, start_) {
     // With --rate, go in slices of ~20 ms worth of bytes so pacing is smooth.
     slice_ = mover.chunk();

@@ -45,9 +45,19 @@ struct TransferOptions {
 // The sender's chunk: --chunk, else kDefaultChunk.
 inline size_t send_chunk(const TransferOptions& o) { return o.chunk != 0 ? o.chunk : kDefaultChunk; }
 
+// The TCP sender's state over one interval, from TCP_INFO at its end:
+// iperf3's Retr and Cwnd.
+struct IntervalTcp {
+  uint32_t retrans = 0;   // segments retransmitted during the interval
+  uint32_t snd_cwnd = 0;  // congestion window, segments
+  uint32_t snd_mss = 0;   // bytes per segment
+  double rtt = 0;         // smoothed RTT, seconds
+};
+
 struct IntervalReport {
   double start = 0, end = 0;  // seconds since the transfer began
   uint64_t bytes = 0;
+  std::optional<IntervalTcp> tcp;  // send over TCP only
 };
 
 struct TransferHooks {

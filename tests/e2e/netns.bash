@@ -9,6 +9,10 @@
 #                           dropped in NS_CLI: handshakes stay in SYN-RECV on
 #                           the server, which keeps resending its SYN-ACK
 #   netns_dropped           packets those rules dropped so far
+#   netns_lose_in MATCH     in NS_SRV's input hook, drops the packets that
+#                           match the nft expression MATCH (counted), as a
+#                           lossy link would: the sender sees no error
+#   netns_lost_in           packets that rule dropped so far
 #   netns_cleanup           deletes the namespaces this file created
 #
 # Needs root, ip (iproute2) and nft (nftables); in bats a missing one skips.
@@ -62,6 +66,22 @@ NFT
 
 netns_dropped() {
   ip netns exec "$NS_CLI" nft list table inet sockprobe_test | sed -nE 's/.*counter packets ([0-9]+).*/\1/p' | head -1
+}
+
+netns_lose_in() {
+  command -v nft >/dev/null || skip "nft (nftables) is not installed"
+  ip netns exec "$NS_SRV" nft -f - <<NFT
+table inet sockprobe_test {
+  chain in {
+    type filter hook input priority 0; policy accept;
+    $1 counter drop
+  }
+}
+NFT
+}
+
+netns_lost_in() {
+  ip netns exec "$NS_SRV" nft list table inet sockprobe_test | sed -nE 's/.*counter packets ([0-9]+).*/\1/p' | head -1
 }
 
 netns_cleanup() {

@@ -6,6 +6,7 @@
 bats_require_minimum_version 1.5.0
 
 load helpers
+load netns
 
 setup() { sp_setup; }
 teardown() { sp_teardown; }
@@ -135,6 +136,42 @@ json_field() { jq -r "select(.event==\"$2\") | $3" "$1"; }
   awk -v s="$secs" 'BEGIN { exit !(s >= 1.0 && s < 2.0) }'
   n=$(echo "$output" | jq -r 'select(.event=="interval") | .end' | wc -l)
   [ "$n" -ge 4 ]
+}
+
+@test "send --interval over TCP: a header, and retr per interval adds up to the kernel's total_retrans under loss" {
+  netns_pair
+  bg_start r /dev/null ip netns exec "$NS_SRV" "$SOCKPROBE" recv --discard --json "$NETNS_SRV_ADDR" 0
+  wait_for_line "$T/r.err" '"event":"listening"'
+  PORT=$(listening_port "$T/r.err")
+  # 3% of the data segments arriving at the receiver are lost: the sender
+  # retransmits them.
+  netns_lose_in "tcp dport $PORT meta length > 1000 numgen random mod 100 < 3"
+  run timeout 60 ip netns exec "$NS_CLI" "$SOCKPROBE" send --json --size 8M --interval 100ms "$NETNS_SRV_ADDR" "$PORT"
+  [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+  bg_wait r 20
+  [ "$BG_STATUS" -eq 0 ]
+  sum=$(jq -s '[.[] | select(.event == "interval") | .retrans] | add' <<<"$output")
+  total=$(jq -r 'select(.event == "summary") | .tcp_info.total_retrans' <<<"$output")
+  [ "$total" -gt 0 ]
+  [ "$(netns_lost_in)" -gt 0 ]
+  [ "$sum" = "$total" ] || { echo "intervals $sum, total_retrans $total" >&2; false; }
+  [ "$(jq -r 'select(.event == "interval") | .cwnd_bytes > 0' <<<"$output" | sort -u)" = true ]
+}
+
+@test "--interval text: one header line, each row under it; recv's rows have no TCP columns" {
+  start_listener r /dev/null recv --discard --interval 100ms 127.0.0.1 0
+  run timeout 20 "$SOCKPROBE" send --size 4M --rate 10M --interval 100ms 127.0.0.1 "$PORT"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "[  start-    end s]        bytes       human           rate   retr        cwnd       rtt" ]
+  [ "$(grep -c 'start-' <<<"$output")" = 1 ]
+  # Every row: bytes, human, rate, then retr, cwnd and rtt.
+  rows=$(grep -c '^\[ *[0-9.]*- *[0-9.]* s\]' <<<"$output")
+  [ "$rows" -ge 3 ]
+  [ "$(grep -cE 'bit/s +[0-9]+ +[0-9.]+ (B|KiB|MiB|GiB) +[0-9.]+(ns|us|ms|s)$' <<<"$output")" = "$rows" ]
+  bg_wait r 10
+  [ "$BG_STATUS" -eq 0 ]
+  [ "$(head -1 "$T/r.out")" = "[  start-    end s]        bytes       human           rate" ]
+  [ "$(grep -c '^\[ *[0-9.]*- *[0-9.]* s\]' "$T/r.out")" -ge 3 ]
 }
 
 @test "a peer that never reads: stall reported as a zero window, exit 3 within stall-timeout + 2 s" {

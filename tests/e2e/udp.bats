@@ -106,26 +106,18 @@ summary() { jq -r "select(.event == \"summary\") | .$1" "$2"; }
 
 @test "datagrams dropped on a veth link by nftables: lost_in_network equals the rule's counter" {
   netns_pair
-  command -v nft >/dev/null || skip "nft (nftables) is not installed"
   bg_start r /dev/null ip netns exec "$NS_SRV" "$SOCKPROBE" recv -u --json -I 4M "$NETNS_SRV_ADDR" 0
   wait_for_line "$T/r.err" '"event":"listening"'
   PORT=$(listening_port "$T/r.err")
   # Only data datagrams of the default length (1452 + 8 bytes of UDP header)
   # are dropped, never the final one; on the receiver's side, as a link
   # would lose them (dropped in the sender's output hook, sendmsg fails EPERM).
-  ip netns exec "$NS_SRV" nft -f - <<NFT
-table inet sockprobe_test {
-  chain in {
-    type filter hook input priority 0; policy accept;
-    udp dport $PORT udp length 1460 numgen random mod 100 < 5 counter drop
-  }
-}
-NFT
+  netns_lose_in "udp dport $PORT udp length 1460 numgen random mod 100 < 5"
   run timeout 30 ip netns exec "$NS_CLI" "$SOCKPROBE" send -u --size $((3000 * 1452)) --rate 100M "$NETNS_SRV_ADDR" "$PORT"
   [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
   bg_wait r 20
   [ "$BG_STATUS" -eq 0 ] || { show "$T/r.out" "$T/r.err"; false; }
-  dropped=$(ip netns exec "$NS_SRV" nft list table inet sockprobe_test | sed -nE 's/.*counter packets ([0-9]+).*/\1/p')
+  dropped=$(netns_lost_in)
   [ "$dropped" -gt 0 ]
   [ "$(summary expected "$T/r.out")" = 3000 ] || { cat "$T/r.out"; false; }
   [ "$(summary lost_in_network "$T/r.out")" = "$dropped" ]
