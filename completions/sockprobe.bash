@@ -93,6 +93,8 @@ _sockprobe_spec() {
 --connect Connect to HOST PORT instead of listening
 -o,--output=FILE Write to FILE
 --discard Drop the bytes
+-k,--keep-open Serve every sender until Ctrl-C, a summary each
+--max-conns=N With -k: senders served at once
 --idle-timeout=DURATION With -u: end after DURATION without datagrams
 --checksum Compute XXH3-128 of what arrived
 --expect-bytes=SIZE Exit 4 unless exactly SIZE bytes arrive

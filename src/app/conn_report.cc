@@ -111,4 +111,18 @@ void finish_connection(Reporter& rep, int fd, ConnectionReport& c, const RelaySt
   }
 }
 
+void ServedTotals::add(const ConnectionReport& c) {
+  ++connections;
+  bytes_in += c.bytes_in;
+  bytes_out += c.bytes_out;
+}
+
+void ServedTotals::report(Reporter& rep) const {
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  rep.event("served",
+            Json{{"connections", connections}, {"bytes_in", bytes_in}, {"bytes_out", bytes_out}, {"seconds", secs}},
+            fmt::format("Interrupted after {}: {}, {} in, {} out", human_duration(secs),
+                        counted(connections, "connection"), bytes_in, bytes_out));
+}
+
 }  // namespace sp::app

@@ -24,4 +24,14 @@ void report_closed(Reporter& rep, const ConnectionReport& c, int min_verbosity =
 void finish_connection(Reporter& rep, int fd, ConnectionReport& c, const RelayStats& stats,
                        std::chrono::steady_clock::time_point started, const Status& st);
 
+// What a server of many connections (listen --echo/--discard/-k, recv -k)
+// did, reported as the "served" event when Ctrl-C ends it (exit 130 follows).
+struct ServedTotals {
+  uint64_t connections = 0, bytes_in = 0, bytes_out = 0;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  void add(const ConnectionReport& c);
+  void report(Reporter& rep) const;
+};
+
 }  // namespace sp::app

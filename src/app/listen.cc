@@ -47,25 +47,6 @@ Status host_port(const std::vector<std::string>& args, bool unix_given, std::str
   return {};
 }
 
-// What a listener that serves many connections (--echo, --discard, -k) did,
-// reported as the "served" event when Ctrl-C ends it (exit 130 follows).
-struct ServedTotals {
-  uint64_t connections = 0, bytes_in = 0, bytes_out = 0;
-  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-
-  void add(const ConnectionReport& c) {
-    ++connections;
-    bytes_in += c.bytes_in;
-    bytes_out += c.bytes_out;
-  }
-  void report(Reporter& rep) const {
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    rep.event("served",
-              Json{{"connections", connections}, {"bytes_in", bytes_in}, {"bytes_out", bytes_out}, {"seconds", secs}},
-              fmt::format("Interrupted after {}: {}, {} in, {} out", human_duration(secs), counted(connections, "connection"),
-                          bytes_in, bytes_out));
-  }
-};
 
 // A peer --allow/--deny turned away: "Refused connection from ..." (TCP,
 // Unix streams never are) or "Refused datagrams from ..." (UDP).

@@ -11,6 +11,12 @@
 
 namespace sp::app {
 
+Result<Listener> open_listener(const PeerSpec& spec, const SocketConfig& cfg, Reporter& rep) {
+  auto l = spec.unix_path.empty() ? local_listen(spec.host, spec.port, cfg, -1) : unix_listen(spec.unix_path, cfg, -1);
+  if (l.ok()) report_listening(rep, *l);
+  return l;
+}
+
 Result<Peer> open_peer(const PeerSpec& spec, const SocketConfig& cfg, Duration connect_timeout, Reporter& rep) {
   Peer p;
   if (!spec.listen) {
@@ -23,9 +29,8 @@ Result<Peer> open_peer(const PeerSpec& spec, const SocketConfig& cfg, Duration c
     p.peer = c->peer;
     return p;
   }
-  auto l = spec.unix_path.empty() ? local_listen(spec.host, spec.port, cfg, -1) : unix_listen(spec.unix_path, cfg, -1);
+  auto l = open_listener(spec, cfg, rep);
   if (!l.ok()) return l.take_error();
-  report_listening(rep, *l);
   AcceptBackoff backoff;
   AcceptHooks hooks;
   hooks.on_backoff = [&](int err, std::chrono::milliseconds d) {

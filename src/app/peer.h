@@ -27,6 +27,10 @@ struct Peer {
   Listener listener;  // kept open while the transfer runs (listen mode)
 };
 
+// Binds the spec's address (or Unix path) and prints the "Listening on"
+// line on `rep` (which scripts wait for): the first step of every server.
+Result<Listener> open_listener(const PeerSpec& spec, const SocketConfig& cfg, Reporter& rep);
+
 // `rep` receives listening/accepted/connected events; it should be the
 // stderr reporter so the Listening line is where scripts look for it.
 Result<Peer> open_peer(const PeerSpec& spec, const SocketConfig& cfg, Duration connect_timeout, Reporter& rep);

@@ -16,6 +16,7 @@
 #include "core/checksum.h"
 #include "core/signals.h"
 #include "core/transfer.h"
+#include "core/serve.h"
 #include "core/udptransfer.h"
 
 namespace sp::app {
@@ -24,8 +25,8 @@ namespace {
 struct RecvFlags {
   std::vector<std::string> args;  // [HOST] PORT
   SocketFlags sock;
-  bool connect = false, discard = false;
-  std::string output, expect_bytes, expect_checksum, idle_timeout;
+  bool connect = false, discard = false, keep_open = false;
+  std::string output, expect_bytes, expect_checksum, idle_timeout, max_conns;
   TransferFlags transfer;
 };
 
@@ -68,9 +69,8 @@ Status run_recv_udp(const RecvFlags& f, const GlobalOptions& g, const PeerSpec& 
   if (!settings.ok()) return settings.take_error();
   Reporter diag = make_reporter(g, stderr);
   Reporter rep = make_reporter(g, stdout);
-  auto l = spec.unix_path.empty() ? local_listen(spec.host, spec.port, cfg, -1) : unix_listen(spec.unix_path, cfg, -1);
+  auto l = open_listener(spec, cfg, diag);
   if (!l.ok()) return l.take_error();
-  report_listening(diag, *l);
   UdpRecvOptions uo;
   if (idle->has_value()) uo.idle_timeout = **idle;
   uo.interval = settings->options.interval;
@@ -79,6 +79,73 @@ Status run_recv_udp(const RecvFlags& f, const GlobalOptions& g, const PeerSpec& 
   UdpRecvStats stats;
   Status st = udp_recv(l->fd.get(), uo, make_udp_recv_hooks(rep), &stats);
   report_udp_recv(rep, l->fd.get(), stats, host, st);
+  return st;
+}
+
+// One sender of recv -k, reported when it closed.
+SummaryFacts sender_facts(const ConnectionReport& c) {
+  SummaryFacts f;
+  f.direction = "recv";
+  f.peer = c.peer;
+  f.bytes = c.bytes_in;
+  f.seconds = c.seconds;
+  f.checksum = c.checksum;
+  f.buffer = c.rcvbuf;
+  if (c.has_tcp_info) f.tcp = c.tcp_info;
+  f.id = c.id;
+  f.error = c.error;
+  return f;
+}
+
+// recv -k: every sender's summary as it closes (and the whole server's
+// bytes per --interval), until Ctrl-C, then the totals (exit 130).
+ServeHooks keep_open_hooks(Reporter& rep, Reporter& diag, int lfd, ServedTotals* totals) {
+  ServeHooks h;
+  h.on_backoff = [&diag](int err, std::chrono::milliseconds d) {
+    diag.warning(fmt::format("accept: {}; retrying in {}ms (backing off up to 1s)", errno_text(err), d.count()));
+  };
+  h.on_accept = [&diag, lfd](const ConnectionReport& c) { report_accepted(diag, lfd, c); };
+  h.on_max_conns = [&diag](size_t n) {
+    diag.warning(fmt::format("--max-conns {} reached: further senders wait in the accept queue", n));
+  };
+  h.on_close = [&rep, totals](const ConnectionReport& c) {
+    totals->add(c);
+    report_summary(rep, sender_facts(c), c.error.empty(), c.error == "interrupted");
+  };
+  h.on_interval = [&rep, shown = false](const ServeInterval& iv) mutable {
+    header_once(rep, &shown, "[  start-    end s]        bytes       human           rate  senders");
+    Json j{{"direction", "recv"}, {"start", iv.start}, {"end", iv.end}, {"bytes", iv.bytes_in}, {"senders", iv.open}};
+    double bps = rate(iv.bytes_in, iv.end - iv.start);
+    rate_json(j, iv.bytes_in, iv.end - iv.start);
+    rep.event("interval", j,
+              fmt::format("[{:7.2f}-{:7.2f} s] {:>12} {:>11} {:>14} {:>8}", iv.start, iv.end, iv.bytes_in,
+                          human_bytes(iv.bytes_in), human_bits_per_second(bps), iv.open));
+  };
+  return h;
+}
+
+Status run_recv_keep(const RecvFlags& f, const GlobalOptions& g, const PeerSpec& spec, const SocketConfig& cfg,
+                     const TransferSettings& settings) {
+  auto max_conns = count_flag("--max-conns", f.max_conns, 1, 1000000);
+  if (!max_conns.ok()) return max_conns.take_error();
+  ServeOptions so;
+  so.mode = ServeOptions::Mode::Discard;
+  so.max_conns = static_cast<size_t>(max_conns->has_value() ? **max_conns : default_max_conns());
+  so.checksum = settings.options.checksum;
+  so.interval = settings.options.interval;
+  if (settings.stall_timeout) {
+    so.idle_timeout = *settings.stall_timeout;
+    so.idle_reason = fmt::format("no data for {} (--stall-timeout)",
+                                 human_duration(std::chrono::duration<double>(so.idle_timeout).count()));
+  }
+  Reporter diag = make_reporter(g, stderr);
+  Reporter rep = make_reporter(g, stdout);
+  auto l = open_listener(spec, cfg, diag);
+  if (!l.ok()) return l.take_error();
+  ServedTotals totals;
+  ServeHooks hooks = keep_open_hooks(rep, diag, l->fd.get(), &totals);
+  Status st = serve(l->fd.get(), so, hooks);
+  if (!st && st.error().kind == ErrorKind::Interrupted) totals.report(rep);  // exit 130 follows
   return st;
 }
 
@@ -99,6 +166,7 @@ Status run_recv(const RecvFlags& f, const GlobalOptions& g) {
   }
   auto settings = transfer_settings(f.transfer);
   if (!settings.ok()) return settings.take_error();
+  if (f.keep_open) return run_recv_keep(f, g, *spec, *cfg, *settings);
 
   TransferOptions to = settings->options;
   // A receiver cannot tell a stalled network from a sender whose source is
@@ -157,6 +225,12 @@ Command add_recv(CLI::App& app, const GlobalOptions& g) {
   sub->add_flag("--connect", f->connect, "Connect to HOST PORT and receive from it instead of listening");
   sub->add_option("-o,--output", f->output, "Write to FILE (renamed into place when complete)")->type_name("FILE");
   sub->add_flag("--discard", f->discard, "Drop the bytes (measure only)");
+  sub->add_flag("-k,--keep-open", f->keep_open,
+                "Serve every sender, at once and in turn, each with its own summary, until Ctrl-C (the bytes are "
+                "counted and dropped)");
+  sub->add_option("--max-conns", f->max_conns,
+                  "With -k: senders served at once (default: ulimit -n, raised to the hard limit, less 16)")
+      ->type_name("N");
   sub->add_option("--idle-timeout", f->idle_timeout,
                   "With -u: end (exit 3) after DURATION without datagrams and no final one (default 5s)")
       ->type_name("DURATION");

@@ -107,32 +107,43 @@ TransferHooks make_transfer_hooks(Reporter& rep, const TransferContext& ctx, boo
 
 void report_summary(Reporter& rep, const TransferContext& ctx, const TransferStats& stats, const Status& outcome) {
   clear_progress_line();
-  double bps = rate(stats.bytes, stats.seconds);
   BufferSizes b = effective_buffers(ctx.fd);
-  bool sending = ctx.direction == "send";
-  int buffer = sending ? b.sndbuf : b.rcvbuf;
-  Json j{{"direction", ctx.direction},
-         {"bytes", stats.bytes},
-         {"seconds", stats.seconds},
-         {"bytes_per_second", bps},
-         {"bits_per_second", bps * 8},
-         {"checksum", stats.checksum ? Json(*stats.checksum) : Json(nullptr)}};
-  j[sending ? "sndbuf" : "rcvbuf"] = buffer;
-  j["peer"] = endpoint_json(ctx.peer);
-  std::string tcp;
-  if (auto ti = get_tcp_info(ctx.fd); ti.ok()) {
-    j["tcp_info"] = tcp_info_json(*ti);
-    tcp = ", " + tcp_info_summary(*ti);
-  }
+  SummaryFacts f;
+  f.direction = ctx.direction;
+  f.peer = ctx.peer;
+  f.bytes = stats.bytes;
+  f.seconds = stats.seconds;
+  f.checksum = stats.checksum;
+  f.buffer = ctx.direction == "send" ? b.sndbuf : b.rcvbuf;
+  if (auto ti = get_tcp_info(ctx.fd); ti.ok()) f.tcp = *ti;
   bool interrupted = !outcome.ok() && outcome.error().kind == ErrorKind::Interrupted;
-  j["complete"] = outcome.ok();
+  report_summary(rep, f, outcome.ok(), interrupted);
+}
+
+void report_summary(Reporter& rep, const SummaryFacts& f, bool complete, bool interrupted) {
+  double bps = rate(f.bytes, f.seconds);
+  bool sending = f.direction == "send";
+  Json j{{"direction", f.direction}, {"bytes", f.bytes}, {"seconds", f.seconds}};
+  rate_json(j, f.bytes, f.seconds);
+  j["checksum"] = f.checksum ? Json(*f.checksum) : Json(nullptr);
+  j[sending ? "sndbuf" : "rcvbuf"] = f.buffer;
+  j["peer"] = endpoint_json(f.peer);
+  std::string tcp;
+  if (f.tcp) {
+    j["tcp_info"] = tcp_info_json(*f.tcp);
+    tcp = ", " + tcp_info_summary(*f.tcp);
+  }
+  j["complete"] = complete;
   if (interrupted) j["interrupted"] = true;
+  if (f.id) j["id"] = *f.id;
+  if (!f.error.empty()) j["error"] = f.error;
   std::string text = fmt::format("{} {} bytes ({}) in {}: {:.0f} bytes/s ({}){}\n  {} {}, {} {}{}",
-                                 sending ? "Sent" : "Received", stats.bytes, human_bytes(stats.bytes),
-                                 human_duration(stats.seconds), bps, human_bits_per_second(bps),
+                                 sending ? "Sent" : "Received", f.bytes, human_bytes(f.bytes),
+                                 human_duration(f.seconds), bps, human_bits_per_second(bps),
                                  interrupted ? " (interrupted)" : "", sending ? "to" : "from",
-                                 endpoint_words(ctx.peer), sending ? "sndbuf" : "rcvbuf", buffer, tcp);
-  if (stats.checksum) text += fmt::format("\n  checksum {}", *stats.checksum);
+                                 endpoint_words(f.peer), sending ? "sndbuf" : "rcvbuf", f.buffer, tcp);
+  if (f.checksum) text += fmt::format("\n  checksum {}", *f.checksum);
+  if (!f.error.empty()) text += fmt::format("\n  incomplete: {}", f.error);
   rep.event("summary", j, text);
 }
 

@@ -7,6 +7,7 @@
 
 #include "core/address.h"
 #include "core/report.h"
+#include "core/tcpinfo.h"
 #include "core/transfer.h"
 
 namespace sp::app {
@@ -23,6 +24,21 @@ TransferHooks make_transfer_hooks(Reporter& rep, const TransferContext& ctx, boo
                                   std::optional<uint64_t> total);
 void report_summary(Reporter& rep, const TransferContext& ctx, const TransferStats& stats,
                     const Status& outcome);
+
+// The summary's facts when the socket is gone (recv -k reports each sender
+// at its close): the same event, plus "id" and "error" for a server's client.
+struct SummaryFacts {
+  std::string direction;
+  Endpoint peer;
+  uint64_t bytes = 0;
+  double seconds = 0;
+  std::optional<std::string> checksum;
+  int buffer = 0;  // sndbuf (send) or rcvbuf (recv)
+  std::optional<TcpInfo> tcp;
+  std::optional<uint64_t> id;
+  std::string error;  // why it is incomplete
+};
+void report_summary(Reporter& rep, const SummaryFacts& f, bool complete, bool interrupted);
 // Clears the progress line before other output goes to stderr.
 void clear_progress_line();
 

@@ -15,9 +15,11 @@
 #include <fmt/format.h>
 
 #include "core/atomicio.h"
+#include "core/checksum.h"
 #include "core/mover.h"
 #include "core/signals.h"
 #include "core/sock.h"
+#include "core/ticker.h"
 #include "core/wait.h"
 
 namespace sp {
@@ -124,11 +126,16 @@ constexpr size_t kConnBuffer = 64 * 1024;
 // the server's one (nothing stays pending in them), and on TCP read with
 // MSG_TRUNC, so the bytes are not even copied out.
 struct Conn {
-  Conn(int fd, bool echo, bool tcp, char* shared)
-      : reader(fd, {.discard = !echo && tcp}), writer(fd),
+  Conn(int fd, bool echo, bool tcp, bool checksum, char* shared)
+      : reader(fd, {.discard = !echo && tcp && !checksum}), writer(fd),
         mover(Path::Copy, fd, fd, &reader, echo ? static_cast<ByteWriter*>(&writer) : &drop, kConnBuffer) {
     if (!echo) mover.share_buffer(shared);
+    if (checksum) {
+      sum = std::make_unique<Checksum>();
+      mover.set_checksum(sum.get());
+    }
   }
+  std::unique_ptr<Checksum> sum;
   Fd fd;
   ConnectionReport report;
   Clock::time_point started, last_activity;
@@ -168,6 +175,7 @@ class Server {
   void close_conn(Conn& c, std::string error);
   void close_idle();
   Status interrupt_all();
+  void tick(Clock::time_point now);
 
   int listen_fd_;
   bool tcp_;  // the listener's, so every accepted socket's
@@ -182,6 +190,10 @@ class Server {
   AcceptBackoff backoff_;
   Clock::time_point resume_accept_{};
   std::unique_ptr<char[]> discard_buf_;
+  Clock::time_point t0_ = Clock::now();
+  Ticker ticker_;
+  uint64_t bytes_in_ = 0, interval_in_at_ = 0;  // every connection's, ever
+  double interval_start_ = 0;
 };
 
 int Server::ctl(int op, int fd, uint32_t events) { return epoll_set(ep_.get(), op, fd, events); }
@@ -203,7 +215,7 @@ Deadline Server::wait_deadline(bool may_accept) const {
       deadline = earlier(deadline, idle_end);
     }
   }
-  return deadline;
+  return earlier(deadline, ticker_.deadline());
 }
 
 // Accepts up to kMaxEvents pending connections; a temporary error pauses
@@ -246,7 +258,8 @@ Status Server::accept_pending() {
 // protocol read once.
 void Server::add_connection(Fd fd, const Endpoint& peer) {
   int cfd = fd.get();
-  auto owned = std::make_unique<Conn>(cfd, opts_.mode == ServeOptions::Mode::Echo, tcp_, discard_buf_.get());
+  auto owned = std::make_unique<Conn>(cfd, opts_.mode == ServeOptions::Mode::Echo, tcp_, opts_.checksum,
+                                      discard_buf_.get());
   Conn& c = *owned;
   c.fd = std::move(fd);
   c.report.id = next_id_++;
@@ -279,6 +292,7 @@ void Server::service(Conn& c, uint32_t events) {
 bool Server::pump(Conn& c) {
   uint64_t before = c.mover.taken() + c.mover.moved();
   MoveResult m = c.mover.pump(16, kConnBuffer);
+  bytes_in_ += c.mover.taken() - c.report.bytes_in;
   c.report.bytes_in = c.mover.taken();
   if (opts_.mode == ServeOptions::Mode::Echo) c.report.bytes_out = c.mover.moved();
   if (m.what == Moved::Failed) {
@@ -309,6 +323,7 @@ void Server::arm(Conn& c) {
 void Server::close_conn(Conn& c, std::string error) {
   c.report.seconds = std::chrono::duration<double>(Clock::now() - c.started).count();
   c.report.error = std::move(error);
+  if (c.sum) c.report.checksum = c.sum->text();
   if (opts_.socket_state) record_close_state(c.fd.get(), &c.report);
   if (hooks_.on_close) hooks_.on_close(c.report);
   conns_.erase(c.fd.get());
@@ -321,7 +336,17 @@ void Server::close_idle() {
   for (auto& [fd, c] : conns_) {
     if (now - c->last_activity >= opts_.idle_timeout) idle.push_back(fd);
   }
-  for (int fd : idle) close_conn(*conns_[fd], "idle timeout");
+  for (int fd : idle) close_conn(*conns_[fd], opts_.idle_reason);
+}
+
+// --interval: the bytes every connection brought since the last line.
+void Server::tick(Clock::time_point now) {
+  if (!ticker_.due(now)) return;
+  double end = std::chrono::duration<double>(ticker_.next - t0_).count();
+  if (hooks_.on_interval) hooks_.on_interval({interval_start_, end, bytes_in_ - interval_in_at_, conns_.size()});
+  interval_start_ = end;
+  interval_in_at_ = bytes_in_;
+  ticker_.catch_up(now);
 }
 
 Status Server::interrupt_all() {
@@ -335,6 +360,8 @@ Status Server::run() {
   if (!ep_.valid()) return system_error(fmt::format("epoll_create1: {}", errno_text(errno)));
   ctl(EPOLL_CTL_ADD, listen_fd_, EPOLLIN);
   if (interrupt_fd() >= 0) ctl(EPOLL_CTL_ADD, interrupt_fd(), EPOLLIN);
+  ticker_.every = opts_.interval;
+  ticker_.start(t0_);
   for (;;) {
     if (stop_accepting_ && conns_.empty()) return {};
     // Re-arm the listener after a backoff pause or when below --max-conns.
@@ -355,6 +382,7 @@ Status Server::run() {
       if (it != conns_.end()) service(*it->second, events[i].events);
     }
     close_idle();
+    tick(Clock::now());
   }
 }
 

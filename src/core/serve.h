@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,7 @@ struct ConnectionReport {
   bool has_tcp_info = false;
   TcpInfo tcp_info;
   std::string error;  // empty when it closed cleanly
+  std::optional<std::string> checksum;  // "xxh3-128:HEX" of bytes_in, with ServeOptions::checksum
 };
 
 // Just before a connection's fd closes: its effective SO_SNDBUF/SO_RCVBUF
@@ -69,18 +71,31 @@ struct ServeOptions {
   size_t max_conns = 1024;   // open at once; beyond it the listener is not polled (app: default_max_conns())
   bool keep_open = true;     // false: stop after the first connection closes
   Duration idle_timeout{0};  // per connection; 0: none
+  std::string idle_reason = "idle timeout";  // the error of a connection it closes
   std::vector<Cidr> allow, deny;
   // Read each connection's buffers at accept and close and its TCP_INFO at
   // close, for on_accept/on_close. false (-q: no report is shown) leaves
   // ConnectionReport's sndbuf, rcvbuf and tcp_info unset, and per
   // connection only accept, the moves and close.
   bool socket_state = true;
+  // recv -k: each connection's XXH3-128 of what it sent (read() instead of
+  // MSG_TRUNC, as recv --checksum), and running totals every `interval`.
+  bool checksum = false;
+  Duration interval{0};  // 0: no on_interval
+};
+
+// The whole server over one --interval: bytes in from every connection.
+struct ServeInterval {
+  double start = 0, end = 0;  // seconds since serve() began
+  uint64_t bytes_in = 0;
+  size_t open = 0;  // connections open at the interval's end
 };
 
 struct ServeHooks : AcceptHooks {
   std::function<void(const ConnectionReport&)> on_accept;
   std::function<void(const ConnectionReport&)> on_close;
   std::function<void(size_t max_conns)> on_max_conns;  // the first time max_conns are open at once
+  std::function<void(const ServeInterval&)> on_interval;
 };
 
 // Serves every connection at once with one epoll loop until SIGINT (then

@@ -240,6 +240,20 @@ threading.Event().wait()
   [ "$(jq -r 'select(.event == "summary") | .final' "$T/urcv.out")" = true ]
 }
 
+@test "json: recv -k (a summary per sender with id and error, interval with senders, served)" {
+  sj_bg keep /dev/null recv -k --interval 100ms --stall-timeout 300ms 127.0.0.1 0
+  listening keep
+  sj ksnd /dev/null send --size 1M --rate 10M 127.0.0.1 "$PORT"
+  [ "$status" -eq 0 ]
+  "$PY" -c 'import socket, sys, time; s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); time.sleep(1)' "$PORT"
+  wait_for_line "$T/keep.out" '"error":"no data for' 5
+  kill -INT "$(bg_pid keep)"
+  bg_wait keep 10
+  [ "$BG_STATUS" -eq 130 ]
+  keep keep
+  grep -q '"event":"served"' "$T/keep.out"
+}
+
 @test "json: buffers (limits, --set --force, --bdp) and the live view with --watch" {
   sj b /dev/null buffers
   sj bs /dev/null buffers --set 64M --force
