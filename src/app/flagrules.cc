@@ -38,6 +38,9 @@ const FlagRule kRules[] = {
     // send -u / recv -u: datagrams are counted, not a byte stream; what only a
     // stream has is refused rather than ignored.
     {"send", Rule::Requires, "--length", "--udp", "it sizes datagrams"},
+    {"send", Rule::Excludes, "--parallel", "--udp", "-P runs TCP streams"},
+    {"send", Rule::Excludes, "--parallel", "--listen", "-P connects N times"},
+    {"send", Rule::Excludes, "--parallel", "--unix", "-P measures TCP streams"},
     {"send", Rule::Excludes, "--udp", "--listen", "a UDP sender sends first; start recv -u and point send -u at it"},
     {"send", Rule::Excludes, "--udp", "--checksum", "datagrams may be lost or reordered; recv -u counts them instead"},
     {"send", Rule::Excludes, "--udp", "--chunk", "use --length for the datagram size"},
@@ -50,6 +53,12 @@ const FlagRule kRules[] = {
     {"recv", Rule::Excludes, "--udp", "--chunk", "recv -u reads whole datagrams"},
     {"recv", Rule::Excludes, "--udp", "--stall-timeout", "use --idle-timeout"},
     {"recv", Rule::Requires, "--max-conns", "--keep-open", ""},
+    {"recv", Rule::Excludes, "--parallel", "--output", "recv -P counts each stream's bytes and drops them"},
+    {"recv", Rule::Excludes, "--parallel", "--connect", "recv -P accepts N connections"},
+    {"recv", Rule::Excludes, "--parallel", "--udp", "-P runs TCP streams"},
+    {"recv", Rule::Excludes, "--parallel", "--keep-open", "-k serves any number of senders already"},
+    {"recv", Rule::Excludes, "--parallel", "--expect-bytes", "each stream's summary says what came"},
+    {"recv", Rule::Excludes, "--parallel", "--expect-checksum", "each stream's summary carries its checksum"},
     {"recv", Rule::Excludes, "--keep-open", "--output", "recv -k serves many senders: it counts their bytes and drops them"},
     {"recv", Rule::Excludes, "--keep-open", "--connect", "recv -k accepts senders"},
     {"recv", Rule::Excludes, "--keep-open", "--udp", "recv -u follows one sender"},

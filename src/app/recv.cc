@@ -12,10 +12,12 @@
 #include "app/transfer_flags.h"
 #include "app/conn_report.h"
 #include "app/transfer_report.h"
+#include "app/streams_report.h"
 #include "app/udp_report.h"
 #include "core/checksum.h"
 #include "core/signals.h"
 #include "core/transfer.h"
+#include "core/parallel.h"
 #include "core/serve.h"
 #include "core/udptransfer.h"
 
@@ -26,7 +28,7 @@ struct RecvFlags {
   std::vector<std::string> args;  // [HOST] PORT
   SocketFlags sock;
   bool connect = false, discard = false, keep_open = false;
-  std::string output, expect_bytes, expect_checksum, idle_timeout, max_conns;
+  std::string output, expect_bytes, expect_checksum, idle_timeout, max_conns, parallel;
   TransferFlags transfer;
 };
 
@@ -149,6 +151,46 @@ Status run_recv_keep(const RecvFlags& f, const GlobalOptions& g, const PeerSpec&
   return st;
 }
 
+// recv -P N: the first N connections (a send -P N, or any N senders such
+// as nc), each a recv_stream of its own in its own thread, the bytes
+// dropped; per-stream lines and sums, each stream's summary, the total.
+Status run_recv_parallel(const PeerSpec& spec, const SocketConfig& cfg, const TransferSettings& settings,
+                         size_t n, const GlobalOptions& g) {
+  Reporter diag = make_reporter(g, stderr);
+  Reporter rep = make_reporter(g, stdout);
+  auto l = open_listener(spec, cfg, diag);
+  if (!l.ok()) return l.take_error();
+  std::vector<StreamEnd> ends(n);
+  std::vector<Fd> fds;
+  AcceptBackoff backoff;
+  for (size_t i = 0; i < n; ++i) {
+    ConnectionReport rc;
+    auto fd = accept_allowed(l->fd.get(), {}, {}, &backoff, {}, &rc.peer);
+    if (!fd.ok()) return fd.take_error();
+    rc.id = i + 1;
+    BufferSizes b = effective_buffers(fd->get());
+    rc.sndbuf = b.sndbuf;
+    rc.rcvbuf = b.rcvbuf;
+    report_accepted(diag, l->fd.get(), rc);
+    ends[i].ctx = TransferContext{"recv", rc.peer, fd->get(), i + 1};
+    fds.push_back(std::move(*fd));
+  }
+  StreamsReport report(rep, "recv", n);
+  TransferOptions to = settings.options;
+  to.stall_timeout = settings.stall_timeout.value_or(Duration(0));
+  auto t0 = std::chrono::steady_clock::now();
+  run_streams(n, [&](size_t i) {
+    StreamEnd& e = ends[i];
+    auto sink = make_discard_sink();
+    TransferOptions o = to;
+    o.target = peer_target(e.ctx.peer, cfg.transport, spec.unix_path);
+    e.outcome = recv_stream(e.ctx.fd, *sink, o, report.hooks(i), &e.stats);
+    report.finished(i);
+    return e.outcome;
+  });
+  return report.finish(ends, seconds_since(t0));
+}
+
 Status run_recv(const RecvFlags& f, const GlobalOptions& g) {
   auto spec = plan_peer(f);
   if (!spec.ok()) return spec.take_error();
@@ -167,6 +209,9 @@ Status run_recv(const RecvFlags& f, const GlobalOptions& g) {
   auto settings = transfer_settings(f.transfer);
   if (!settings.ok()) return settings.take_error();
   if (f.keep_open) return run_recv_keep(f, g, *spec, *cfg, *settings);
+  auto parallel = count_flag("--parallel", f.parallel, 1, 128);
+  if (!parallel.ok()) return parallel.take_error();
+  if (parallel->has_value()) return run_recv_parallel(*spec, *cfg, *settings, static_cast<size_t>(**parallel), g);
 
   TransferOptions to = settings->options;
   // A receiver cannot tell a stalled network from a sender whose source is
@@ -196,7 +241,7 @@ Status run_recv(const RecvFlags& f, const GlobalOptions& g) {
   if (!peer.ok()) return peer.take_error();
   to.target = peer_target(peer->peer, cfg->transport, f.sock.unix_path);
 
-  TransferContext ctx{"recv", peer->peer, peer->fd.get()};
+  TransferContext ctx{"recv", peer->peer, peer->fd.get(), std::nullopt};
   bool progress = want_progress(f.transfer.progress, f.transfer.no_progress, rep);
   TransferHooks hooks = make_transfer_hooks(rep, ctx, progress, *expect_bytes);
   if (progress) to.progress_every = std::chrono::milliseconds(250);
@@ -228,6 +273,10 @@ Command add_recv(CLI::App& app, const GlobalOptions& g) {
   sub->add_flag("-k,--keep-open", f->keep_open,
                 "Serve every sender, at once and in turn, each with its own summary, until Ctrl-C (the bytes are "
                 "counted and dropped)");
+  sub->add_option("-P,--parallel", f->parallel,
+                  "Take N connections (a send -P N, or N senders such as nc) and receive them at once (1-128; "
+                  "the bytes are dropped)")
+      ->type_name("N");
   sub->add_option("--max-conns", f->max_conns,
                   "With -k: senders served at once (default: ulimit -n, raised to the hard limit, less 16)")
       ->type_name("N");

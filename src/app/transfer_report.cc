@@ -17,10 +17,12 @@ namespace {
 
 bool g_progress_shown = false;
 
+}  // namespace
+
 // The interval table: one header per direction, TCP sends add iperf3's
 // Retr and Cwnd (and the RTT).
-constexpr std::string_view kIntervalColumns = "[  start-    end s]        bytes       human           rate";
-constexpr std::string_view kTcpColumns = "   retr        cwnd       rtt";
+const std::string_view kIntervalColumns = "[  start-    end s]        bytes       human           rate";
+const std::string_view kTcpColumns = "   retr        cwnd       rtt";
 
 std::string interval_text(const IntervalReport& r, double bps) {
   std::string line = fmt::format("[{:7.2f}-{:7.2f} s] {:>12} {:>11} {:>14}", r.start, r.end, r.bytes,
@@ -34,6 +36,7 @@ std::string interval_text(const IntervalReport& r, double bps) {
 
 Json interval_json(const TransferContext& ctx, const IntervalReport& r) {
   Json j{{"direction", ctx.direction}, {"start", r.start}, {"end", r.end}, {"bytes", r.bytes}};
+  if (ctx.stream) j["stream"] = *ctx.stream;
   rate_json(j, r.bytes, r.end - r.start);
   if (r.tcp) {
     j["retrans"] = r.tcp->retrans;
@@ -43,8 +46,6 @@ Json interval_json(const TransferContext& ctx, const IntervalReport& r) {
   }
   return j;
 }
-
-}  // namespace
 
 double rate(uint64_t bytes, double seconds) { return seconds > 0 ? static_cast<double>(bytes) / seconds : 0; }
 
@@ -115,6 +116,7 @@ void report_summary(Reporter& rep, const TransferContext& ctx, const TransferSta
   f.seconds = stats.seconds;
   f.checksum = stats.checksum;
   f.buffer = ctx.direction == "send" ? b.sndbuf : b.rcvbuf;
+  f.stream = ctx.stream;
   if (auto ti = get_tcp_info(ctx.fd); ti.ok()) f.tcp = *ti;
   bool interrupted = !outcome.ok() && outcome.error().kind == ErrorKind::Interrupted;
   report_summary(rep, f, outcome.ok(), interrupted);
@@ -136,9 +138,10 @@ void report_summary(Reporter& rep, const SummaryFacts& f, bool complete, bool in
   j["complete"] = complete;
   if (interrupted) j["interrupted"] = true;
   if (f.id) j["id"] = *f.id;
+  if (f.stream) j["stream"] = *f.stream;
   if (!f.error.empty()) j["error"] = f.error;
-  std::string text = fmt::format("{} {} bytes ({}) in {}: {:.0f} bytes/s ({}){}\n  {} {}, {} {}{}",
-                                 sending ? "Sent" : "Received", f.bytes, human_bytes(f.bytes),
+  std::string text = fmt::format("{}{} {} bytes ({}) in {}: {:.0f} bytes/s ({}){}\n  {} {}, {} {}{}",
+                                 f.stream ? fmt::format("[{:>3}] ", *f.stream) : "", sending ? "Sent" : "Received", f.bytes, human_bytes(f.bytes),
                                  human_duration(f.seconds), bps, human_bits_per_second(bps),
                                  interrupted ? " (interrupted)" : "", sending ? "to" : "from",
                                  endpoint_words(f.peer), sending ? "sndbuf" : "rcvbuf", f.buffer, tcp);

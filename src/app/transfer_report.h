@@ -16,7 +16,15 @@ struct TransferContext {
   std::string direction;  // "send" or "recv"
   Endpoint peer;
   int fd = -1;            // the connection, for its buffer and TCP_INFO
+  std::optional<size_t> stream;  // -P: the stream's number, from 1
 };
+
+// The interval table's columns (TCP senders add kTcpColumns), one row of
+// it, and the "interval" event.
+extern const std::string_view kIntervalColumns;
+extern const std::string_view kTcpColumns;
+std::string interval_text(const IntervalReport& r, double bps);
+Json interval_json(const TransferContext& ctx, const IntervalReport& r);
 
 // Hooks that print interval lines on `rep` and the progress line on stderr
 // (when `progress` is on). `total` is the expected size for the ETA.
@@ -36,6 +44,7 @@ struct SummaryFacts {
   int buffer = 0;  // sndbuf (send) or rcvbuf (recv)
   std::optional<TcpInfo> tcp;
   std::optional<uint64_t> id;
+  std::optional<size_t> stream;  // -P: the stream's number, from 1
   std::string error;  // why it is incomplete
 };
 void report_summary(Reporter& rep, const SummaryFacts& f, bool complete, bool interrupted);

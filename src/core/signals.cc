@@ -37,7 +37,11 @@ bool same_inode(const char* path, dev_t dev, ino_t ino) {
   return ::lstat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
 }
 
-volatile sig_atomic_t g_reset_fd = -1;
+// Sending sockets to reset (send -P has one per stream, each set and
+// cleared by its own thread): a slot holds fd + 1, 0 when free (so the
+// zero-initialized array starts free).
+constexpr int kResetSlots = 128;
+std::atomic<int> g_reset_fds[kResetSlots];
 
 // Async-signal-safe: lstat and unlink only.
 void unlink_registered() {
@@ -72,10 +76,11 @@ void disarm_slot(int i) {
 
 // setsockopt() is a plain system call: safe in a handler.
 void reset_registered() {
-  int fd = g_reset_fd;
-  if (fd < 0) return;
   linger l = {1, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  for (auto& slot : g_reset_fds) {
+    int fd = slot.load() - 1;
+    if (fd >= 0) ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
 }
 
 // Ends the process as the signal's default action would (so the parent
@@ -166,6 +171,18 @@ void OwnedPath::release() {
   path_.clear();
 }
 
-void reset_on_fatal_signal(int fd) { g_reset_fd = fd; }
+void reset_on_fatal_signal(int fd) {
+  for (auto& slot : g_reset_fds) {
+    int free_slot = 0;
+    if (fd >= 0 && slot.compare_exchange_strong(free_slot, fd + 1)) return;
+  }
+}
+
+void no_reset_on_fatal_signal(int fd) {
+  for (auto& slot : g_reset_fds) {
+    int mine = fd + 1;
+    if (fd >= 0 && slot.compare_exchange_strong(mine, 0)) return;
+  }
+}
 
 }  // namespace sp

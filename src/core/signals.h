@@ -56,8 +56,10 @@ class OwnedPath {
 };
 
 // A sending socket to abort with a reset (SO_LINGER 0) if a signal ends the
-// process, so the receiver sees a failed transfer, not a clean EOF. -1:
-// none.
+// process, so the receiver sees a failed transfer, not a clean EOF; until
+// no_reset_on_fatal_signal(fd). Up to 128 at once (send -P's streams,
+// each from its own thread); beyond that a socket is not covered.
 void reset_on_fatal_signal(int fd);
+void no_reset_on_fatal_signal(int fd);
 
 }  // namespace sp

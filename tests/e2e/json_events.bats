@@ -254,6 +254,28 @@ threading.Event().wait()
   grep -q '"event":"served"' "$T/keep.out"
 }
 
+@test "json: send -P and recv -P (interval with stream, interval_sum, summary per stream, total)" {
+  sj_bg prcv /dev/null recv -P 2 --interval 100ms 127.0.0.1 0
+  listening prcv
+  sj psnd /dev/null send -P 2 --size 2M --rate 8M --interval 100ms 127.0.0.1 "$PORT"
+  [ "$status" -eq 0 ] || { show "$T/psnd.out" "$T/psnd.err"; false; }
+  bg_wait prcv 10
+  [ "$BG_STATUS" -eq 0 ]
+  keep prcv
+  grep -q '"event":"total"' "$T/psnd.out"
+  # Interrupted: the total says so.
+  sj_bg pk /dev/null recv -k 127.0.0.1 0
+  listening pk
+  sj_bg pint /dev/null send -P 2 --duration 10s --rate 1M --interval 100ms 127.0.0.1 "$PORT"
+  wait_for_line "$T/pint.out" '"event":"interval_sum"'
+  kill -INT "$(bg_pid pint)"
+  bg_wait pint 10
+  [ "$BG_STATUS" -eq 130 ]
+  keep pint
+  [ "$(jq -r 'select(.event == "total") | .interrupted' "$T/pint.out")" = true ]
+  bg_stop pk
+}
+
 @test "json: buffers (limits, --set --force, --bdp) and the live view with --watch" {
   sj b /dev/null buffers
   sj bs /dev/null buffers --set 64M --force
