@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -157,7 +158,26 @@ std::optional<int64_t> drops_delta(const LiveRow& row, const PrevRows* prev) {
   return static_cast<int64_t>(row.sock.skmem->drops) - it->second->sock.skmem->drops;
 }
 
-void report_rows(Reporter& rep, const LiveSnapshot& snap, const PrevRows* prev, double interval) {
+// Text mode, --watch: a scrolling series is read the way vmstat or nstat
+// output is (`watch ss -m` redraws a screen instead, which a pipe or a log
+// cannot). Each round keeps its numbers: the socket table with its header
+// and the UDP counters by name. The explanations are printed once: the first
+// report has every note and what each counter means; a later round only a
+// note whose shape (note_shape: its numbers out) that socket has not shown
+// yet, and the counters without their meanings. JSON is not affected: every
+// round's "socket" events carry all their notes.
+using ShownNotes = std::set<std::pair<uint64_t, std::string>>;  // socket cookie, note shape
+
+std::string new_notes(const LiveRow& row, const std::vector<std::string>& notes, ShownNotes* shown) {
+  std::string out;
+  for (const auto& n : notes) {
+    if (!shown->insert({row.sock.cookie, note_shape(n)}).second) continue;
+    out += fmt::format("    {} {}: {}\n", kind_name(kind_of(row.sock)), sock_endpoint_cell(row.sock, true), n);
+  }
+  return out;
+}
+
+void report_rows(Reporter& rep, const LiveSnapshot& snap, const PrevRows* prev, double interval, ShownNotes* shown) {
   BufferLimits lim = read_buffer_limits(ProcFs());
   Table t;
   t.row(header(prev != nullptr));
@@ -173,8 +193,7 @@ void report_rows(Reporter& rep, const LiveSnapshot& snap, const PrevRows* prev, 
     }
     rep.event("socket", f.to_json(), "");
     t.row(f.cells(columns));
-    for (const auto& n : notes) notes_text += fmt::format("    {} {}: {}\n", kind_name(kind_of(row.sock)),
-                                                          sock_endpoint_cell(row.sock, true), n);
+    notes_text += new_notes(row, notes, shown);
   }
   if (snap.rows.empty()) {
     rep.text("  No matching sockets.\n");
@@ -194,13 +213,16 @@ void report_udp(Reporter& rep, const std::vector<NamedCounter>& counters, const 
   for (const auto& c : shown) j[c.name] = c.value ? Json(*c.value) : Json(nullptr);
   rep.event("counters", std::move(j), "");
   Table t;
-  for (const auto& c : shown) {
+  for (const auto& c : shown) {  // the meanings in the first report only (see ShownNotes)
     std::string v = !c.value ? "n/a" : before ? fmt::format("{:+}", *c.value) : std::to_string(*c.value);
-    t.row({c.name, v, std::string(udp_counter_meaning(c.name))});
+    if (before) t.row({c.name, v});
+    else t.row({c.name, v, std::string(udp_counter_meaning(c.name))});
   }
   rep.text(fmt::format("\n{}\n", rep.bold(before ? "UDP buffer errors this interval"
                                                  : "UDP buffer errors (/proc/net/snmp, snmp6; this namespace, since boot)")));
-  rep.text(t.render({Align::Left, Align::Right, Align::Left}, "  "));
+  std::vector<Align> align = {Align::Left, Align::Right};
+  if (!before) align.push_back(Align::Left);
+  rep.text(t.render(align, "  "));
 }
 
 std::string title(const LiveOptions& o) {
@@ -217,7 +239,7 @@ PrevRows index_rows(const LiveSnapshot& s) {
   return m;
 }
 
-Status watch_loop(Reporter& rep, const LiveOptions& o, LiveSnapshot prev) {
+Status watch_loop(Reporter& rep, const LiveOptions& o, LiveSnapshot prev, ShownNotes* shown) {
   Clock::time_point start = prev.at;
   for (long long i = 0; !o.count || i < *o.count; ++i) {
     if (!sleep_interruptible(*o.watch)) return interrupted_error();
@@ -226,7 +248,7 @@ Status watch_loop(Reporter& rep, const LiveOptions& o, LiveSnapshot prev) {
     double interval = std::round(std::chrono::duration<double>(now->at - prev.at).count() * 1000) / 1000;
     PrevRows before = index_rows(prev);
     rep.text(fmt::format("\n[{:>7.2f}s]\n", std::chrono::duration<double>(now->at - start).count()));
-    report_rows(rep, *now, &before, interval);
+    report_rows(rep, *now, &before, interval, shown);
     report_udp(rep, now->udp, &prev.udp, interval);
     prev = std::move(*now);
   }
@@ -240,9 +262,10 @@ Status report_live(Reporter& rep, const LiveOptions& o) {
   auto snap = take_snapshot(o);
   if (!snap.ok()) return snap.take_error();
   rep.text(rep.bold(title(o)) + "\n");
-  report_rows(rep, *snap, nullptr, 0);
+  ShownNotes shown;
+  report_rows(rep, *snap, nullptr, 0, &shown);
   report_udp(rep, snap->udp, nullptr, 0);
-  if (o.watch) return watch_loop(rep, o, std::move(*snap));
+  if (o.watch) return watch_loop(rep, o, std::move(*snap), &shown);
   return {};
 }
 

@@ -43,8 +43,10 @@ void report_listening(Reporter& rep, const Listener& l) {
 }
 
 void report_accepted(Reporter& rep, int listen_fd, const ConnectionReport& c) {
-  // Buffers: the accepted socket's own (inherited from the listener at
-  // accept time); queue: the listener's accept queue right now.
+  // Buffers: the accepted socket's own, read right after accept. Only sizes
+  // the listener set are copied from it; an unset send buffer was already
+  // grown at the handshake (man page, BEHAVIOUR). Queue: the listener's
+  // accept queue right now.
   Json j = Json{{"id", c.id}};
   j["peer"] = endpoint_json(c.peer);
   j["sndbuf"] = c.sndbuf;

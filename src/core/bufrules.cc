@@ -357,4 +357,14 @@ std::vector<std::string> live_notes(const SockInfo& s, const BufferLimits& lim) 
   return notes;
 }
 
+std::string note_shape(std::string_view note) {
+  std::string out;
+  for (char c : note) {
+    bool digit = c >= '0' && c <= '9';
+    if (!digit) out += c;
+    else if (out.empty() || out.back() != '#') out += '#';
+  }
+  return out;
+}
+
 }  // namespace sp

@@ -147,5 +147,9 @@ std::vector<NamedCounter> counter_changes(const std::vector<NamedCounter>& befor
 // Short remarks on a live socket's memory (drops, a nearly full receive or
 // send buffer, rb/tb versus the defaults). Empty when nothing stands out.
 std::vector<std::string> live_notes(const SockInfo& s, const BufferLimits& lim);
+// A note with its numbers taken out ("d=3: ..." and "d=7: ..." are one
+// shape): a --watch round explains a shape once per socket, the table's
+// columns show how the numbers move.
+std::string note_shape(std::string_view note);
 
 }  // namespace sp

@@ -226,3 +226,11 @@ TEST_CASE("live_notes: drops, full queues, rb/tb against the defaults") {
   REQUIRE(un.size() == 1);
   CHECK(contains(un[0], "rb 8192 differs from the default 212992"));
 }
+
+TEST_CASE("note_shape: numbers out, words kept") {
+  CHECK(note_shape("d=3: packets dropped") == "d=#: packets dropped");
+  CHECK(note_shape("d=3: packets dropped") == note_shape("d=1200: packets dropped"));
+  CHECK(note_shape("receive queue r=60000 is 92% of rb") == "receive queue r=# is #% of rb");
+  CHECK(note_shape("rb grew past the default 16384") != note_shape("tb grew past the default 16384"));
+  CHECK(note_shape("") == "");
+}

@@ -188,6 +188,18 @@ one() { jq -c --arg e "$2" 'select(.event==$e)' <<<"$1" | head -n 1; }
   [[ "$output" == *"62500000 bytes (59.6 MiB) in flight"* ]]
 }
 
+@test "buffers --bdp: the limits once, then the advice; JSON has every sysctl event" {
+  run "$SOCKPROBE" buffers --bdp 1Gbit --rtt 10ms
+  [ "$status" -eq 0 ]
+  [ "$(grep -c 'System limits' <<<"$output")" -eq 1 ]
+  [ "$(grep -c '^  net.core.rmem_max ' <<<"$output")" -eq 1 ]
+  [ "$(grep -c 'Bandwidth-delay product' <<<"$output")" -eq 1 ]
+  [[ "$output" != *"What a fresh socket gets"* ]]
+  run "$SOCKPROBE" buffers --bdp 1Gbit --rtt 10ms --json
+  [ "$(jq -s '[.[] | select(.event=="sysctl")] | length' <<<"$output")" -eq \
+    "$("$SOCKPROBE" buffers --json | jq -s '[.[] | select(.event=="sysctl")] | length')" ]
+}
+
 @test "buffers: bad values exit 2 naming the flag" {
   bad() {  # EXPECTED-FLAG ARGS...
     local flag=$1

@@ -129,6 +129,24 @@ time.sleep(120)
     "[false,false][true,true][true,true]" ]
 }
 
+@test "buffers --watch: text rounds repeat the numbers, the explanations once" {
+  start_tcp_stall
+  run "$SOCKPROBE" buffers --port "$PORT" --watch 200ms --count 2
+  [ "$status" -eq 0 ]
+  # Every round has its table: 3 sockets (listener, both ends) and the counters by name.
+  [ "$(grep -c 'ESTAB' <<<"$output")" -eq 6 ]
+  [ "$(grep -c '^  UdpRcvbufErrors ' <<<"$output")" -eq 3 ]
+  [ "$(grep -cE '^  UdpRcvbufErrors +[+-][0-9]+$' <<<"$output")" -eq 2 ]
+  # What a counter means (Udp and Udp6 share it) and each socket's notes: the first round only.
+  [ "$(grep -c 'was full$' <<<"$output")" -eq 2 ]
+  [ "$(grep -c '^  Notes:' <<<"$output")" -eq 1 ]
+  grep -q 'below the default' <<<"$output"
+  # JSON keeps the notes in every round's socket events.
+  run "$SOCKPROBE" buffers --port "$PORT" --watch 200ms --count 2 --json
+  [ "$status" -eq 0 ]
+  jq -e -s '[.[] | select(.event=="socket" and .state=="ESTAB") | .notes | length > 0] | length == 6 and all' <<<"$output"
+}
+
 @test "buffers live: errors and usage" {
   run "$SOCKPROBE" buffers --pid 2147483647
   [ "$status" -eq 1 ]

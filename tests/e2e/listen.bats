@@ -69,6 +69,61 @@ teardown() { sp_teardown; }
   [[ $output == *"--rcvbuf: '12X'"* ]]
 }
 
+# hold_client NAME PORT: a python3 client of 127.0.0.1 PORT that sends
+# nothing and keeps the connection open; sets CPORT to its local port.
+hold_client() {
+  local lport=$2
+  py_start "$1" '
+import socket, sys, time
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+print("port", c.getsockname()[1], file=sys.stderr, flush=True)
+time.sleep(60)
+' "$lport"
+  CPORT=$PORT
+  PORT=$lport
+}
+
+# The kernel's own numbers for sockprobe's accepted socket (sockpeek.py:
+# getsockopt on a pidfd_getfd copy), as JSON.
+peek_accepted() { "$PY" "$BATS_TEST_DIRNAME/sockpeek.py" "$(bg_pid "$1")" "$PORT" "$CPORT"; }
+
+@test "listen: an accepted socket's buffers are its own, as getsockopt reads them, not the listener's" {
+  local lis acc peek wmem1 wmem2 rmem1
+  read -r _ wmem1 wmem2 </proc/sys/net/ipv4/tcp_wmem
+  read -r _ rmem1 _ </proc/sys/net/ipv4/tcp_rmem
+  start_listener srv /dev/null --json listen 127.0.0.1 0
+  hold_client cli "$PORT"
+  wait_for_line "$T/srv.err" '"event":"accepted"'
+  lis=$(jq -c 'select(.event == "listening")' "$T/srv.err")
+  acc=$(jq -c 'select(.event == "accepted")' "$T/srv.err")
+  peek=$(peek_accepted srv)
+  # What sockprobe reports is what getsockopt says on that very socket.
+  jq -e --argjson p "$peek" '.sndbuf == $p.sndbuf and .rcvbuf == $p.rcvbuf' <<<"$acc"
+  # Nothing set: the listener has the defaults; the accepted socket's send
+  # buffer was grown at the handshake (tcp_sndbuf_expand, up to tcp_wmem[2]),
+  # its receive buffer starts at tcp_rmem[1] (no data has arrived yet).
+  jq -e --argjson w "$wmem1" --argjson r "$rmem1" '.sndbuf == $w and .rcvbuf == $r' <<<"$lis"
+  if [ "$wmem2" -gt "$wmem1" ]; then
+    jq -e --argjson w1 "$wmem1" --argjson w2 "$wmem2" '.sndbuf > $w1 and .sndbuf <= $w2' <<<"$acc"
+  fi
+  jq -e --argjson r "$rmem1" '.rcvbuf == $r' <<<"$acc"
+  # The text line gives the same numbers.
+  start_listener txt /dev/null -v listen 127.0.0.1 0
+  hold_client cli2 "$PORT"
+  wait_for_line "$T/txt.err" '^Connection from '
+  peek=$(peek_accepted txt)
+  grep -q "^Connection from 127\.0\.0\.1 $CPORT (sndbuf $(jq .sndbuf <<<"$peek"), rcvbuf $(jq .rcvbuf <<<"$peek")," "$T/txt.err"
+  # Set on the listener (-O/-I): every accepted socket gets the same, locked.
+  start_listener set /dev/null --json listen -O 16K -I 32K 127.0.0.1 0
+  hold_client cli3 "$PORT"
+  wait_for_line "$T/set.err" '"event":"accepted"'
+  lis=$(jq -c 'select(.event == "listening")' "$T/set.err")
+  acc=$(jq -c 'select(.event == "accepted")' "$T/set.err")
+  peek=$(peek_accepted set)
+  jq -e --argjson p "$peek" --argjson l "$lis" \
+    '.sndbuf == $p.sndbuf and .rcvbuf == $p.rcvbuf and .sndbuf == $l.sndbuf and .rcvbuf == $l.rcvbuf' <<<"$acc"
+}
+
 @test "listen: accepted and closed reports: peer, buffers, accept queue, bytes, TCP_INFO" {
   printf 'from server' >"$T/in"
   start_listener srv "$T/in" --json listen 127.0.0.1 0
