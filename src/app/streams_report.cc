@@ -31,7 +31,7 @@ TransferHooks StreamsReport::hooks(size_t i) {
 void StreamsReport::on_stream(size_t i, const IntervalReport& r) {
   header_once(rep_, &header_shown_,
               "[ ID] " + std::string(kIntervalColumns) + std::string(r.tcp ? kTcpColumns : ""));
-  TransferContext ctx{direction_, {}, -1, i + 1};
+  TransferContext ctx{direction_, {}, -1, i + 1, ""};
   rep_.event("interval", interval_json(ctx, r),
              fmt::format("[{:>3}] {}", i + 1, interval_text(r, rate(r.bytes, r.end - r.start))));
 }

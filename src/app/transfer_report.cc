@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <mutex>
 
 #include <fmt/format.h>
 
 #include "app/common.h"
+#include "core/bidir.h"
 #include "core/parse.h"
 #include "core/sock.h"
 #include "core/tcpinfo.h"
@@ -79,8 +81,9 @@ TransferHooks make_transfer_hooks(Reporter& rep, const TransferContext& ctx, boo
   TransferHooks h;
   h.on_interval = [&rep, ctx, shown = false](const IntervalReport& r) mutable {
     clear_progress_line();
-    header_once(rep, &shown, std::string(kIntervalColumns) + std::string(r.tcp ? kTcpColumns : ""));
-    rep.event("interval", interval_json(ctx, r), interval_text(r, rate(r.bytes, r.end - r.start)));
+    std::string tag = ctx.tag.empty() ? "" : "[" + ctx.tag + "] ";
+    header_once(rep, &shown, tag + std::string(kIntervalColumns) + std::string(r.tcp ? kTcpColumns : ""));
+    rep.event("interval", interval_json(ctx, r), tag + interval_text(r, rate(r.bytes, r.end - r.start)));
   };
   if (progress) {
     h.on_progress = [total](uint64_t bytes, double elapsed) {
@@ -104,6 +107,42 @@ TransferHooks make_transfer_hooks(Reporter& rep, const TransferContext& ctx, boo
     rep.event("stall", j, "");
   };
   return h;
+}
+
+namespace {
+
+// The hooks of one --bidir direction, each call under the shared lock.
+TransferHooks locked(TransferHooks h, std::mutex* mu) {
+  TransferHooks out;
+  out.on_interval = [h, mu](const IntervalReport& r) {
+    std::lock_guard<std::mutex> g(*mu);
+    h.on_interval(r);
+  };
+  out.on_stall = [h, mu](const StallSnapshot& s, const std::string& why) {
+    std::lock_guard<std::mutex> g(*mu);
+    h.on_stall(s, why);
+  };
+  return out;
+}
+
+}  // namespace
+
+Status bidir_transfer(Reporter& rep, const TransferContext& ctx, Source& src, Sink& sink, bool until_peer_eof,
+                      const TransferOptions& send_opts, const TransferOptions& recv_opts) {
+  TransferContext tx = ctx, rx = ctx;
+  tx.direction = "send";
+  tx.tag = "TX";
+  rx.direction = "recv";
+  rx.tag = "RX";
+  std::mutex mu;
+  TransferHooks tx_hooks = locked(make_transfer_hooks(rep, tx, false, std::nullopt), &mu);
+  TransferHooks rx_hooks = locked(make_transfer_hooks(rep, rx, false, std::nullopt), &mu);
+  BidirSide send{&send_opts, &tx_hooks, {}, {}}, recv{&recv_opts, &rx_hooks, {}, {}};
+  run_bidir(ctx.fd, src, sink, until_peer_eof, &send, &recv);
+  report_summary(rep, tx, send.stats, send.outcome);
+  report_summary(rep, rx, recv.stats, recv.outcome);
+  if (!send.outcome.ok()) return send.outcome;
+  return recv.outcome;
 }
 
 void report_summary(Reporter& rep, const TransferContext& ctx, const TransferStats& stats, const Status& outcome) {

@@ -17,6 +17,7 @@ struct TransferContext {
   Endpoint peer;
   int fd = -1;            // the connection, for its buffer and TCP_INFO
   std::optional<size_t> stream;  // -P: the stream's number, from 1
+  std::string tag;               // --bidir: "TX" or "RX", before each text line
 };
 
 // The interval table's columns (TCP senders add kTcpColumns), one row of
@@ -48,6 +49,12 @@ struct SummaryFacts {
   std::string error;  // why it is incomplete
 };
 void report_summary(Reporter& rep, const SummaryFacts& f, bool complete, bool interrupted);
+// --bidir: both directions over the connection `ctx` names (core/bidir.h),
+// their interval lines tagged [TX]/[RX] and printed under one lock, then
+// both summaries; the first failure is the status.
+Status bidir_transfer(Reporter& rep, const TransferContext& ctx, Source& src, Sink& sink, bool until_peer_eof,
+                      const TransferOptions& send_opts, const TransferOptions& recv_opts);
+
 // Clears the progress line before other output goes to stderr.
 void clear_progress_line();
 

@@ -45,7 +45,7 @@ Status wait_acknowledged(int fd, const AckWaitOptions& o) {
   StallClock clock(o.stall_timeout);
   int last_outq = -1;
   int wait_ms = 1;
-  bool peer_eof = false;
+  bool peer_eof = o.leave_incoming;  // either way: no reading, the socket not polled
   for (;;) {
     if (int err = pending_socket_error(fd); err != 0) return socket_error(o, err);
     int outq = 0;

@@ -30,9 +30,13 @@ struct AckWaitOptions {
   // A stall's error message: "TARGET_PREFIX" + why ("write to X: " for the
   // relay; empty for send, whose stall lines have no prefix).
   std::string stall_prefix;
+  // Another thread reads the socket (--bidir): incoming bytes are left to
+  // it, and the wait is on the timer alone.
+  bool leave_incoming = false;
 };
 
-// Bytes the peer sends meanwhile are read and dropped. Not TCP (Unix
+// Bytes the peer sends meanwhile are read and dropped (unless
+// leave_incoming). Not TCP (Unix
 // sockets, UDP): nothing to wait for, returns at once.
 Status wait_acknowledged(int fd, const AckWaitOptions& opts);
 

@@ -104,6 +104,7 @@ Status finish_delivery(int fd, const TransferOptions& opts, const TransferHooks&
   ack.stall_timeout = opts.stall_timeout;
   ack.target = opts.target;
   ack.on_stall = hooks.on_stall;
+  ack.leave_incoming = opts.shared_reads;
   return wait_acknowledged(fd, ack);
 }
 

@@ -40,6 +40,9 @@ struct TransferOptions {
   Duration interval{0};               // 0: no interval reports
   Duration progress_every{0};         // 0: no progress callbacks
   bool checksum = false;
+  // --bidir: another thread reads this socket, so the wait for the peer's
+  // acknowledgement must leave incoming bytes to it (core/bidir.h).
+  bool shared_reads = false;
 };
 
 // The sender's chunk: --chunk, else kDefaultChunk.
