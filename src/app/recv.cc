@@ -175,7 +175,7 @@ Status run_recv_parallel(const PeerSpec& spec, const SocketConfig& cfg, const Tr
     ends[i].ctx = TransferContext{"recv", rc.peer, fd->get(), i + 1, ""};
     fds.push_back(std::move(*fd));
   }
-  StreamsReport report(rep, "recv", n);
+  StreamsReport report(rep, "recv", n, settings.options.interval);
   TransferOptions to = settings.options;
   to.stall_timeout = settings.stall_timeout.value_or(Duration(0));
   auto t0 = std::chrono::steady_clock::now();

@@ -142,7 +142,7 @@ Status run_send_parallel(const SendPlan& plan, const SocketConfig& cfg, const Tr
     peers.push_back(std::move(*p));
   }
   std::vector<uint64_t> sizes = split_size(s.size.value_or(0), s.streams);
-  StreamsReport report(rep, "send", s.streams);
+  StreamsReport report(rep, "send", s.streams, s.options.interval);
   std::vector<StreamEnd> ends(s.streams);
   auto t0 = std::chrono::steady_clock::now();
   run_streams(s.streams, [&](size_t i) {
@@ -227,6 +227,7 @@ Status run_send(const SendFlags& f, const GlobalOptions& g) {
     auto sink = make_discard_sink();
     TransferOptions back = settings->options;
     back.target = to.target;
+    back.stall_timeout = settings->stall_timeout.value_or(Duration(0));  // as recv: never by default
     return bidir_transfer(rep, ctx, **src, *sink, false, to, back);
   }
   bool progress = want_progress(f.transfer.progress, f.transfer.no_progress, rep);

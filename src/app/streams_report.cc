@@ -8,11 +8,11 @@
 
 namespace sp::app {
 
-StreamsReport::StreamsReport(Reporter& rep, std::string direction, size_t streams)
+StreamsReport::StreamsReport(Reporter& rep, std::string direction, size_t streams, Duration every)
     : rep_(rep),
       direction_(std::move(direction)),
       merger_(
-          streams, [this](size_t i, const IntervalReport& r) { on_stream(i, r); },
+          streams, std::chrono::duration<double>(every).count(), [this](size_t i, const IntervalReport& r) { on_stream(i, r); },
           [this](const IntervalReport& s, size_t n) { on_sum(s, n); }) {}
 
 TransferHooks StreamsReport::hooks(size_t i) {

@@ -22,7 +22,8 @@ struct StreamEnd {
 
 class StreamsReport {
  public:
-  StreamsReport(Reporter& rep, std::string direction, size_t streams);
+  // every: the --interval, which numbers the ticks the sums are made of.
+  StreamsReport(Reporter& rep, std::string direction, size_t streams, Duration every);
   // The hooks of stream i (from 0): intervals and stalls, thread-safe.
   TransferHooks hooks(size_t i);
   void finished(size_t i) { merger_.finished(i); }

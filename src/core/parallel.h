@@ -19,22 +19,26 @@
 namespace sp {
 
 // Runs body(0) .. body(n-1) at once, one thread each; their results in order.
+// A body whose thread cannot be started runs in the calling thread.
 std::vector<Status> run_streams(size_t n, const std::function<Status(size_t stream)>& body);
 
 // --size split across n streams: the first ones carry the remainder.
 std::vector<uint64_t> split_size(uint64_t total, size_t n);
 
 // Collects the interval reports of n streams (from their threads). Each
-// report is passed on at once (on_stream); when every stream still running
-// has given its k-th report, their sum goes to on_sum (start: the earliest,
-// end: the latest, bytes and retransmits added). Streams that ended are
-// left out of later sums. Callbacks run under the merger's lock, so they
-// may print; lock() lets other threads print between them.
+// report is passed on at once (on_stream). Reports are matched by the tick
+// they start at (start / every, rounded), not by their position: a stream
+// that slept through a tick, or whose last report covers the wait for the
+// final acknowledgement, has fewer. When every stream still running has
+// reported tick k or a later one, the reports of tick k are summed for
+// on_sum (start: the earliest, end: the latest, bytes and retransmits
+// added). Callbacks run under the merger's lock, so they may print; lock()
+// lets other threads print between them.
 class IntervalMerger {
  public:
   using StreamFn = std::function<void(size_t stream, const IntervalReport&)>;
   using SumFn = std::function<void(const IntervalReport& sum, size_t streams)>;
-  IntervalMerger(size_t streams, StreamFn on_stream, SumFn on_sum);
+  IntervalMerger(size_t streams, double every_seconds, StreamFn on_stream, SumFn on_sum);
   void add(size_t stream, const IntervalReport& r);
   void finished(size_t stream);
   std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mu_); }
@@ -45,7 +49,8 @@ class IntervalMerger {
   std::mutex mu_;
   StreamFn on_stream_;
   SumFn on_sum_;
-  std::vector<std::deque<IntervalReport>> pending_;
+  double every_;
+  std::vector<std::deque<std::pair<long long, IntervalReport>>> pending_;  // (tick, report)
   std::vector<bool> done_;
 };
 

@@ -35,7 +35,7 @@ TEST_CASE("The merger sums the k-th report of every running stream") {
   std::vector<size_t> counts;
   int lines = 0;
   IntervalMerger m(
-      3, [&](size_t, const IntervalReport&) { ++lines; },
+      3, 1.0, [&](size_t, const IntervalReport&) { ++lines; },
       [&](const IntervalReport& s, size_t n) {
         sums.push_back({s.end, s.bytes});
         counts.push_back(n);
@@ -66,9 +66,29 @@ TEST_CASE("The merger sums the k-th report of every running stream") {
 
 TEST_CASE("The merger adds the streams' retransmits") {
   IntervalReport got;
-  IntervalMerger m(2, nullptr, [&](const IntervalReport& s, size_t) { got = s; });
+  IntervalMerger m(2, 1.0, nullptr, [&](const IntervalReport& s, size_t) { got = s; });
   m.add(0, {0, 1, 10, IntervalTcp{2, 10, 1000, 0.001}});
   m.add(1, {0, 1, 10, IntervalTcp{3, 10, 1000, 0.001}});
   REQUIRE(got.tcp);
   CHECK(got.tcp->retrans == 5);
+}
+
+TEST_CASE("The merger matches reports by tick: a stream that slept through one is not shifted") {
+  std::vector<std::pair<double, uint64_t>> sums;  // (start, bytes)
+  IntervalMerger m(2, 1.0, nullptr, [&](const IntervalReport& s, size_t) { sums.push_back({s.start, s.bytes}); });
+  m.add(0, {0, 1, 1, std::nullopt});
+  m.add(1, {0, 1, 10, std::nullopt});
+  m.add(0, {1, 3, 2, std::nullopt});  // stream 0 slept through tick 2
+  m.add(1, {1, 2, 20, std::nullopt});
+  REQUIRE(sums.size() == 2);
+  CHECK(sums[1].second == 22);  // tick 1: both streams' reports starting at 1
+  m.add(1, {2, 3, 30, std::nullopt});
+  CHECK(sums.size() == 2);  // tick 2 waits until stream 0 shows it has nothing for it
+  m.add(0, {3, 4, 3, std::nullopt});
+  REQUIRE(sums.size() == 3);
+  CHECK(sums[2].first == 2);
+  CHECK(sums[2].second == 30);  // tick 2: stream 1 alone
+  m.add(1, {3, 4, 40, std::nullopt});
+  REQUIRE(sums.size() == 4);
+  CHECK(sums[3].second == 43);
 }

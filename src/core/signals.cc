@@ -16,7 +16,10 @@
 namespace sp {
 namespace {
 
-volatile sig_atomic_t g_interrupted = 0;
+// Read by every stream's thread (-P, --bidir): a lock-free atomic, which is
+// also safe to set in the handler.
+std::atomic<int> g_interrupted{0};
+static_assert(std::atomic<int>::is_always_lock_free);
 int g_pipe[2] = {-1, -1};
 
 // The files a fatal signal removes (OwnedPath). A slot's path and inode

@@ -289,8 +289,8 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
   reset_on_fatal_signal(net_fd);
   Status st = t.run();
   if (st) st = finish_delivery(net_fd, opts, hooks);
+  if (!st) abort_on_close(net_fd);  // before the signal cover ends: no FIN in between
   no_reset_on_fatal_signal(net_fd);
-  if (!st) abort_on_close(net_fd);
   return t.finish(std::move(st));
 }
 

@@ -123,9 +123,10 @@ struct Receiver {
   uint32_t drops_at_start = 0;
   double interval_start = 0;
 
+  // The whole batch, also what follows the final datagram (reordered data
+  // that overtook nothing: it arrived, so it is counted).
   void take(RecvBatch& b, unsigned n) {
-    last_seen = Clock::now();
-    for (unsigned i = 0; i < n && !st->got_final; ++i) take_one(b, i);
+    for (unsigned i = 0; i < n; ++i) take_one(b, i);
   }
   void take_one(RecvBatch& b, unsigned i) {
     auto h = decode_udp_header(b.head(i));
@@ -134,6 +135,8 @@ struct Receiver {
       ++st->foreign;
       return;
     }
+    last_seen = Clock::now();  // only the followed sender's datagrams keep the idle clock
+    if (st->got_final && h->kind == UdpKind::Final) return;  // a repeat of the final
     Arrival a = b.arrival(i);
     if (a.ns == 0) a.ns = udp_clock_ns();
     if (a.drops) drops = *a.drops;
@@ -195,6 +198,15 @@ void enable_arrival_data(int fd) {
 }
 
 // Receives until the final datagram or the idle timeout; one wait per empty queue.
+// After the final datagram: what is already queued behind it (bounded).
+void drain_queued(Receiver& r, RecvBatch& batch) {
+  for (int k = 0; k < 16; ++k) {
+    int n = batch.receive(r.fd);
+    if (n <= 0) return;
+    r.take(batch, static_cast<unsigned>(n));
+  }
+}
+
 Status receive_all(Receiver& r, RecvBatch& batch) {
   while (!r.st->got_final) {
     int n = batch.receive(r.fd);
@@ -227,6 +239,7 @@ Status udp_recv(int fd, const UdpRecvOptions& o, const UdpRecvHooks& hooks, UdpR
   auto batch = std::make_unique<RecvBatch>();
   auto r = std::make_unique<Receiver>(fd, o, hooks, st);
   Status s = receive_all(*r, *batch);
+  if (s) drain_queued(*r, *batch);
   r->close();
   return s;
 }

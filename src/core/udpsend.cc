@@ -280,10 +280,12 @@ Status udp_send(int fd, Source& src, const UdpSendOptions& o, const UdpSendHooks
   return result;
 }
 
+// Whole datagrams, and a last shorter one when what remains holds more than
+// a header: a remainder under the header is not sent (the man page says so).
 uint64_t udp_body_bytes(uint64_t size, size_t length) {
-  uint64_t datagrams = std::max<uint64_t>(1, (size + length - 1) / length);
-  uint64_t headers = datagrams * kUdpDataHeader;
-  return size > headers ? size - headers : 0;
+  uint64_t whole = size / length, rest = size % length;
+  uint64_t body = whole * (length - kUdpDataHeader);
+  return rest > kUdpDataHeader ? body + rest - kUdpDataHeader : body;
 }
 
 }  // namespace sp

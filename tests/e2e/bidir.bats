@@ -57,7 +57,7 @@ c.close()
 @test "recv --bidir to a python sender: it sends back until the sender's EOF, and the counts agree" {
   start_listener r /dev/null recv --bidir --discard --json 127.0.0.1 0
   run timeout 20 "$PY" -c '
-import socket, sys, threading
+import socket, sys, threading, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 got = [0]
 def take():
@@ -66,7 +66,9 @@ def take():
         if not b: break
         got[0] += len(b)
 t = threading.Thread(target=take); t.start()
-s.sendall(b"y" * 2000000)
+for _ in range(20):  # over ~200 ms, so bytes come back meanwhile
+    s.sendall(b"y" * 100000)
+    time.sleep(0.01)
 s.shutdown(socket.SHUT_WR)
 t.join()
 print(got[0])
