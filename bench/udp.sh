@@ -19,7 +19,8 @@
 # Cases: --length 1400 (iperf3 -l 1400) and the default 1452 (iperf3 -l
 # 1452); both lengths include the tool's own header. sockprobe's receiver
 # asks for -I 4M; iperf3 runs with its defaults (no -w), and once more with
-# -w 4M at 1400 bytes so the socket buffers match.
+# -w 4M at 1400 bytes so the socket buffers match. Last, sockprobe with
+# and without UDP GSO (SOCKPROBE_UDP_GSO=0).
 set -euo pipefail
 
 SOCKPROBE=./build/src/sockprobe
@@ -134,6 +135,10 @@ run_iperf3() {
     "$(cpu "$DIR/rtime") $(cpu "$DIR/stime")"
 }
 
+# The same without UDP GSO (one message per datagram in each sendmmsg):
+# the A/B behind the GSO decision in src/core/udpsend.cc.
+run_sockprobe_nogso() { SOCKPROBE_UDP_GSO=0 run_sockprobe "$@"; }
+
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A SENT RECV LOSS RCPU SCPU
 # summarize NAME RUNS: medians of the per-run figures.
@@ -171,8 +176,12 @@ measure_ab "sockprobe 1452" "run_sockprobe 1452" "iperf3 -l 1452" "run_iperf3 14
 echo "--length 1400, iperf3 -w 4M (socket buffers like recv -I 4M)"
 measure_ab "sockprobe 1400 (again)" "run_sockprobe 1400" "iperf3 -l 1400 -w 4M" "run_iperf3 1400 -w4M"
 
+echo "--length 1400, sockprobe with and without UDP GSO"
+measure_ab "sockprobe 1400 GSO" "run_sockprobe 1400" "sockprobe 1400 no GSO" "run_sockprobe_nogso 1400"
+
 echo "ratios sockprobe / iperf3 (sent/s, received/s: higher is better; cpu: iperf3's ns/dg / sockprobe's, higher is better)"
-for pair in "sockprobe 1400|iperf3 -l 1400" "sockprobe 1452|iperf3 -l 1452" "sockprobe 1400 (again)|iperf3 -l 1400 -w 4M"; do
+for pair in "sockprobe 1400|iperf3 -l 1400" "sockprobe 1452|iperf3 -l 1452" "sockprobe 1400 (again)|iperf3 -l 1400 -w 4M" \
+  "sockprobe 1400 GSO|sockprobe 1400 no GSO"; do
   s=${pair%|*} o=${pair#*|}
   printf '  %-22s vs %-20s sent %s  received %s  recv cpu %s  send cpu %s\n' "$s" "$o" \
     "$(ratio "${SENT[$s]}" "${SENT[$o]}")" "$(ratio "${RECV[$s]}" "${RECV[$o]}")" \

@@ -3,6 +3,7 @@
 // --duration); --listen PORT sends to whoever connects instead. The summary
 // goes to stdout.
 #include <fcntl.h>
+#include <cstdlib>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -120,6 +121,8 @@ Status run_send_udp(const SendFlags& f, const GlobalOptions& g, const SendPlan& 
   uo.stall_timeout = to.stall_timeout;
   uo.interval = to.interval;
   uo.target = peer_target(peer->peer, Transport::Udp, f.sock.unix_path);
+  const char* gso = std::getenv("SOCKPROBE_UDP_GSO");  // 0: off, for bench/udp.sh's A/B
+  uo.gso = gso == nullptr || std::string(gso) != "0";
   UdpHostCounters host = read_host_udp_counters();
   UdpSendStats stats;
   Status st = udp_send(peer->fd.get(), *src, uo, make_udp_send_hooks(rep), &stats);

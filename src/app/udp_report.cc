@@ -101,6 +101,7 @@ void report_udp_send(Reporter& rep, const Endpoint& peer, int fd, const UdpSendO
          {"seconds", st.seconds}};
   rate_json(j, st.bytes, st.seconds);
   j["length"] = o.length;
+  j["gso"] = st.gso;
   j["sndbuf"] = sndbuf;
   j["peer"] = endpoint_json(peer);
   j["eagain"] = st.eagain;
@@ -110,10 +111,11 @@ void report_udp_send(Reporter& rep, const Endpoint& peer, int fd, const UdpSendO
   j["complete"] = outcome.ok();
   if (interrupted) j["interrupted"] = true;
   std::string text = fmt::format(
-      "Sent {} datagrams, {} bytes ({}) in {}: {}{}\n  to {}, length {}, sndbuf {}; refused for now: EAGAIN {}, "
+      "Sent {} datagrams, {} bytes ({}) in {}: {}{}\n  to {}, length {}{}, sndbuf {}; refused for now: EAGAIN {}, "
       "ENOBUFS {}{}{}\n  {}",
       st.datagrams, st.bytes, human_bytes(st.bytes), human_duration(st.seconds), rate_text(st.bytes, st.seconds),
-      interrupted ? " (interrupted)" : "", endpoint_words(peer), o.length, sndbuf, st.eagain, st.enobufs,
+      interrupted ? " (interrupted)" : "", endpoint_words(peer), o.length, st.gso ? " (GSO)" : "", sndbuf,
+      st.eagain, st.enobufs,
       host_text.empty() ? "" : "; host ", host_text,
       st.final_acked ? "the receiver confirmed the end (its counts are in its own summary)"
                      : "no receiver confirmed the end (not sockprobe recv -u, gone, or the final datagrams were lost)");

@@ -2,6 +2,7 @@
 // datagrams, paced and bounded, then the final datagram until echoed.
 #include "core/udptransfer.h"
 
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -39,11 +40,37 @@ bool readable_now(int fd) {
   return w.ok() && *w == Wake::Ready;
 }
 
-// The datagrams of one sendmmsg call: a header and a body per slot. Slots
-// not yet taken by the kernel are resent by the next send().
+// Decision: with UDP GSO (UDP_SEGMENT) the batch goes as a few
+// super-datagrams that the kernel cuts into --length datagrams, each with
+// its own header already in place (the cuts fall on the header/body iovec
+// pairs, all of one length but the last). Used on UDP over IPv4/IPv6 when
+// every datagram but the last is full; a kernel or device that refuses it
+// (EIO, EINVAL, ENOPROTOOPT) turns it off for the rest of the run.
+// Measured (bench/udp.sh, loopback, --length 1400 unlimited, 3 x 2 s, load
+// 2-3): 1.19M datagrams/s sent with GSO against 285k without (4.2x; sender
+// 830 vs 3507 ns of CPU per datagram, receiver 676 vs 1648), iperf3 -u -b 0
+// -l 1400 303k: 3.8x. SOCKPROBE_UDP_GSO=0 gives the A/B.
+constexpr size_t kGsoMaxSegments = 64;     // UDP_MAX_SEGMENTS on older kernels (6.18: 128)
+constexpr size_t kGsoMaxBytes = 65507;     // one IPv4 datagram's payload
+
+bool socket_is_inet_udp(int fd) {
+  int type = 0;
+  socklen_t len = sizeof(type);
+  sockaddr_storage ss{};
+  socklen_t sl = sizeof(ss);
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_DGRAM) return false;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sl) != 0) return false;
+  return ss.ss_family == AF_INET || ss.ss_family == AF_INET6;
+}
+
+// The datagrams of one send: a header and a body per slot, sent with
+// sendmmsg (a message per datagram) or, with GSO, as a few super-datagrams.
+// Slots not yet taken by the kernel are resent by the next send().
 class SendBatch {
  public:
-  SendBatch(size_t length, uint16_t stream) : body_len_(length - kUdpDataHeader), bodies_(kBatch * body_len_) {
+  SendBatch(size_t length, uint16_t stream, bool gso)
+      : length_(length), body_len_(length - kUdpDataHeader), bodies_(kBatch * body_len_),
+        segments_(std::min(kGsoMaxSegments, kGsoMaxBytes / length)), gso_(gso && segments_ >= 2) {
     UdpHeader h;
     h.stream = stream;
     for (unsigned i = 0; i < kBatch; ++i) {
@@ -76,11 +103,12 @@ class SendBatch {
   // takes: the number sent (their bytes added to *bytes), or -1 with errno.
   int send(int fd, uint64_t* bytes) {
     for (unsigned i = next_; i < count_; ++i) patch_udp_data(headers_[i], seqs_[i], udp_clock_ns());
-    int n = send_batch(fd, msgs_.data() + next_, count_ - next_, 0);
+    int n = gso_ && uniform() ? send_segmented(fd) : send_batch(fd, msgs_.data() + next_, count_ - next_, 0);
     for (int i = 0; i < n; ++i) *bytes += kUdpDataHeader + iov_[next_ + i][1].iov_len;
     if (n > 0) next_ += static_cast<unsigned>(n);
     return n;
   }
+  bool gso() const { return gso_; }
 
  private:
   // One body: full length, as a source's reads may end anywhere; shorter
@@ -102,8 +130,56 @@ class SendBatch {
     return {};
   }
 
+  // Every unsent datagram but the last is full: the kernel's cuts fall right.
+  bool uniform() const {
+    for (unsigned i = next_; i + 1 < count_; ++i) {
+      if (iov_[i][1].iov_len != body_len_) return false;
+    }
+    return true;
+  }
+
+  // The unsent slots as super-datagrams of up to segments_ each (their
+  // iovec pairs are contiguous); the datagrams the kernel took, or -1.
+  int send_segmented(int fd) {
+    unsigned groups = 0;
+    for (unsigned i = next_; i < count_; i += static_cast<unsigned>(segments_), ++groups) {
+      unsigned n = std::min(static_cast<unsigned>(segments_), count_ - i);
+      mmsghdr& m = gmsgs_[groups];
+      m = {};
+      m.msg_hdr.msg_iov = &iov_[i][0];
+      m.msg_hdr.msg_iovlen = 2 * n;
+      m.msg_hdr.msg_control = gctl_[groups].bytes;
+      m.msg_hdr.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+      cmsghdr* c = CMSG_FIRSTHDR(&m.msg_hdr);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      auto size = static_cast<uint16_t>(length_);
+      std::memcpy(CMSG_DATA(c), &size, sizeof size);
+      gsegs_[groups] = n;
+    }
+    int sent = send_batch(fd, gmsgs_.data(), groups, 0);
+    if (sent < 0 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
+      gso_ = false;  // not here: one datagram per message from now on
+      return send_batch(fd, msgs_.data() + next_, count_ - next_, 0);
+    }
+    if (sent < 0) return sent;
+    int datagrams = 0;
+    for (int g = 0; g < sent; ++g) datagrams += static_cast<int>(gsegs_[g]);
+    return datagrams;
+  }
+
+  size_t length_;
   size_t body_len_;
   std::vector<char> bodies_;
+  size_t segments_;
+  bool gso_;
+  std::array<mmsghdr, kBatch> gmsgs_{};
+  struct alignas(cmsghdr) SegmentControl {
+    char bytes[CMSG_SPACE(sizeof(uint16_t))];
+  };
+  std::array<SegmentControl, kBatch> gctl_{};
+  std::array<unsigned, kBatch> gsegs_{};
   std::array<std::array<uint8_t, kUdpDataHeader>, kBatch> headers_{};
   std::array<std::array<iovec, 2>, kBatch> iov_{};
   std::array<mmsghdr, kBatch> msgs_{};
@@ -243,7 +319,7 @@ Status refill(SendBatch& b, Source& src, unsigned want, uint64_t seq, bool* eof,
 }  // namespace
 
 Status udp_send(int fd, Source& src, const UdpSendOptions& o, const UdpSendHooks& hooks, UdpSendStats* st) {
-  auto batch = std::make_unique<SendBatch>(o.length, o.stream);
+  auto batch = std::make_unique<SendBatch>(o.length, o.stream, o.gso && socket_is_inet_udp(fd));
   Sender sender{fd, o, st};
   Pacer pacer(o.rate);
   Clock::time_point t0 = Clock::now();
@@ -268,6 +344,7 @@ Status udp_send(int fd, Source& src, const UdpSendOptions& o, const UdpSendHooks
     else if (*want > 0) result = refill(*batch, src, *want, st->datagrams, &eof, wake);
   }
   st->seconds = seconds_since(t0);
+  st->gso = batch->gso();
   if (o.interval.count() > 0) iv.emit(st->seconds, *st);
   // A sender that timed out cannot send its final either.
   bool timed_out = !result.ok() && result.error().kind == ErrorKind::Timeout;

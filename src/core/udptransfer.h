@@ -43,11 +43,13 @@ struct UdpSendOptions {
   Duration interval{0};
   uint16_t stream = 0;
   std::string target;              // for errors: "127.0.0.1 port 9000 (udp)"
+  bool gso = true;                 // UDP_SEGMENT on IPv4/IPv6 sockets (SOCKPROBE_UDP_GSO=0: off)
 };
 
 struct UdpSendStats {
   uint64_t datagrams = 0, bytes = 0;  // data datagrams sent, their sizes
   uint64_t eagain = 0, enobufs = 0;   // sends the kernel refused for now (retried)
+  bool gso = false;                   // the datagrams went as UDP_SEGMENT super-datagrams
   double seconds = 0;                 // the data phase, finals excluded
   bool final_acked = false;           // the receiver echoed the final datagram
 };

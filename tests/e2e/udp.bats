@@ -40,6 +40,23 @@ summary() { jq -r "select(.event == \"summary\") | .$1" "$2"; }
   [ "$(summary verdict "$T/r.out")" = "" ]
 }
 
+@test "send -u with and without UDP GSO: the same exact datagrams, the summary says which" {
+  for gso in 1 0; do
+    start_udp_recv r -I 4M
+    run timeout 20 env SOCKPROBE_UDP_GSO=$gso "$SOCKPROBE" send -u --json --size 1M --length 1400 127.0.0.1 "$PORT"
+    [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+    want=$([ "$gso" = 1 ] && echo true || echo false)
+    [ "$(jq -r 'select(.event == "summary") | .gso' <<<"$output")" = "$want" ]
+    bg_wait r 10
+    [ "$BG_STATUS" -eq 0 ] || { show "$T/r.out" "$T/r.err"; false; }
+    # 1048576 = 748 x 1400 + 1376: 749 datagrams, the last one shorter.
+    [ "$(summary datagrams "$T/r.out")" = 749 ]
+    [ "$(summary bytes "$T/r.out")" = 1048576 ]
+    [ "$(summary lost "$T/r.out")" = 0 ]
+    [ "$(summary reordered "$T/r.out")" = 0 ]
+  done
+}
+
 @test "recv -u counts a foreign sender's gaps, duplicates and reorderings exactly" {
   start_listener r /dev/null recv -u 127.0.0.1 0
   run timeout 20 "$PY" "$BATS_TEST_DIRNAME/udp_sender.py" 127.0.0.1 "$PORT" --seqs 0,1,2,4,3,3,6,7,7,9 --sent 12
