@@ -25,10 +25,18 @@ class StoppableSource : public Source {
   const std::atomic<bool>& stop_;
 };
 
+// Ends the connection at once (TCP: connect(AF_UNSPEC) aborts it with a
+// reset, waking the receiving thread's wait; a Unix socket: shutdown).
+void abort_connection(int fd) {
+  sockaddr unspec{};
+  unspec.sa_family = AF_UNSPEC;
+  if (::connect(fd, &unspec, sizeof unspec) != 0) ::shutdown(fd, SHUT_RDWR);
+}
+
 }  // namespace
 
 void run_bidir(int fd, Source& src, Sink& sink, bool until_peer_eof, BidirSide* send, BidirSide* recv) {
-  std::atomic<bool> peer_done{false}, send_failed{false};
+  std::atomic<bool> peer_done{false};
   TransferOptions send_opts = *send->options;
   send_opts.shared_reads = true;
   StoppableSource stoppable(src, peer_done);
@@ -36,16 +44,19 @@ void run_bidir(int fd, Source& src, Sink& sink, bool until_peer_eof, BidirSide* 
   std::thread receiver([&] {
     recv->outcome = recv_stream(fd, sink, *recv->options, *recv->hooks, &recv->stats);
     peer_done = true;
-    if (send_failed.load() && recv->outcome.ok()) {
-      recv->outcome = system_error("receiving stopped: the send direction failed");
-    }
   });
   send->outcome = send_stream(fd, out, send_opts, *send->hooks, &send->stats);
-  if (!send->outcome.ok()) {
-    send_failed = true;
-    ::shutdown(fd, SHUT_RD);
-  }
+  // A failed send direction fails the connection: a receiving direction
+  // still running then ends too, and what it saw as an EOF may have been
+  // the reset (the two threads share the socket's one pending error), so it
+  // is not complete. One that had ended before keeps its outcome.
+  bool received_first = peer_done.load();
+  if (!send->outcome.ok() && !received_first) abort_connection(fd);
   receiver.join();
+  if (!send->outcome.ok() && !received_first && recv->outcome.ok()) {
+    recv->outcome = system_error("receiving stopped: the connection failed while sending (" +
+                                 send->outcome.error().message + ")");
+  }
 }
 
 }  // namespace sp

@@ -22,7 +22,8 @@ struct BidirSide {
 
 // until_peer_eof: stop sending (end of source) once the receive direction
 // saw the peer's EOF. A send direction that fails stops the receive one
-// (shutdown SHUT_RD), which then fails too instead of claiming an EOF.
+// (the connection is aborted), which then fails too instead of claiming an
+// EOF that may have been the reset.
 void run_bidir(int fd, Source& src, Sink& sink, bool until_peer_eof, BidirSide* send, BidirSide* recv);
 
 }  // namespace sp

@@ -93,6 +93,28 @@ print(got[0])
   [ "$BG_STATUS" -ne 0 ]
 }
 
+@test "send --bidir: when sending stalls, the receiving direction ends too, incomplete (no hang)" {
+  # A peer that never reads but sends without end.
+  bg_start deaf /dev/null "$PY" -c '
+import socket, sys
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(1)
+print("port", ls.getsockname()[1], file=sys.stderr, flush=True)
+c, _ = ls.accept()
+try:
+    while True:
+        c.sendall(b"z" * 65536)
+except OSError:
+    pass
+'
+  wait_for_line "$T/deaf.err" '^port [0-9]+'
+  PORT=$(sed -nE 's/^port ([0-9]+).*/\1/p' "$T/deaf.err")
+  run timeout 30 "$SOCKPROBE" send --bidir --json --size 256M --stall-timeout 1s 127.0.0.1 "$PORT"
+  [ "$status" -eq 3 ] || { echo "$status $output" >&2; false; }
+  [ "$(jq -r 'select(.event == "summary" and .direction == "recv") | .complete' <<<"$output")" = false ]
+  [ "$(jq -r 'select(.event == "summary" and .direction == "recv") | .bytes' <<<"$output")" -gt 0 ]
+  bg_stop deaf
+}
+
 @test "--bidir usage: with -u, -P, -k, --expect-bytes: one-line usage errors" {
   for args in "send --bidir -u --size 1M 127.0.0.1 9" "send --bidir -P 2 --size 1M 127.0.0.1 9" \
     "recv --bidir -k 0" "recv --bidir -u 0" "recv --bidir --expect-bytes 1M 0"; do
