@@ -52,31 +52,12 @@ esac
 
 DIR=$(mktemp -d /dev/shm/sockprobe-parallel.XXXXXX)
 TPID=""  # /usr/bin/time wrapping the receiver (a server) still running
-stop_server() {
-  [ -n "$TPID" ] || return 0
-  local p
-  for p in $(pgrep -P "$TPID" || true); do kill "$p" 2>/dev/null || true; done
-  kill "$TPID" 2>/dev/null || true
-  wait "$TPID" 2>/dev/null || true
-  TPID=""
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cleanup() { stop_server; rm -rf "$DIR"; }
 trap cleanup EXIT
 trap 'echo "bench: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_tcp() {
-  local _
-  for _ in $(seq 500); do
-    ss -Hltn "sport = :$1" | grep -q LISTEN && return 0
-    sleep 0.01
-  done
-  echo "bench: nothing listens on port $1" >&2
-  return 1
-}
-# cpu FILE: user+sys seconds from a /usr/bin/time -f '%U %S' file (its last
-# line: a "Command exited with non-zero status" line may come first).
-cpu() { tail -1 "$1" | awk '{print $1 + $2}'; }
 
 # One run of each tool with N streams (1 or more); each prints one line:
 #   bits_per_second recv_bytes recv_cpu send_bytes send_cpu
@@ -87,14 +68,7 @@ run_sockprobe() {
   /usr/bin/time -f '%U %S' -o "$DIR/rtime" "$SOCKPROBE" recv "${ropt[@]}" --json --no-progress 127.0.0.1 0 \
     > "$DIR/rout" 2> "$DIR/rerr" &
   TPID=$!
-  port=""
-  for _ in $(seq 500); do
-    # Only a whole line: jq would fail on one still being written.
-    port=$(sed -n 's/^{"event":"listening",.*"port":\([0-9]*\),.*}$/\1/p' "$DIR/rerr" | head -1)
-    [ -n "$port" ] && break
-    sleep 0.01
-  done
-  [ -n "$port" ] || { echo "bench: sockprobe recv did not listen" >&2; cat "$DIR/rerr" >&2; return 1; }
+  port=$(listening_port "$DIR/rerr") || return 1
   /usr/bin/time -f '%U %S' -o "$DIR/stime" "$SOCKPROBE" send "${sopt[@]}" --duration "$secs" --json --no-progress \
     127.0.0.1 "$port" > "$DIR/sout" 2> "$DIR/serr" || { echo "bench: sockprobe send failed" >&2; cat "$DIR/serr" >&2; return 1; }
   wait "$TPID" || rc=$?
@@ -125,7 +99,6 @@ run_iperf3() {
     "$(jq -r '.end.sum_sent.bytes' "$DIR/sout") $(cpu "$DIR/stime")"
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A RATE RCPU SCPU
 # summarize NAME RUNS: medians of the per-run figures.
 summarize() {
@@ -136,7 +109,6 @@ summarize() {
   printf '  %-26s %10.2f %14s %14s\n' "$name" "$(awk -v r="${RATE[$name]}" 'BEGIN{print r/1e9}')" \
     "${RCPU[$name]}" "${SCPU[$name]}"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 CASES=("sockprobe 4" "iperf3 4" "sockprobe 1" "iperf3 1")
 declare -A NAME=(["sockprobe 4"]="sockprobe -P 4" ["iperf3 4"]="iperf3 -P 4"

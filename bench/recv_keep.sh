@@ -48,15 +48,9 @@ done
 
 DIR=$(mktemp -d /dev/shm/sockprobe-recv-keep.XXXXXX)
 TPID=""     # /usr/bin/time wrapping the receiver (a server) still running
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SPIDS=()    # senders still running
-stop_server() {
-  [ -n "$TPID" ] || return 0
-  local p
-  for p in $(pgrep -P "$TPID" || true); do kill "$p" 2>/dev/null || true; done
-  kill "$TPID" 2>/dev/null || true
-  wait "$TPID" 2>/dev/null || true
-  TPID=""
-}
 # Everything a run started (run_case is a subshell: it has its own trap).
 cleanup_run() {
   local p
@@ -68,20 +62,7 @@ cleanup() { cleanup_run; rm -rf "$DIR"; }
 trap cleanup EXIT
 trap 'echo "bench: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_tcp() {
-  local _
-  for _ in $(seq 500); do
-    ss -Hltn "sport = :$1" | grep -q LISTEN && return 0
-    sleep 0.01
-  done
-  echo "bench: nothing listens on port $1" >&2
-  return 1
-}
 now() { date +%s%N; }
-# cpu FILE: user+sys seconds from a /usr/bin/time -f '%U %S' file (its last
-# line: a "Command exited with non-zero status" line may come first).
-cpu() { tail -1 "$1" | awk '{print $1 + $2}'; }
 
 # start_receiver KIND DURATION: starts the receiver under /usr/bin/time and
 # sets TPID and PORT.
@@ -93,14 +74,7 @@ start_receiver() {
       /usr/bin/time -f '%U %S' -o "$DIR/rtime" "$SOCKPROBE" recv -k --json 127.0.0.1 0 \
         > "$DIR/rout" 2> "$DIR/rerr" &
       TPID=$!
-      PORT=""
-      for _ in $(seq 500); do
-        # Only a whole line: jq would fail on one still being written.
-        PORT=$(sed -n 's/^{"event":"listening",.*"port":\([0-9]*\),.*}$/\1/p' "$DIR/rerr" | head -1)
-        [ -n "$PORT" ] && break
-        sleep 0.01
-      done
-      [ -n "$PORT" ] || { echo "bench: sockprobe recv -k did not listen" >&2; cat "$DIR/rerr" >&2; return 1; }
+      PORT=$(listening_port "$DIR/rerr") || return 1
       ;;
     socat|socat-b)
       local b=()
@@ -177,7 +151,6 @@ run_case() (
     END { printf "%d %.0f %.0f %.0f %s\n", ns, s, mn, mx, c }' <<<"$bytes"
 )
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A RATE FAIR CPUGB
 # summarize NAME RUNS: medians of the per-run figures.
 summarize() {
@@ -188,7 +161,6 @@ summarize() {
   printf '  %-28s %10.1f %10.2f %9s %12s\n' "$name" "$(awk -v r="${RATE[$name]}" 'BEGIN{print r/1e6}')" \
     "$(awk -v r="${RATE[$name]}" 'BEGIN{print r*8/1e9}')" "${FAIR[$name]}" "${CPUGB[$name]}"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 N=$SENDERS
 CASES=("sockprobe 1" "sockprobe $N" "socat $N" "socat-b $N")

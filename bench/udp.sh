@@ -47,45 +47,12 @@ esac
 
 DIR=$(mktemp -d /dev/shm/sockprobe-udp.XXXXXX)
 TPID=""  # /usr/bin/time wrapping the receiver (a server) still running
-stop_server() {
-  [ -n "$TPID" ] || return 0
-  local p
-  for p in $(pgrep -P "$TPID" || true); do kill "$p" 2>/dev/null || true; done
-  kill "$TPID" 2>/dev/null || true
-  wait "$TPID" 2>/dev/null || true
-  TPID=""
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cleanup() { stop_server; rm -rf "$DIR"; }
 trap cleanup EXIT
 trap 'echo "bench: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
-# A free TCP port on 127.0.0.1 for iperf3 (its control connection is TCP,
-# its UDP socket takes the same number; iperf3 -s cannot listen on port 0).
-# The TCP port is bound to 0 and read back; the UDP one is checked free too.
-free_port() {
-  python3 -c '
-import socket
-while True:
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    print(port)
-    break'
-}
-wait_tcp() {
-  local _
-  for _ in $(seq 500); do
-    ss -Hltn "sport = :$1" | grep -q LISTEN && return 0
-    sleep 0.01
-  done
-  echo "bench: nothing listens on port $1" >&2
-  return 1
-}
-# cpu FILE: user+sys seconds from a /usr/bin/time -f '%U %S' file.
-cpu() { tail -1 "$1" | awk '{print $1 + $2}'; }
 
 # One run of each tool; each prints one line:
 #   sent sent_seconds received recv_seconds loss_percent recv_cpu send_cpu
@@ -96,14 +63,7 @@ run_sockprobe() {
   /usr/bin/time -f '%U %S' -o "$DIR/rtime" "$SOCKPROBE" recv -u --json -I 4M 127.0.0.1 0 \
     > "$DIR/rout" 2> "$DIR/rerr" &
   TPID=$!
-  port=""
-  for _ in $(seq 500); do
-    # Only a whole line: jq would fail on one still being written.
-    port=$(sed -n 's/^{"event":"listening",.*"port":\([0-9]*\),.*}$/\1/p' "$DIR/rerr" | head -1)
-    [ -n "$port" ] && break
-    sleep 0.01
-  done
-  [ -n "$port" ] || { echo "bench: sockprobe recv did not listen" >&2; cat "$DIR/rerr" >&2; return 1; }
+  port=$(listening_port "$DIR/rerr") || return 1
   /usr/bin/time -f '%U %S' -o "$DIR/stime" "$SOCKPROBE" send -u --json "${lenopt[@]}" --duration "$DURATION" \
     127.0.0.1 "$port" > "$DIR/sout" 2> "$DIR/serr" || { echo "bench: sockprobe send failed" >&2; cat "$DIR/serr" >&2; return 1; }
   wait "$TPID" || rc=$?
@@ -139,7 +99,6 @@ run_iperf3() {
 # the A/B behind the GSO decision in src/core/udpsend.cc.
 run_sockprobe_nogso() { SOCKPROBE_UDP_GSO=0 run_sockprobe "$@"; }
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A SENT RECV LOSS RCPU SCPU
 # summarize NAME RUNS: medians of the per-run figures.
 summarize() {
@@ -165,7 +124,6 @@ measure_ab() {
   summarize "$1" "${a%$'\n'}"
   summarize "$3" "${b%$'\n'}"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 echo "sockprobe UDP benchmark: $DURATION per run, median of $RUNS, $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '  %-22s %10s %12s %8s %11s %11s\n' "" "sent/s" "received/s" "loss" "recv ns/dg" "send ns/dg"
