@@ -91,3 +91,119 @@ netns_cleanup() {
   done
   return 0
 }
+
+# --- a simulated link: two namespaces joined through netsim.py (TUN) ---------
+#
+# For the faults nftables cannot make (delay, jitter, reordering,
+# duplication, corruption, a rate limit), the two namespaces are joined by
+# two TUN devices and the userspace forwarder tests/e2e/netsim.py (see its
+# top for the faults and their flags). Needs `load helpers` (or, in a bash
+# script, helpers.bash sourced with T set to a scratch directory and
+# SP_NETNS=()): the forwarder is a bg_start job named "netsim", so
+# sp_teardown / bg_stop_all stop it by pid before the namespaces go.
+#
+#   netsim_pair [FAULT...]  NS_SRV (198.51.100.1, 2001:db8:1::1) <-tun-netsim-tun-> NS_CLI (.2, ::2)
+#                           FAULT: netsim.py flags, e.g. --delay-ms 20 --reorder 5
+#   netsim_blackhole        the forwarder drops everything from now on (counted)
+#   netsim_restore          and forwards again
+#   netsim_stop             stops it (SIGTERM, by pid); its counters are then
+#                           in $T/netsim.err ("c2s packets N forwarded N ...")
+#   netsim_count DIR WHAT   one counter of a stopped forwarder (DIR c2s|s2c)
+#
+# And nftables faults that work on either pair (netns_pair or netsim_pair):
+#   netns_lose_out MATCH    in NS_SRV's output hook, drops what matches MATCH
+#                           (the server's packets: a receiver's ACKs), counted
+#   netns_lost_out          packets that rule dropped so far
+#   netns_blackhole         NS_SRV drops every packet in and out but on lo
+#                           (counted): a link that died mid-transfer
+#   netns_blackholed        packets the blackhole dropped so far
+#   netns_unblackhole       removes it
+
+NETSIM_SRV_ADDR=198.51.100.1
+NETSIM_CLI_ADDR=198.51.100.2
+NETSIM_SRV_ADDR6=2001:db8:1::1
+NETSIM_CLI_ADDR6=2001:db8:1::2
+NETSIM_PY="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/netsim.py"
+
+netsim_pair() {
+  [ "$(id -u)" = 0 ] || skip "network namespaces need root"
+  command -v ip >/dev/null || skip "ip (iproute2) is not installed"
+  [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+  NS_SRV="sp-srv-$$-$RANDOM"
+  NS_CLI="sp-cli-$$-$RANDOM"
+  ip netns add "$NS_SRV" || skip "cannot create a network namespace"
+  SP_NETNS+=("$NS_SRV")
+  ip netns add "$NS_CLI" || skip "cannot create a network namespace"
+  SP_NETNS+=("$NS_CLI")
+  local ns
+  for ns in "$NS_SRV" "$NS_CLI"; do ip -n "$ns" link set lo up; done
+  ip -n "$NS_SRV" tuntap add dev spt0 mode tun || skip "cannot create a TUN device"
+  ip -n "$NS_CLI" tuntap add dev spt1 mode tun || skip "cannot create a TUN device"
+  ip -n "$NS_SRV" addr add "$NETSIM_SRV_ADDR" peer "$NETSIM_CLI_ADDR" dev spt0
+  ip -n "$NS_CLI" addr add "$NETSIM_CLI_ADDR" peer "$NETSIM_SRV_ADDR" dev spt1
+  ip -n "$NS_SRV" addr add "$NETSIM_SRV_ADDR6" peer "$NETSIM_CLI_ADDR6" dev spt0 nodad
+  ip -n "$NS_CLI" addr add "$NETSIM_CLI_ADDR6" peer "$NETSIM_SRV_ADDR6" dev spt1 nodad
+  ip -n "$NS_SRV" link set spt0 txqueuelen 4096 up
+  ip -n "$NS_CLI" link set spt1 txqueuelen 4096 up
+  echo pass >"$T/netsim.ctl"
+  bg_start netsim /dev/null "${PY:-python3}" "$NETSIM_PY" --srv-ns "$NS_SRV" --cli-ns "$NS_CLI" \
+    --ctl "$T/netsim.ctl" "$@"
+  wait_for_line "$T/netsim.err" '^ready' 10
+}
+
+netsim_blackhole() {
+  echo blackhole >"$T/netsim.ctl"
+  wait_for_line "$T/netsim.err" '^link blackhole' 5
+}
+
+netsim_restore() {
+  echo pass >"$T/netsim.ctl"
+  wait_for_line "$T/netsim.err" '^link pass' 5
+}
+
+netsim_stop() { bg_stop netsim; }
+
+netsim_count() {
+  sed -nE "s/^$1 .*[ ]$2 ([0-9]+).*/\\1/p" "$T/netsim.err" | tail -1
+}
+
+netns_lose_out() {
+  command -v nft >/dev/null || skip "nft (nftables) is not installed"
+  ip netns exec "$NS_SRV" nft -f - <<NFT
+table inet sockprobe_test {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    $1 counter drop
+  }
+}
+NFT
+}
+
+netns_lost_out() {
+  ip netns exec "$NS_SRV" nft list chain inet sockprobe_test out | sed -nE 's/.*counter packets ([0-9]+).*/\1/p' | head -1
+}
+
+netns_blackhole() {
+  command -v nft >/dev/null || skip "nft (nftables) is not installed"
+  ip netns exec "$NS_SRV" nft -f - <<NFT
+table inet sockprobe_blackhole {
+  chain in {
+    type filter hook input priority -10; policy accept;
+    iifname != "lo" counter drop
+  }
+  chain out {
+    type filter hook output priority -10; policy accept;
+    oifname != "lo" counter drop
+  }
+}
+NFT
+}
+
+netns_blackholed() {
+  ip netns exec "$NS_SRV" nft list table inet sockprobe_blackhole |
+    sed -nE 's/.*counter packets ([0-9]+).*/\1/p' | awk '{ n += $1 } END { print n + 0 }'
+}
+
+netns_unblackhole() {
+  ip netns exec "$NS_SRV" nft delete table inet sockprobe_blackhole
+}
