@@ -6,6 +6,8 @@
 #include <atomic>
 #include <thread>
 
+#include "core/signals.h"
+
 namespace sp {
 namespace {
 
@@ -52,7 +54,7 @@ void run_bidir(int fd, Source& src, Sink& sink, bool until_peer_eof, BidirSide* 
   // is not complete. One that had ended before keeps its outcome.
   bool received_first = peer_done.load();
   if (!send->outcome.ok() && !received_first) abort_connection(fd);
-  receiver.join();
+  join_interruptible(receiver, peer_done);
   if (!send->outcome.ok() && !received_first && recv->outcome.ok()) {
     recv->outcome = system_error("receiving stopped: the connection failed while sending (" +
                                  send->outcome.error().message + ")");

@@ -2,6 +2,8 @@
 #include "core/signals.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -9,6 +11,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <ctime>
 #include <cstring>
 #include <iterator>
 #include <utility>
@@ -111,6 +114,10 @@ void on_sigint(int sig) {
 
 void on_fatal(int sig) { die_by(sig); }
 
+// SIGURG only interrupts a blocked call (join_interruptible); its default
+// action, ignore, would not.
+void on_wake(int) {}
+
 // Only when not ignored at start (nohup must keep working). Every other
 // signal is blocked while the handler runs: one cleanup, then one death.
 void catch_unless_ignored(int sig) {
@@ -136,6 +143,8 @@ void install_signal_handlers() {
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: blocking calls return EINTR
   ::sigaction(SIGINT, &sa, nullptr);
+  sa.sa_handler = on_wake;
+  ::sigaction(SIGURG, &sa, nullptr);
   for (int sig : kFatalSignals) catch_unless_ignored(sig);
   for (int sig = SIGRTMIN; sig <= SIGRTMAX; ++sig) catch_unless_ignored(sig);
 }
@@ -143,6 +152,20 @@ void install_signal_handlers() {
 bool interrupted() { return g_interrupted != 0; }
 
 int interrupt_fd() { return g_pipe[0]; }
+
+void join_interruptible(std::thread& worker, const std::atomic<bool>& done) {
+  while (!done.load()) {
+    if (interrupted()) {
+      ::pthread_kill(worker.native_handle(), SIGURG);
+      timespec tick = {0, 10'000'000};
+      ::nanosleep(&tick, nullptr);
+    } else {
+      pollfd p = {interrupt_fd(), POLLIN, 0};
+      ::poll(&p, 1, 50);  // SIGINT, or a look at `done` 20 times a second
+    }
+  }
+  worker.join();
+}
 
 OwnedPath::OwnedPath(std::string path) {
   struct stat st;

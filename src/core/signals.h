@@ -13,7 +13,9 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 
 namespace sp {
 
@@ -23,6 +25,14 @@ bool interrupted();
 // A read end to include in poll sets: readable once SIGINT arrived (-1 before
 // install_signal_handlers()).
 int interrupt_fd();
+
+// Joins a worker thread that sets `done` as its last step. SIGINT reaches
+// one thread only; a worker blocked in a call no poll covers (a write to a
+// stdout that could not be reopened non-blocking) would never see it, so
+// once SIGINT arrived this pokes the worker every 10 ms with SIGURG
+// (handled, no SA_RESTART: the call returns EINTR, which atomicio does not
+// retry after SIGINT) until it is done.
+void join_interruptible(std::thread& worker, const std::atomic<bool>& done);
 
 // A file this process created and must not leave behind: removed when the
 // OwnedPath goes out of scope (or remove()), and by a fatal signal, but

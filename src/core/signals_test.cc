@@ -2,18 +2,22 @@
 // and a second SIGINT remove the owned file and still end the process by
 // that signal; a file put at the path since (another inode) is left alone,
 // at scope exit and on a signal.
+// join_interruptible wakes a worker blocked in a write after SIGINT.
 // Signals are process-wide (and SIGINT one-shot), so the cases run in a child.
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include <doctest/doctest.h>
 
+#include "core/atomicio.h"
 #include "core/signals.h"
 
 namespace sp {
@@ -123,6 +127,35 @@ TEST_CASE("one SIGINT does not end the process: it only raises the flag") {
     ::signal(SIGINT, SIG_DFL);  // as in child_status
     install_signal_handlers();
     ::kill(::getpid(), SIGINT);
+    ::_exit(interrupted() ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("join_interruptible: SIGINT ends a worker blocked in a write no poll covers") {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::signal(SIGINT, SIG_DFL);
+    install_signal_handlers();
+    ::alarm(5);  // a hang ends the child by SIGALRM: the check below fails
+    int p[2];
+    if (::pipe(p) != 0) ::_exit(2);
+    std::atomic<bool> done{false};
+    std::thread worker([&] {
+      sigset_t only_int;
+      sigemptyset(&only_int);
+      sigaddset(&only_int, SIGINT);
+      ::pthread_sigmask(SIG_BLOCK, &only_int, nullptr);  // SIGINT goes to the joiner
+      static char big[1 << 20];
+      write_all(p[1], big, sizeof big);  // nobody reads: blocks once the pipe is full
+      done = true;
+    });
+    ::usleep(100'000);
+    ::kill(::getpid(), SIGINT);
+    join_interruptible(worker, done);
     ::_exit(interrupted() ? 0 : 1);
   }
   int status = 0;
