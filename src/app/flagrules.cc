@@ -46,7 +46,7 @@ const FlagRule kRules[] = {
     {"send", Rule::Excludes, "--udp", "--listen", "a UDP sender sends first; start recv -u and point send -u at it"},
     {"send", Rule::Excludes, "--udp", "--checksum", "datagrams may be lost or reordered; recv -u counts them instead"},
     {"send", Rule::Excludes, "--udp", "--chunk", "use --length for the datagram size"},
-    {"recv", Rule::Requires, "--idle-timeout", "--udp", "a TCP recv ends at the sender's EOF; see --stall-timeout"},
+    {"recv", Rule::Requires, "--idle-timeout", "--udp|--keep-open", "a TCP recv ends at the sender's EOF; see --stall-timeout"},
     {"recv", Rule::Excludes, "--udp", "--output", "recv -u counts datagrams and writes none"},
     {"recv", Rule::Excludes, "--udp", "--connect", "recv -u waits for a sender"},
     {"recv", Rule::Excludes, "--udp", "--checksum", "datagrams may be lost or reordered; recv -u counts them instead"},

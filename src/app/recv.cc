@@ -135,6 +135,17 @@ Status run_recv_keep(const RecvFlags& f, const GlobalOptions& g, const PeerSpec&
   so.max_conns = static_cast<size_t>(max_conns->has_value() ? **max_conns : default_max_conns());
   so.checksum = settings.options.checksum;
   so.interval = settings.options.interval;
+  // Decision: a sender's two quiet limits, as iperf3's server has none by
+  // default: --idle-timeout closes one that sent nothing since it
+  // connected (a dead or silent client, a port check), --stall-timeout
+  // one whose bytes stopped at any point. Neither is on unless given.
+  auto idle = duration_flag("--idle-timeout", f.idle_timeout);
+  if (!idle.ok()) return idle.take_error();
+  if (idle->has_value()) {
+    so.silent_timeout = **idle;
+    so.silent_reason = fmt::format("no byte since it connected, {} (--idle-timeout)",
+                                   human_duration(std::chrono::duration<double>(so.silent_timeout).count()));
+  }
   if (settings.stall_timeout) {
     so.idle_timeout = *settings.stall_timeout;
     so.idle_reason = fmt::format("no data for {} (--stall-timeout)",
@@ -297,7 +308,8 @@ Command add_recv(CLI::App& app, const GlobalOptions& g) {
                   "With -k: senders served at once (default: ulimit -n, raised to the hard limit, less 16)")
       ->type_name("N");
   sub->add_option("--idle-timeout", f->idle_timeout,
-                  "With -u: end (exit 3) after DURATION without datagrams and no final one (default 5s)")
+                  "With -u: end (exit 3) after DURATION without datagrams and no final one (default 5s); with -k: "
+                  "close a sender that sent nothing for DURATION since it connected")
       ->type_name("DURATION");
   sub->add_option("--expect-bytes", f->expect_bytes, "Exit 4 unless exactly SIZE bytes arrive")->type_name("SIZE");
   sub->add_option("--expect-checksum", f->expect_checksum, "Exit 4 unless the XXH3-128 matches (xxh3-128:HEX)")

@@ -181,6 +181,11 @@ class Server {
   bool pump(Conn& c);
   void arm(Conn& c);
   void close_conn(Conn& c, std::string error);
+  struct IdleEnd {
+    Deadline at;
+    const std::string* reason = nullptr;
+  };
+  IdleEnd idle_end(const Conn& c) const;
   void close_idle();
   Status interrupt_all();
   void tick(Clock::time_point now);
@@ -217,13 +222,22 @@ void Server::set_listening(bool on) {
 Deadline Server::wait_deadline(bool may_accept) const {
   Deadline deadline;
   if (!may_accept && !stop_accepting_ && conns_.size() < opts_.max_conns) deadline = resume_accept_;
-  if (opts_.idle_timeout.count() > 0 && !conns_.empty()) {
-    for (auto& [fd, c] : conns_) {
-      Clock::time_point idle_end = c->last_activity + opts_.idle_timeout;
-      deadline = earlier(deadline, idle_end);
-    }
+  if (opts_.idle_timeout.count() > 0 || opts_.silent_timeout.count() > 0) {
+    for (auto& [fd, c] : conns_) deadline = earlier(deadline, idle_end(*c).at);
   }
   return earlier(deadline, ticker_.deadline());
+}
+
+// The sooner of the connection's two quiet limits and its reason (an
+// unset deadline: none applies).
+Server::IdleEnd Server::idle_end(const Conn& c) const {
+  IdleEnd end;
+  if (opts_.idle_timeout.count() > 0) end = {c.last_activity + opts_.idle_timeout, &opts_.idle_reason};
+  bool silent = c.report.bytes_in == 0 && opts_.silent_timeout.count() > 0;
+  if (silent && (!end.at || c.started + opts_.silent_timeout < *end.at)) {
+    end = {c.started + opts_.silent_timeout, &opts_.silent_reason};
+  }
+  return end;
 }
 
 // Accepts up to kMaxEvents pending connections; a temporary error pauses
@@ -338,13 +352,14 @@ void Server::close_conn(Conn& c, std::string error) {
 }
 
 void Server::close_idle() {
-  if (opts_.idle_timeout.count() <= 0) return;
+  if (opts_.idle_timeout.count() <= 0 && opts_.silent_timeout.count() <= 0) return;
   auto now = Clock::now();
-  std::vector<int> idle;
+  std::vector<std::pair<int, const std::string*>> idle;
   for (auto& [fd, c] : conns_) {
-    if (now - c->last_activity >= opts_.idle_timeout) idle.push_back(fd);
+    IdleEnd end = idle_end(*c);
+    if (end.at && now >= *end.at) idle.emplace_back(fd, end.reason);
   }
-  for (int fd : idle) close_conn(*conns_[fd], opts_.idle_reason);
+  for (auto& [fd, reason] : idle) close_conn(*conns_[fd], *reason);
 }
 
 // --interval: the bytes every connection brought since the last line.

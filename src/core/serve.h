@@ -70,8 +70,12 @@ struct ServeOptions {
   enum class Mode { Echo, Discard } mode = Mode::Echo;
   size_t max_conns = 1024;   // open at once; beyond it the listener is not polled (app: default_max_conns())
   bool keep_open = true;     // false: stop after the first connection closes
-  Duration idle_timeout{0};  // per connection; 0: none
+  Duration idle_timeout{0};  // per connection, since its last byte either way; 0: none
   std::string idle_reason = "idle timeout";  // the error of a connection it closes
+  // recv -k --idle-timeout: a connection that has brought no byte since
+  // its accept (a silent or dead client) is closed after this; 0: none.
+  Duration silent_timeout{0};
+  std::string silent_reason = "no byte since it connected";
   std::vector<Cidr> allow, deny;
   // Read each connection's buffers at accept and close and its TCP_INFO at
   // close, for on_accept/on_close. false (-q: no report is shown) leaves

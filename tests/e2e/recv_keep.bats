@@ -90,6 +90,33 @@ time.sleep(5)
   stop_server
 }
 
+@test "recv -k --idle-timeout: a sender silent since it connected is closed; one that paused after its first bytes is not" {
+  start_listener k /dev/null recv -k --idle-timeout 300ms 127.0.0.1 0
+  bg_start silent /dev/null "$PY" -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+time.sleep(5)
+' "$PORT"
+  # Sends, pauses past the idle limit, sends again: served whole.
+  bg_start paused /dev/null "$PY" -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"a" * 1000)
+time.sleep(1)
+s.sendall(b"b" * 1000)
+s.shutdown(socket.SHUT_WR)
+s.recv(1)
+' "$PORT"
+  wait_for_line "$T/k.out" '^Received 2000 bytes' 5
+  grep -q '^Received 0 bytes' "$T/k.out"
+  grep -q '^  incomplete: no byte since it connected, 300.0ms (--idle-timeout)$' "$T/k.out"
+  [ "$(grep -c '^  incomplete' "$T/k.out")" = 1 ]
+  bg_wait paused 5
+  [ "$BG_STATUS" -eq 0 ]
+  bg_stop silent
+  stop_server
+}
+
 @test "recv -k --interval: running totals of every sender, adding up to the served bytes" {
   start_listener k /dev/null recv -k --json --interval 100ms 127.0.0.1 0
   "$SOCKPROBE" send --size 2M --rate 10M 127.0.0.1 "$PORT" >/dev/null &
