@@ -158,8 +158,14 @@ if [ "$ONLY" != tools ]; then
              "recv file zc=1" "$E1 $SP recv 127.0.0.1 PORT -o $DIR/out $Q" "$S"
   measure_ab "recv pipe zc=0" "$E0 $SP recv 127.0.0.1 PORT $Q | cat > /dev/null" "$S" \
              "recv pipe zc=1" "$E1 $SP recv 127.0.0.1 PORT $Q | cat > /dev/null" "$S"
+  # The relay's sink (listen >FILE, listen >/dev/null): the same socket ->
+  # file question as recv -o, asked of the other front-end in the same run.
+  measure_ab "relay file zc=0" "$E0 $SP listen 127.0.0.1 PORT -q </dev/null >$DIR/out" "$S" \
+             "relay file zc=1" "$E1 $SP listen 127.0.0.1 PORT -q </dev/null >$DIR/out" "$S"
+  measure_ab "relay null zc=0" "$E0 $SP listen 127.0.0.1 PORT -q </dev/null >/dev/null" "$S" \
+             "relay null zc=1" "$E1 $SP listen 127.0.0.1 PORT -q </dev/null >/dev/null" "$S"
   echo "zero-copy / copy (rate ratio, higher: zero-copy faster; cpu ratio copy/zero-copy, higher: zero-copy cheaper)"
-  for c in 'send file' 'send file>-o' 'send pipe' 'recv file' 'recv pipe'; do
+  for c in 'send file' 'send file>-o' 'send pipe' 'recv file' 'recv pipe' 'relay file' 'relay null'; do
     printf '  %-12s rate %s   cpu %s\n' "$c" "$(ratio "$c zc=1" "$c zc=0")" "$(cpu_ratio "$c zc=1" "$c zc=0")"
   done
 fi

@@ -14,16 +14,25 @@
 //                         cpu 1.13, 1.06.
 //   out of the socket, pipe:        splice(socket -> pipe): rate 1.15, 0.98;
 //                         cpu 1.22, 1.21.
-//   out of the socket, regular file (recv -o): read + write. splice via a
-//                         pipe: rate 0.94, 1.04; cpu 0.99, 1.09 -- a tie, so
-//                         the simpler path (PathPolicy::splice_to_sink off).
-//   out of the socket, /dev/null or a file (the relay, bench/relay.sh):
-//                         through our own pipe costs about half the CPU of
-//                         read()+write(), the copy to user space being most
-//                         of it (splice_to_sink on).
+//   out of the socket, regular file (recv -o): read + write in 4 MiB
+//                         chunks. splice via a pipe: rate 0.94, 1.04; cpu
+//                         0.99, 1.09 -- a tie; 2026-12-07 (load 2, same run
+//                         as the relay rows): rate 0.72, cpu 0.68 -- copy
+//                         wins (PathPolicy::splice_to_sink off).
+//   out of the socket, regular file (the relay, `listen >FILE`): splice
+//                         via our own pipe. 2026-12-07, same run: rate
+//                         0.98, cpu 1.04 (a tie); old (splice) vs new (copy)
+//                         binary alternating, 5 runs each at load 4: splice
+//                         0.66-0.93 s CPU, copy 0.92-1.05 (splice_to_sink
+//                         on). The relay copies through its 256 KiB buffer,
+//                         recv -o through 4 MiB: the likely reason the two
+//                         rows differ; unmeasured.
+//   out of the socket, /dev/null (relay and recv alike): recv(MSG_TRUNC)
+//                         on TCP, the kernel drops the bytes. Relay A/B
+//                         against the splice it replaced: 264-278 ms vs
+//                         267-276 ms, CPU equal (the sender's dominates);
+//                         chosen as the one rule for both front-ends.
 //   recv --discard (not here: transfer.cc): recv(MSG_TRUNC) on TCP.
-// Decision: the two "socket -> file" rows disagree (relay: SpliceVia wins;
-// recv -o: a tie) and are kept as measured until one A/B run decides both.
 // Pipes on either side are grown to 1 MiB whichever path is taken: a 64 KiB
 // pipe costs the copy path as many wakeups as the splice path. A checksum
 // needs the bytes in user space, so it always copies.

@@ -83,14 +83,23 @@ class OutputEnd : public ByteWriter {
 // their measurements are in core/mover.cc.
 PathPolicy relay_policy() {
   PathPolicy policy;
-  policy.splice_to_sink = true;  // bench/relay.sh: half the CPU of read()+write() into /dev/null
+  policy.splice_to_sink = true;  // into a regular file: core/mover.cc's table
   return policy;
+}
+// `listen > /dev/null` over TCP: the kernel drops the bytes (recv with
+// MSG_TRUNC), as `recv > /dev/null` does; no copy, no splice.
+bool discards_down(int net_fd, int out_fd, const RelayOptions& opts) {
+  return out_fd >= 0 && !opts.datagram && is_dev_null(out_fd) && socket_is_tcp(net_fd);
 }
 Path up_path(int in_fd, const RelayOptions& opts) {
   return in_fd < 0 || opts.datagram ? Path::Copy : path_into_socket(in_fd, relay_policy());
 }
-Path down_path(int out_fd, const RelayOptions& opts) {
-  return out_fd < 0 || opts.datagram ? Path::Copy : path_out_of_socket(out_fd, relay_policy());
+Path down_path(int net_fd, int out_fd, const RelayOptions& opts) {
+  if (out_fd < 0 || opts.datagram || discards_down(net_fd, out_fd, opts)) return Path::Copy;
+  return path_out_of_socket(out_fd, relay_policy());
+}
+ByteWriter* down_writer(int net_fd, int out_fd, const RelayOptions& opts, ByteWriter* output, ByteWriter* drop) {
+  return out_fd < 0 || discards_down(net_fd, out_fd, opts) ? drop : output;
 }
 // A datagram is read whole: 65507 is the largest UDP payload over IPv4.
 size_t up_chunk(const RelayOptions& opts) {
@@ -107,13 +116,14 @@ class Relay {
       : net_(net_fd), in_(in_fd), out_(out_fd), opts_(opts), stats_(stats),
         output_(out_fd >= 0 ? OutputWriter(out_fd) : OutputWriter()),
         in_reader_(in_fd, {.poll_first = true}), net_reader_(net_fd, {.datagram = opts.datagram,
+                             .discard = discards_down(net_fd, out_fd, opts),
                              .only_from = opts.only_from ? &*opts.only_from : nullptr,
                              .foreign = &stats->foreign_datagrams}), net_writer_(net_fd),
         datagram_writer_(net_fd), output_end_(&output_),
         up_(up_path(in_fd, opts), in_fd, net_fd, &in_reader_,
             opts.datagram ? static_cast<ByteWriter*>(&datagram_writer_) : &net_writer_, up_chunk(opts)),
-        down_(down_path(out_fd, opts), net_fd, out_fd, &net_reader_,
-              out_fd >= 0 ? static_cast<ByteWriter*>(&output_end_) : &drop_, opts.buffer_size),
+        down_(down_path(net_fd, out_fd, opts), net_fd, out_fd, &net_reader_,
+              down_writer(net_fd, out_fd, opts, &output_end_, &drop_), opts.buffer_size),
         stall_(opts.stall_timeout) {}
 
   Status run();

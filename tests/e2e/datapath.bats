@@ -86,6 +86,20 @@ through() {
   done
 }
 
+@test "listen > /dev/null drops the bytes in the kernel (MSG_TRUNC), as recv > /dev/null does, and delivers all" {
+  export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"  # as under strace below
+  bg_start lnull /dev/null strace -f -e trace=recvfrom,splice -o "$T/l.trace" \
+    bash -c 'exec env -u SOCKPROBE_ZEROCOPY "$0" listen 127.0.0.1 0 >/dev/null' "$SOCKPROBE"
+  wait_for_line "$T/lnull.err" '^Listening on ' || { show "$T/lnull.err"; false; }
+  PORT=$(listening_port "$T/lnull.err")
+  run "$SOCKPROBE" send 127.0.0.1 "$PORT" "$T/data" -q
+  [ "$status" -eq 0 ]
+  bg_wait lnull 60
+  [ "$BG_STATUS" -eq 0 ] || { show "$T/lnull.err"; false; }
+  grep -q 'MSG_TRUNC' "$T/l.trace" || { show "$T/l.trace"; false; }
+  ! grep -q 'splice(' "$T/l.trace"
+}
+
 @test "--checksum on the zero-copy paths still equals xxh128sum" {
   local want
   want=$(xxh128sum "$T/data" | cut -d' ' -f1)
