@@ -46,7 +46,18 @@ std::string explain_recv_stall(const StallSnapshot& s, double seconds) {
   if (s.have_inq && s.inq > 0) {
     return fmt::format("{}: {} bytes wait unread (the output is not keeping up)", lead, s.inq);
   }
-  return fmt::format("{}: the sender is sending nothing", lead);
+  // Over TCP a sender that sends nothing and one whose packets are all lost
+  // look the same from here (tests/fault_matrix.sh blackhole-data: this
+  // said "the sender is sending nothing" while the sender retransmitted
+  // into the void), so say both; a Unix socket loses nothing.
+  if (!s.have_tcp_info) return fmt::format("{}: the sender is sending nothing", lead);
+  const TcpInfo& ti = s.tcp_info;
+  std::string window =
+      ti.has(&TcpInfoRaw::rcv_wnd) ? fmt::format(" (this side's receive window is open: {} bytes)", ti.raw.rcv_wnd) : "";
+  return fmt::format(
+      "{}: nothing arrived{}; either the sender sends nothing or its packets are lost on the way, which a "
+      "receiver cannot tell apart (the sender's own stall message says which)",
+      lead, window);
 }
 
 Json stall_json(const StallSnapshot& s) {

@@ -49,7 +49,19 @@ TEST_CASE("receive stall explanations") {
   StallSnapshot s;
   s.have_inq = true;
   s.inq = 0;
-  CHECK(explain_recv_stall(s, 5).find("sender is sending nothing") != std::string::npos);
+  CHECK(explain_recv_stall(s, 5).find("sender is sending nothing") != std::string::npos);  // Unix: no TCP_INFO
   s.inq = 100;
   CHECK(explain_recv_stall(s, 5).find("100 bytes wait unread") != std::string::npos);
+}
+
+TEST_CASE("a TCP receive stall does not blame the sender: its packets may be lost") {
+  StallSnapshot s = snapshot(0, 0, 65535, 0, sizeof(TcpInfoRaw));
+  s.have_inq = true;
+  s.tcp_info.raw.rcv_wnd = 131072;
+  auto msg = explain_recv_stall(s, 5);
+  CHECK(msg.find("sender is sending nothing") == std::string::npos);
+  CHECK(msg.find("nothing arrived (this side's receive window is open: 131072 bytes)") != std::string::npos);
+  CHECK(msg.find("packets are lost on the way") != std::string::npos);
+  s.tcp_info.length = offsetof(TcpInfoRaw, snd_wnd);  // an old kernel: no window claimed
+  CHECK(explain_recv_stall(s, 5).find("window") == std::string::npos);
 }
