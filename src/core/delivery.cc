@@ -78,4 +78,9 @@ void abort_on_close(int fd) {
   ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 }
 
+void close_gracefully(int fd) {
+  linger l = {0, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
 }  // namespace sp

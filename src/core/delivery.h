@@ -43,5 +43,7 @@ Status wait_acknowledged(int fd, const AckWaitOptions& opts);
 // Abort instead of close: SO_LINGER {1, 0} makes the coming close() send a
 // reset, so the peer sees a failed transfer, not a clean (truncated) EOF.
 void abort_on_close(int fd);
+// Undoes abort_on_close: the coming close() sends a FIN again.
+void close_gracefully(int fd);
 
 }  // namespace sp

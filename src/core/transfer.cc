@@ -277,6 +277,10 @@ Status Transfer::finish(Status st) {
 // A sender that fails or is interrupted (SIGINT here; SIGTERM, SIGHUP and a
 // second SIGINT in the signal handler) aborts with a reset: a receiver must
 // never take a truncated stream, ended by a clean FIN, for a complete one.
+// SO_LINGER 0 is set before the first byte and cleared only once every byte
+// is acknowledged, so a SIGKILL (no handler runs; the kernel closes the
+// socket) resets too: tests/fault_matrix.sh kill-tx found recv -o keeping
+// a truncated file, exit 0, after a FIN.
 Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const TransferHooks& hooks,
                    TransferStats* stats) {
   fcntl(net_fd, F_SETFL, fcntl(net_fd, F_GETFL) | O_NONBLOCK);
@@ -287,9 +291,10 @@ Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const T
   std::string name = src.name();
   Transfer t(Way::Send, net_fd, mover, name, opts, hooks, stats);
   reset_on_fatal_signal(net_fd);
+  abort_on_close(net_fd);
   Status st = t.run();
   if (st) st = finish_delivery(net_fd, opts, hooks);
-  if (!st) abort_on_close(net_fd);  // before the signal cover ends: no FIN in between
+  if (st) close_gracefully(net_fd);  // delivered: a FIN from here on
   no_reset_on_fatal_signal(net_fd);
   return t.finish(std::move(st));
 }

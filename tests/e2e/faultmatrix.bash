@@ -151,6 +151,7 @@ fm_case() {
       "${ns_tx[@]}" send -w "$FM_CONNECT"s --stall-timeout "$S" "$FM_ADDR" "$PORT" - ;;
   esac
   tf=$t0 FM_LATE=no
+  exec 4>&2 2>/dev/null  # bash's "Killed" job notices for the kill-* faults
   if [[ " $FM_FAULTS_BAD " == *" $fault "* ]]; then
     sleep "$FM_AT"
     # Vacuous if the transfer had already ended (then the row says late).
@@ -163,7 +164,6 @@ fm_case() {
   # Both ends are watched together: each exit time is when it was seen gone.
   local pid_rx pid_tx
   pid_rx=$(bg_pid rx) pid_tx=$(bg_pid tx)
-  exec 4>&2 2>/dev/null  # bash's "Killed" job notices for the kill-* faults
   for ((i = 0; i < FM_LIMIT * 20; i++)); do
     [ -z "$t_rx" ] && ! kill -0 "$pid_rx" 2>/dev/null && t_rx=$(fm_now)
     [ -z "$t_tx" ] && ! kill -0 "$pid_tx" 2>/dev/null && t_tx=$(fm_now)
