@@ -233,9 +233,9 @@ MoveResult Mover::copy_step(size_t max) {
   if (pending_.empty()) {
     if (eof_) return {Moved::Eof};
     if (!src_ready_ && reader_->poll_first()) return {Moved::SourceEmpty};
-    char* buf = shared_;
+    char* buf = buf_ ? buf_.get() : shared_;
     if (!buf && reader_->needs_buffer()) {
-      if (!buf_) buf_.reset(new char[chunk_]);
+      buf_.reset(new char[chunk_]);
       buf = buf_.get();
     }
     std::span<const char> got;
@@ -250,12 +250,21 @@ MoveResult Mover::copy_step(size_t max) {
   }
   MoveResult w = writer_->write(pending_);
   wait_dst_ = w.what == Moved::DestFull;
-  if (w.what != Moved::Bytes) return w;
-  if (sum_) sum_->update(pending_.data(), w.bytes);
-  pending_ = pending_.subspan(w.bytes);
-  moved_ += w.bytes;
-  last_progress_ = Clock::now();
+  if (w.what == Moved::Bytes) {
+    if (sum_) sum_->update(pending_.data(), w.bytes);
+    pending_ = pending_.subspan(w.bytes);
+    moved_ += w.bytes;
+    last_progress_ = Clock::now();
+  }
+  if (!pending_.empty() && !buf_ && shared_) stash_pending();
   return w;
+}
+
+// What is left in the shared buffer moves into this mover's own.
+void Mover::stash_pending() {
+  buf_.reset(new char[chunk_]);
+  std::copy(pending_.begin(), pending_.end(), buf_.get());
+  pending_ = std::span<const char>(buf_.get(), pending_.size());
 }
 
 MoveResult Mover::pump(int rounds, size_t max) {

@@ -193,10 +193,12 @@ class Mover {
   void end_source() { eof_ = true; }  // no input at all (stdin closed by -d)
   void stop() { eof_ = true, pending_ = {}; }  // the end (send --duration): what is pending is dropped
   void set_checksum(Checksum* sum) { sum_ = sum; }  // fed every byte written (copy path only)
-  // Read into `buf` (chunk bytes, owned by the caller) instead of a buffer
-  // of the mover's own: only with a writer that takes everything at once
-  // (DropWriter), so no bytes stay pending in it. listen --discard's
-  // connections share one.
+  // Reads go into `buf` (at least chunk() bytes), shared with other
+  // movers, while this one has no buffer of its own. Bytes a write leaves
+  // pending are copied into one of its own (allocated then, and read into
+  // from then on), so the shared one is free again whenever a step
+  // returns. listen --echo/--discard and recv -k share one per server: an
+  // idle connection, or one whose echo always goes out whole, holds none.
   void share_buffer(char* buf) { shared_ = buf; }
 
   Path path() const { return path_; }
@@ -211,6 +213,7 @@ class Mover {
 
  private:
   MoveResult copy_step(size_t max);
+  void stash_pending();
   MoveResult zero_copy_step(size_t max);
 
   Path path_;
@@ -219,7 +222,7 @@ class Mover {
   ByteWriter* writer_;
   size_t chunk_;
   Fd via_[2];
-  std::unique_ptr<char[]> buf_;  // allocated by the first copy step
+  std::unique_ptr<char[]> buf_;  // allocated by the first copy step, or the first stash
   char* shared_ = nullptr;       // share_buffer()
   std::span<const char> pending_;
   Checksum* sum_ = nullptr;

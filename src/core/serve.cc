@@ -128,16 +128,17 @@ constexpr size_t kConnBuffer = 64 * 1024;
 constexpr size_t kDiscardRead = 256 * 1024;
 
 // One connection: a mover from the socket back into itself (--echo) or
-// into nothing (--discard). An echo mover allocates its buffer on the
-// first byte, so an idle connection costs no buffer; --discard's share
-// the server's one (nothing stays pending in them), and on TCP read with
-// MSG_TRUNC, so the bytes are not even copied out.
+// into nothing (--discard). Every mover reads into the server's one shared
+// buffer; an echo mover gets its own only when its socket does not take
+// back all it read (Mover::share_buffer), so an idle connection, or one
+// whose echo goes out whole, costs no buffer (bench/echo_soak.py). On TCP
+// --discard reads with MSG_TRUNC, so the bytes are not even copied out.
 struct Conn {
   Conn(int fd, bool echo, bool tcp, bool checksum, char* shared)
       : reader(fd, {.discard = !echo && tcp && !checksum}), writer(fd),
         mover(Path::Copy, fd, fd, &reader, echo ? static_cast<ByteWriter*>(&writer) : &drop,
               echo ? kConnBuffer : kDiscardRead) {
-    if (!echo) mover.share_buffer(shared);
+    mover.share_buffer(shared);
     if (checksum) {
       sum = std::make_unique<Checksum>();
       mover.set_checksum(sum.get());
