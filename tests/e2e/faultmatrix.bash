@@ -45,6 +45,7 @@ FM_CONNECT=${FM_CONNECT:-5}   # -w (s)
 FM_AT=${FM_AT:-1}             # when a mid-transfer fault is switched on (s)
 FM_LIMIT=${FM_LIMIT:-30}      # a side still running this long after the fault hangs
 FM_SLACK=${FM_SLACK:-10}      # allowed beyond the largest timeout for detecting a fault
+FM_IPV6=${FM_IPV6:-0}         # 1: over IPv6 (2001:db8::/32) instead of IPv4
 
 FM_FAULTS_OK="none delay reorder duplicate corrupt rate loss loss-data loss-acks"
 FM_FAULTS_BAD="blackhole blackhole-data blackhole-acks reset-rx reset-tx kill-rx kill-tx term-tx"
@@ -73,8 +74,8 @@ fm_link() {
     *) netsim_pair --rate-kbit 20000 ;;  # rate, and the mid-transfer faults
   esac
   case $1 in
-    loss* ) FM_ADDR=$NETNS_SRV_ADDR ;;
-    *) FM_ADDR=$NETSIM_SRV_ADDR ;;
+    loss* ) FM_ADDR=$NETNS_SRV_ADDR; [ "$FM_IPV6" = 1 ] && FM_ADDR=$NETNS_SRV_ADDR6 ;;
+    *) FM_ADDR=$NETSIM_SRV_ADDR; [ "$FM_IPV6" = 1 ] && FM_ADDR=$NETSIM_SRV_ADDR6 ;;
   esac
   case $1 in
     loss) netns_lose_in "meta l4proto tcp numgen random mod 100 < 5"

@@ -107,3 +107,13 @@ check() {
   check term-tx send-file
   [ "$FM_TX" = 143 ] && [ "$FM_RX" = 1 ] && [ "$FM_KEPT" = no ]
 }
+
+@test "over IPv6: delay, duplication and loss arrive equal; a blackhole fails both ends" {
+  FM_IPV6=1
+  check delay send-file
+  check duplicate relay-file
+  check loss send-stdin
+  check blackhole send-size
+  [ "$FM_RX" = 3 ] && [ "$FM_TX" = 3 ]
+  [[ $FM_ADDR == 2001:db8:* ]]
+}

@@ -141,8 +141,8 @@ netsim_pair() {
   ip -n "$NS_CLI" tuntap add dev spt1 mode tun || skip "cannot create a TUN device"
   ip -n "$NS_SRV" addr add "$NETSIM_SRV_ADDR" peer "$NETSIM_CLI_ADDR" dev spt0
   ip -n "$NS_CLI" addr add "$NETSIM_CLI_ADDR" peer "$NETSIM_SRV_ADDR" dev spt1
-  ip -n "$NS_SRV" addr add "$NETSIM_SRV_ADDR6" peer "$NETSIM_CLI_ADDR6" dev spt0 nodad
-  ip -n "$NS_CLI" addr add "$NETSIM_CLI_ADDR6" peer "$NETSIM_SRV_ADDR6" dev spt1 nodad
+  ip -n "$NS_SRV" addr add "$NETSIM_SRV_ADDR6/64" dev spt0 nodad  # a v6 peer route would need the link up
+  ip -n "$NS_CLI" addr add "$NETSIM_CLI_ADDR6/64" dev spt1 nodad
   ip -n "$NS_SRV" link set spt0 txqueuelen 4096 up
   ip -n "$NS_CLI" link set spt1 txqueuelen 4096 up
   echo pass >"$T/netsim.ctl"
