@@ -53,7 +53,7 @@ for f in "${faults[@]}"; do
 done
 echo "# ${#faults[@]} faults x ${#modes[@]} modes in $((SECONDS - start)) s; IPv$([ "$FM_IPV6" = 1 ] && echo 6 || echo 4), size $FM_SIZE, --stall-timeout ${FM_STALL}s, listen --idle-timeout ${FM_IDLE}s, -w ${FM_CONNECT}s, fault at ${FM_AT}s" | tee -a "$table"
 if [ -n "$out" ]; then
-  { printf '| '; head -1 "$table" | sed 's/\t/ | /g; s/ | $//'; printf ' |\n'
+  { printf '| %s |\n' "$(head -1 "$table" | sed 's/\t/ | /g')"
     head -1 "$table" | awk -F'\t' '{ s = "|"; for (i = 1; i < NF; i++) s = s "---|"; print s "---|" }'
     sed -n '2,$p' "$table" | grep -v '^#' | sed 's/|/\\|/g; s/\t/ | /g; s/^/| /; s/$/ |/'
     tail -1 "$table"; } >"$out"
