@@ -101,11 +101,18 @@ check() {
   [[ $FM_MSG_RX == *"reset by peer"* ]]
   check kill-tx send-stdin
   [ "$FM_RX" = 1 ] && [ "$FM_KEPT" = no ]
+  # Regression: a killed relay (connect <FILE) closed with a FIN too, and
+  # `listen >out` exited 0 with 3 of 8 MiB.
+  check kill-tx relay-file
+  [ "$FM_RX" = 1 ]
+  [[ $FM_MSG_RX == *"reset by peer"* ]]
 }
 
-@test "SIGTERM of the sender mid-transfer: recv -o exits 1, keeps no file" {
+@test "SIGTERM of the sender mid-transfer: recv -o exits 1, keeps no file; a relay's receiver exits 1" {
   check term-tx send-file
   [ "$FM_TX" = 143 ] && [ "$FM_RX" = 1 ] && [ "$FM_KEPT" = no ]
+  check term-tx relay-pipe
+  [ "$FM_TX" = 143 ] && [ "$FM_RX" = 1 ]
 }
 
 @test "over IPv6: delay, duplication and loss arrive equal; a blackhole fails both ends" {
