@@ -2,6 +2,7 @@
 #include "core/ends.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -112,9 +113,9 @@ class OwnedFdSink : public FdSink {
   Fd owned_;
 };
 
-// -o FILE: a temporary file beside FILE, renamed over it by commit(). The
-// temporary file is removed unless committed: at scope exit and by any
-// fatal signal (OwnedPath).
+// -o FILE without O_TMPFILE: a temporary file beside FILE, renamed over it
+// by commit(). The temporary file is removed unless committed: at scope
+// exit and by any fatal signal (OwnedPath), not by SIGKILL.
 class FileSink : public OwnedFdSink {
  public:
   FileSink(Fd fd, std::string tmp, std::string path)
@@ -133,6 +134,58 @@ class FileSink : public OwnedFdSink {
   OwnedPath tmp_;
   std::string path_;
 };
+
+// A name beside `path` that is not there yet, for commit()'s two steps.
+std::string temp_name(const std::string& path) {
+  static const char kAlnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  unsigned char r[6] = {};
+  if (::getrandom(r, sizeof r, 0) != static_cast<ssize_t>(sizeof r)) {
+    for (unsigned char& c : r) c = static_cast<unsigned char>(::rand());
+  }
+  std::string name = path + ".sockprobe-";
+  for (unsigned char c : r) name += kAlnum[c % (sizeof kAlnum - 1)];
+  return name;
+}
+
+// -o FILE where FILE's file system has O_TMPFILE (ext4, xfs, btrfs, tmpfs):
+// the bytes go into a file without a name until commit(), so nothing a
+// kill leaves, SIGKILL included, is ever seen at FILE or beside it. commit()
+// links it under a temporary name beside FILE and renames that over FILE
+// (rename is the one atomic replace): a name that lives for two calls.
+class UnnamedFileSink : public OwnedFdSink {
+ public:
+  UnnamedFileSink(Fd fd, std::string path) : OwnedFdSink(std::move(fd), path), path_(std::move(path)) {}
+  Status commit() override {
+    if (::fsync(fd_) != 0) return system_error(fmt::format("fsync {}: {}", path_, errno_text(errno)));
+    std::string self = "/proc/self/fd/" + std::to_string(fd_);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      std::string tmp = temp_name(path_);
+      if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+        if (errno == EEXIST) continue;
+        return system_error(fmt::format("link {}: {}", tmp, errno_text(errno)));
+      }
+      OwnedPath named(tmp);  // removed if the rename fails, or by a signal now
+      if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+        return system_error(fmt::format("rename {} to {}: {}", tmp, path_, errno_text(errno)));
+      }
+      named.release();
+      return {};
+    }
+    return system_error(fmt::format("link beside {}: no free temporary name", path_));
+  }
+
+ private:
+  std::string path_;
+};
+
+// An unnamed file in the directory of `path`; -1 where the file system (or
+// the kernel) has no O_TMPFILE, or any other failure, left to the named
+// temporary's own error.
+int open_unnamed(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  return ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+}
 
 }  // namespace
 
@@ -153,6 +206,9 @@ Result<std::unique_ptr<Sink>> make_file_sink(const std::string& path) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) return system_error(fmt::format("open {}: {}", path, errno_text(errno)));
     return std::unique_ptr<Sink>(std::make_unique<OwnedFdSink>(Fd(fd), path));
+  }
+  if (int unnamed = open_unnamed(path); unnamed >= 0) {
+    return std::unique_ptr<Sink>(std::make_unique<UnnamedFileSink>(Fd(unnamed), path));
   }
   std::string tmp = path + ".sockprobe-XXXXXX";
   int fd = ::mkostemp(tmp.data(), O_CLOEXEC);

@@ -25,7 +25,8 @@ print("sent", file=sys.stderr, flush=True)
 time.sleep(30)
 '
 
-# leftovers DIR: the OUT and OUT.sockprobe-* files left in DIR.
+# leftovers DIR: the OUT and OUT.sockprobe-* files left in DIR (recv -o
+# writes an unnamed O_TMPFILE where it can: output_fd_of finds it).
 leftovers() { find "$1" -maxdepth 1 -name 'out*' -printf '%f\n'; }
 
 # recv_killed_by SIG: recv -o mid-transfer, sent SIG; it must die by that
@@ -38,7 +39,7 @@ recv_killed_by() {
   bg_start py /dev/null "$PY" -c "$SP_PY_HOLDING_SENDER" "$PORT"
   wait_for_line "$T/py.err" '^sent'
   wait_for_line "$T/r.err" '^Connection from '
-  [ -n "$(leftovers "$T/$sig")" ]  # the temporary exists while receiving
+  [ -n "$(output_fd_of "$(bg_pid r)")" ]  # it is writing its (unnamed) file
   kill -s "$sig" "$(bg_pid r)"
   bg_wait r 10
   echo "$sig: status $BG_STATUS, left: $(leftovers "$T/$sig")"
@@ -67,7 +68,7 @@ recv_killed_by() {
   ulimit -c 0  # SIGQUIT dumps core by default
   bg_start r /dev/null env --default-signal=QUIT "$SOCKPROBE" recv 127.0.0.1 0 -o "$T/out"
   wait_for_line "$T/r.err" '^Listening on '
-  [ -n "$(leftovers "$T")" ]
+  [ -n "$(output_fd_of "$(bg_pid r)")" ]
   kill -QUIT "$(bg_pid r)"
   bg_wait r 10
   [ "$BG_STATUS" -eq 131 ]

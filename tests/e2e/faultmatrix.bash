@@ -111,11 +111,10 @@ fm_kill_sockets() {
 
 # fm_received: bytes the receiver has so far (its output file or temporary).
 fm_received() {
-  local f
   case $FM_MODE in
     relay-*) stat -c %s "$T/rx.out" ;;
     send-size) echo 0 ;;
-    *) for f in "$T"/out "$T"/out.sockprobe-*; do [ -e "$f" ] && stat -c %s "$f"; done | sort -n | tail -1 ;;
+    *) if [ -e "$T/out" ]; then stat -c %s "$T/out"; else output_so_far "$(bg_pid rx)"; fi ;;
   esac
 }
 

@@ -130,6 +130,40 @@ wait_for_size() {
   return 1
 }
 
+# output_so_far PID: bytes the `recv -o` process PID (or a child of it:
+# ip netns exec, bash -c) has written so far. Its file has no name until
+# the transfer is complete (O_TMPFILE), so it is found through /proc/PID/fd:
+# an unnamed "(deleted)" file, or a named FILE.sockprobe-* temporary where
+# the file system has no O_TMPFILE. 0 before it opened one.
+output_so_far() {
+  local f
+  f=$(output_fd_of "$1")
+  if [ -n "$f" ]; then stat -L -c %s "$f" 2>/dev/null || echo 0; else echo 0; fi
+}
+
+# output_fd_of PID: the /proc/PID/fd/N path of that file; nothing if none.
+output_fd_of() {
+  local p f
+  for p in "$1" $(pgrep -P "$1" 2>/dev/null); do
+    for f in /proc/"$p"/fd/*; do
+      case $(readlink "$f" 2>/dev/null) in
+        *'/#'*' (deleted)' | *.sockprobe-*) echo "$f"; return 0 ;;
+      esac
+    done
+  done
+}
+
+# wait_for_output PID BYTES [SECONDS=10]: polls until output_so_far >= BYTES.
+wait_for_output() {
+  local pid=$1 want=$2 limit=${3:-10} i
+  for ((i = 0; i < limit * 20; i++)); do
+    [ "$(output_so_far "$pid")" -ge "$want" ] && return 0
+    sleep 0.05
+  done
+  echo "recv (pid $pid) has written $(output_so_far "$pid") bytes, wanted $want, after ${limit}s" >&2
+  return 1
+}
+
 # --- sockprobe listeners -------------------------------------------------------
 
 # listening_port FILE: the port from "Listening on ADDRESS PORT" or from a

@@ -305,7 +305,7 @@ print("done", n, file=sys.stderr, flush=True)
   for sig in INT TERM HUP; do
     start_listener r /dev/null recv 127.0.0.1 0 -o "$T/out-$sig"
     bg_start s /dev/null "$SOCKPROBE" send 127.0.0.1 "$PORT" "$T/f" --rate 10M
-    wait_for_size "$T/out-$sig".sockprobe-* 65536 || { ls -la "$T" >&2; false; }
+    wait_for_output "$(bg_pid r)" 65536 || { ls -la "$T" >&2; false; }
     kill -"$sig" "$(bg_pid s)"
     bg_wait s 30
     bg_wait r 30
@@ -315,4 +315,17 @@ print("done", n, file=sys.stderr, flush=True)
     [ ! -e "$T/out-$sig" ]
     ! ls "$T"/out-"$sig".sockprobe-* 2>/dev/null
   done
+}
+
+@test "recv -o killed with -9 mid-transfer leaves nothing: its file has no name until complete" {
+  make_random "$T/f" 8
+  mkdir "$T/dir"
+  start_listener r /dev/null recv 127.0.0.1 0 -o "$T/dir/out"
+  bg_start s /dev/null "$SOCKPROBE" send 127.0.0.1 "$PORT" "$T/f" --rate 10M
+  wait_for_output "$(bg_pid r)" 65536 || { ls -la "$T/dir" >&2; false; }
+  kill -9 "$(bg_pid r)"
+  bg_wait r 10
+  bg_wait s 30
+  [ "$BG_STATUS" -eq 1 ]
+  [ -z "$(ls -A "$T/dir")" ] || { ls -la "$T/dir" >&2; false; }
 }
