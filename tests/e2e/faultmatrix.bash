@@ -214,7 +214,7 @@ fm_verdict() {
   if [ "$FM_KEPT" = yes ] && [ "$FM_EQUAL" != yes ]; then why+=("recv -o kept a partial file"); fi
   if [ "$FM_RX" != 0 ] || [ "$FM_TX" != 0 ]; then
     [ "$FM_KEPT" = yes ] && why+=("recv -o kept the file after a failure")
-    [ "$FM_LEFT" != - ] && [ "$FM_LEFT" != 0 ] && [ "$FM_FAULT" != kill-rx ] && why+=("recv -o left a temporary")
+    [ "$FM_LEFT" != - ] && [ "$FM_LEFT" != 0 ] && why+=("recv -o left a temporary")
   fi
   if [[ " $FM_FAULTS_OK " == *" $FM_FAULT "* ]]; then
     { [ "$FM_RX" = 0 ] && [ "$FM_TX" = 0 ]; } || why+=("a transfer that should survive $FM_FAULT failed (rx $FM_RX, tx $FM_TX)")

@@ -94,6 +94,9 @@ check() {
   check kill-rx relay-file
   [ "$FM_TX" = 1 ]
   [[ $FM_MSG_TX == *"Broken pipe"* || $FM_MSG_TX == *"reset by peer"* ]]
+  # A killed recv -o leaves nothing: its file had no name yet (O_TMPFILE).
+  check kill-rx send-file
+  [ "$FM_TX" = 1 ] && [ "$FM_KEPT" = no ] && [ "$FM_LEFT" = 0 ]
   # Regression: a killed send closed with a FIN, and recv -o took the
   # truncated stream for complete (exit 0, the file kept).
   check kill-tx send-file
