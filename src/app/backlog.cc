@@ -99,7 +99,9 @@ FieldRow listener_fields(const ListenerRow& row, const Snapshot& snap, double th
   const SockInfo& s = row.sock;
   bool unix = s.transport == Transport::Unix;
   FieldRow f;
-  f.add("protocol", "PROTO", protocol_name(kind_of(s)), proto_column(kind_of(s)));
+  // Decision: PROTO is the socket kind as buffers names it (tcp4, tcp6,
+  // unix-stream), not netstat's tcp/tcp6/unix: one word per kind everywhere.
+  f.add("protocol", "PROTO", protocol_name(kind_of(s)), kind_name(kind_of(s)));
   f.json("family", family_name(kind_of(s)));
   f.add("address", "ADDRESS", s.local_address, human_address(s));
   f.add("port", "PORT", unix ? Json(nullptr) : Json(s.local_port), unix ? "-" : std::to_string(s.local_port));

@@ -46,10 +46,6 @@ std::string kind_name(const SockKindId& k) {
   return fmt::format("{}{}", protocol_name(k), k.family == AF_INET6 ? 6 : 4);
 }
 
-std::string proto_column(const SockKindId& k) {
-  return protocol_name(k) + (!is_unix(k) && k.family == AF_INET6 ? "6" : "");
-}
-
 std::string endpoint_words(const Endpoint& ep) {
   if (ep.family() == AF_UNIX) return terminal_safe(format_host(ep));
   return fmt::format("{} {}", format_host(ep), endpoint_port(ep));

@@ -32,9 +32,6 @@ std::string family_name(const SockKindId& k);
 // The kind as `buffers` names it (text and JSON "socket"): "tcp4", "tcp6",
 // "udp4", "udp6", "unix-stream", "unix-dgram", "unix-seqpacket".
 std::string kind_name(const SockKindId& k);
-// netstat's Proto column, which backlog's PROTO keeps: the protocol, with a
-// 6 for IPv6 ("tcp", "tcp6", "unix").
-std::string proto_column(const SockKindId& k);
 
 // An endpoint in a sentence: "127.0.0.1 80", "::1 80", or a Unix name made
 // terminal-safe (a peer picks its own name, escapes and all).

@@ -37,11 +37,9 @@ TEST_CASE("kind names: JSON protocol and family, the buffers kind, backlog's PRO
   CHECK(protocol_name(tcp6) == "tcp");
   CHECK(family_name(tcp6) == "ipv6");
   CHECK(kind_name(tcp6) == "tcp6");
-  CHECK(proto_column(tcp6) == "tcp6");
   SockKindId tcp4 = kind_of(sock(Transport::Tcp, AF_INET, SOCK_STREAM));
   CHECK(family_name(tcp4) == "ipv4");
   CHECK(kind_name(tcp4) == "tcp4");
-  CHECK(proto_column(tcp4) == "tcp");
   SockKindId udp6 = kind_of(sock(Transport::Udp, AF_INET6, SOCK_DGRAM));
   CHECK(protocol_name(udp6) == "udp");
   CHECK(kind_name(udp6) == "udp6");
@@ -49,7 +47,6 @@ TEST_CASE("kind names: JSON protocol and family, the buffers kind, backlog's PRO
   CHECK(protocol_name(ustream) == "unix");
   CHECK(family_name(ustream) == "unix");
   CHECK(kind_name(ustream) == "unix-stream");
-  CHECK(proto_column(ustream) == "unix");
   CHECK(kind_name(kind_of(sock(Transport::Unix, AF_UNIX, SOCK_SEQPACKET))) == "unix-seqpacket");
   SockKindId udgram = kind_of(sock(Transport::Unix, AF_UNIX, SOCK_DGRAM));
   CHECK(protocol_name(udgram) == "unix-dgram");

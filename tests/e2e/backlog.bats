@@ -93,7 +93,7 @@ bl_listener_field() {
   [[ "$output" == *"net.core.somaxconn"* ]]
   [[ "$output" == *"TCPBacklogDrop"*"NOT the listen backlog"* ]]
   [[ "$output" == *"count packets, not connections"* ]]
-  line=$(grep -E "^  tcp +127\.0\.0\.1 +${PORTS[0]} " <<<"$output")
+  line=$(grep -E "^  tcp4 +127\.0\.0\.1 +${PORTS[0]} " <<<"$output")
   [[ "$line" =~ \ 5\ +4\ +100%\  ]]
   [[ "$line" == *"FULL"* ]]
 }

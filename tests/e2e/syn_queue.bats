@@ -99,7 +99,7 @@ wait_syn_recv() {
   # The table shows them beside the accept queue.
   run -0 ip netns exec "$NS_SRV" "$SOCKPROBE" backlog --port "$PORT"
   [[ $output == *SYN-RECV* ]]
-  line=$(grep -E "^  tcp6? +:: +$PORT " <<<"$output")
+  line=$(grep -E "^  tcp6 +:: +$PORT " <<<"$output")
   [[ $line =~ \ 0\ +16\ +0%\ +7\  ]]
 }
 
