@@ -16,7 +16,9 @@
 //   member is checked and the one whose drops grew is named.
 // - A final ACK that finds the accept queue full is dropped by tcp_check_req
 //   with reason SKB_DROP_REASON_TCP_LISTEN_OVERFLOW through kfree_skb, whose
-//   rx_sk is the listener: tp_btf/kfree_skb reports it as ack_dropped.
+//   rx_sk is the listener: tp_btf/kfree_skb reports it as ack_dropped. One
+//   that carried a SYN cookie is freed with another reason, after the
+//   overflow moved the listener's sk_drops: reported as ack_dropped too.
 // - The `listeners` map is filled at start by an iter/tcp run (this network
 //   namespace's listeners only) and kept current by
 //   tp_btf/inet_sock_set_state (added on entering LISTEN, removed on
@@ -276,10 +278,17 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
   struct sp_listener *l = bpf_map_lookup_elem(&listeners, &key);
   if (!l) return 0;
   __u32 drops = read_drops(rx_sk);
+  struct packet p = {};
   if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW) &&
       reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW)) {
-    struct packet p = {};
     if (parse_packet(skb, &p) == 0) emit(l, &p, rx_sk, SP_REASON_ACK_DROPPED, drops, read_qlen(rx_sk));
+  } else if (drops != l->last_drops && parse_packet(skb, &p) == 0 &&
+             (p.flags & (SP_TH_SYN | SP_TH_ACK | SP_TH_RST)) == SP_TH_ACK) {
+    // A final ACK with a valid SYN cookie that finds the accept queue full:
+    // tcp_v4_syn_recv_sock counts the overflow (LISTENOVERFLOWS, sk_drops)
+    // and the ACK is freed from the cookie path without the LISTEN_OVERFLOW
+    // reason. The listener's drops moved while it freed an ACK: that one.
+    emit(l, &p, rx_sk, SP_REASON_ACK_DROPPED, drops, read_qlen(rx_sk));
   }
   // Any drop at the listener moves sk_drops: the next SYN compares from here.
   l->last_drops = drops;
