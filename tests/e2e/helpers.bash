@@ -120,13 +120,19 @@ wait_for_line() {
 }
 
 # wait_for_size FILE BYTES [SECONDS=10]: polls until FILE holds >= BYTES.
-wait_for_size() {
-  local file=$1 want=$2 limit=${3:-10} i
+wait_for_size() { wait_at_least "$2" "${3:-10}" file_size "$1"; }
+file_size() { stat -c %s "$1" 2>/dev/null || echo 0; }
+
+# wait_at_least WANT SECONDS CMD...: polls (every 50 ms) until CMD prints a
+# number >= WANT; says what it last saw if SECONDS pass first.
+wait_at_least() {
+  local want=$1 limit=$2 i
+  shift 2
   for ((i = 0; i < limit * 20; i++)); do
-    [ "$(stat -c %s "$file" 2>/dev/null || echo 0)" -ge "$want" ] && return 0
+    [ "$("$@")" -ge "$want" ] && return 0
     sleep 0.05
   done
-  echo "$file has $(stat -c %s "$file" 2>/dev/null) bytes, wanted $want, after ${limit}s" >&2
+  echo "$* is $("$@"), wanted $want, after ${limit}s" >&2
   return 1
 }
 
@@ -154,15 +160,7 @@ output_fd_of() {
 }
 
 # wait_for_output PID BYTES [SECONDS=10]: polls until output_so_far >= BYTES.
-wait_for_output() {
-  local pid=$1 want=$2 limit=${3:-10} i
-  for ((i = 0; i < limit * 20; i++)); do
-    [ "$(output_so_far "$pid")" -ge "$want" ] && return 0
-    sleep 0.05
-  done
-  echo "recv (pid $pid) has written $(output_so_far "$pid") bytes, wanted $want, after ${limit}s" >&2
-  return 1
-}
+wait_for_output() { wait_at_least "$2" "${3:-10}" output_so_far "$1"; }
 
 # --- sockprobe listeners -------------------------------------------------------
 

@@ -51,34 +51,29 @@ netns_pair() {
   ip -n "$NS_CLI" link set v1 up
 }
 
-netns_drop_final_acks() {
-  local port=$1
+# netns_nft_drop NS HOOK MATCH: a counted drop of what matches MATCH in
+# NS's HOOK (input or output) hook, in the table sockprobe_test (chain
+# "in" or "out"); the one way this file writes such a rule.
+netns_nft_drop() {
+  local ns=$1 hook=$2 match=$3
   command -v nft >/dev/null || skip "nft (nftables) is not installed"
-  ip netns exec "$NS_CLI" nft -f - <<NFT
+  ip netns exec "$ns" nft -f - <<NFT
 table inet sockprobe_test {
-  chain out {
-    type filter hook output priority 0; policy accept;
-    tcp dport $port tcp flags & (syn | ack) == ack counter drop
+  chain ${hook%put} {
+    type filter hook $hook priority 0; policy accept;
+    $match counter drop
   }
 }
 NFT
 }
+
+netns_drop_final_acks() { netns_nft_drop "$NS_CLI" output "tcp dport $1 tcp flags & (syn | ack) == ack"; }
 
 netns_dropped() {
   ip netns exec "$NS_CLI" nft list table inet sockprobe_test | sed -nE 's/.*counter packets ([0-9]+).*/\1/p' | head -1
 }
 
-netns_lose_in() {
-  command -v nft >/dev/null || skip "nft (nftables) is not installed"
-  ip netns exec "$NS_SRV" nft -f - <<NFT
-table inet sockprobe_test {
-  chain in {
-    type filter hook input priority 0; policy accept;
-    $1 counter drop
-  }
-}
-NFT
-}
+netns_lose_in() { netns_nft_drop "$NS_SRV" input "$1"; }
 
 netns_lost_in() {
   ip netns exec "$NS_SRV" nft list table inet sockprobe_test | sed -nE 's/.*counter packets ([0-9]+).*/\1/p' | head -1
@@ -167,17 +162,7 @@ netsim_count() {
   sed -nE "s/^$1 .*[ ]$2 ([0-9]+).*/\\1/p" "$T/netsim.err" | tail -1
 }
 
-netns_lose_out() {
-  command -v nft >/dev/null || skip "nft (nftables) is not installed"
-  ip netns exec "$NS_SRV" nft -f - <<NFT
-table inet sockprobe_test {
-  chain out {
-    type filter hook output priority 0; policy accept;
-    $1 counter drop
-  }
-}
-NFT
-}
+netns_lose_out() { netns_nft_drop "$NS_SRV" output "$1"; }
 
 netns_lost_out() {
   ip netns exec "$NS_SRV" nft list chain inet sockprobe_test out | sed -nE 's/.*counter packets ([0-9]+).*/\1/p' | head -1
