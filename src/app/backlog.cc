@@ -133,45 +133,46 @@ const std::vector<Column>& listener_columns() {
 
 // ---- the report ------------------------------------------------------------------
 
+// One sysctl, each field once: the "sysctl" event and a line of Limits.
+FieldRow sysctl_fields(const SysctlValue& v) {
+  FieldRow f;
+  f.add("name", "NAME", v.name, v.name);
+  f.add("value", "VALUE", v.value ? Json(*v.value) : Json(nullptr), v.value ? std::to_string(*v.value) : "?");
+  f.cell("MEANING", backlog_sysctl_meaning(v.name, v.value));
+  return f;
+}
+
+// The Limits lines have no header line: the names only pick the cells.
+const std::vector<Column>& sysctl_columns() {
+  static const std::vector<Column> c = {{"NAME", Align::Left}, {"VALUE", Align::Right}, {"MEANING", Align::Left}};
+  return c;
+}
+
 void report_sysctls(Reporter& rep, const Snapshot& s) {
   Table t;
+  std::vector<std::string> columns = column_names(sysctl_columns());
   for (const auto& v : s.sysctls) {
-    rep.event("sysctl", Json{{"name", v.name}, {"value", v.value ? Json(*v.value) : Json(nullptr)}}, "");
-    t.row({v.name, v.value ? std::to_string(*v.value) : "?", backlog_sysctl_meaning(v.name, v.value)});
+    FieldRow f = sysctl_fields(v);
+    rep.event("sysctl", f.to_json(), "");
+    t.row(f.cells(columns));
   }
-  rep.text(rep.bold("Limits") + " (this network namespace)\n" + t.render({Align::Left, Align::Right, Align::Left}, "  "));
+  rep.text(rep.bold("Limits") + " (this network namespace)\n" + t.render(column_aligns(sysctl_columns()), "  "));
 }
 
-Json counters_json(const Counters& c) {
-  Json j = Json::object();
-  for (const auto& name : listen_counter_names()) {
-    auto v = counter(c, name);
-    j[name] = v ? Json(*v) : Json(nullptr);
-  }
-  auto bl = counter(c, kBacklogDropCounter);
-  j[kBacklogDropCounter] = bl ? Json(*bl) : Json(nullptr);
-  return j;
-}
-
-std::string counter_text(const Counters& c, const std::string& name, bool delta) {
-  auto v = counter(c, name);
-  if (!v) return "n/a";
-  return delta ? fmt::format("+{}", *v) : std::to_string(*v);
-}
-
-// "delta": false for totals since boot, true for a --watch round's changes
-// (over "interval" seconds): a script tells them apart by it.
+// The `counters` event and the Overflow counters lines, both from
+// counter_fields (core/backlogrules.h): a line per counter, its meaning
+// beside it, TCPBacklogDrop apart. "delta": false for totals since boot,
+// true for a --watch round's changes (over "interval" seconds): a script
+// tells them apart by it.
 void report_counters(Reporter& rep, const Counters& c) {
-  Json j = counters_json(c);
-  j["delta"] = false;
-  rep.event("counters", j, "");
+  FieldRow f = counter_fields(c, false);
+  rep.event("counters", f.to_json(), "");
   Table t;
-  for (const auto& name : listen_counter_names()) {
-    t.row({name, counter_text(c, name, false), std::string(counter_meaning(name))});
-  }
   Table apart;
-  apart.row({kBacklogDropCounter, counter_text(c, kBacklogDropCounter, false),
-             std::string(counter_meaning(kBacklogDropCounter))});
+  for (const Field& x : f.fields()) {
+    if (x.column.empty()) continue;
+    (x.column == kBacklogDropCounter ? apart : t).row({x.column, x.text, std::string(counter_meaning(x.column))});
+  }
   std::vector<Align> al = {Align::Left, Align::Right, Align::Left};
   rep.text("\n" + rep.bold("Overflow counters") +
            " (TcpExt, this network namespace, cumulative; they count packets, not connections)\n" +
@@ -211,11 +212,10 @@ void report_listeners(Reporter& rep, const Snapshot& s, double threshold) {
 // ---- watch: deltas per interval ----------------------------------------------------
 
 void report_counter_deltas(Reporter& rep, const Counters& d, double interval, double elapsed) {
-  Json j = counters_json(d);
-  j["delta"] = true;
-  j["interval"] = interval;
-  rep.event("counters", j, "");
-  rep.text(fmt::format("\n[{:>7.2f}s]{}\n", elapsed, counter_changes_text(d)));
+  FieldRow f = counter_fields(d, true);
+  f.json("interval", interval);
+  rep.event("counters", f.to_json(), "");
+  rep.text(fmt::format("\n[{:>7.2f}s]{}\n", elapsed, counter_changes_text(f)));
 }
 
 // A --watch round's listener: all of its fields, then the changes

@@ -82,14 +82,29 @@ std::string backlog_sysctl_meaning(std::string_view name, std::optional<int64_t>
   return "0: a full accept queue drops the final ACK (the client retries)";
 }
 
-std::string counter_changes_text(const Counters& d) {
-  std::string out;
-  for (const auto& name : listen_counter_names()) {
-    auto v = counter(d, name);
-    if (v && *v != 0) out += fmt::format("  {} +{}", name, *v);
+FieldRow counter_fields(const Counters& c, bool delta) {
+  std::vector<std::string> names = listen_counter_names();
+  names.push_back(kBacklogDropCounter);
+  FieldRow f;
+  for (const auto& name : names) {
+    auto v = counter(c, name);
+    std::string text = !v ? "n/a" : delta ? fmt::format("+{}", *v) : std::to_string(*v);
+    f.add(name, name, v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr), std::move(text));
   }
-  auto bl = counter(d, kBacklogDropCounter);
-  if (bl && *bl != 0) out += fmt::format("  ({} +{}: per-socket receive backlog)", kBacklogDropCounter, *bl);
+  f.json("delta", delta);
+  return f;
+}
+
+std::string counter_changes_text(const FieldRow& d) {
+  std::string out;
+  for (const Field& f : d.fields()) {
+    if (f.column.empty() || f.value.is_null() || f.value == 0) continue;
+    if (f.column == kBacklogDropCounter) {
+      out += fmt::format("  ({} {}: per-socket receive backlog)", f.column, f.text);
+    } else {
+      out += fmt::format("  {} {}", f.column, f.text);
+    }
+  }
   return out.empty() ? "  no listen counter changed" : out;
 }
 

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/fields.h"
 #include "core/netstat.h"
 #include "core/owners.h"
 #include "core/sockdiag.h"
@@ -62,9 +63,15 @@ ListenerTally tally(const std::vector<ListenerRow>& rows, std::optional<int64_t>
 // One line on what a backlog sysctl's value does (somaxconn,
 // tcp_max_syn_backlog, tcp_syncookies, tcp_abort_on_overflow).
 std::string backlog_sysctl_meaning(std::string_view name, std::optional<int64_t> value);
-// A --watch round's counter changes in a line: "  ListenOverflows +3 ...",
-// or "  no listen counter changed".
-std::string counter_changes_text(const Counters& deltas);
+// The listen counters (listen_counter_names(), then TCPBacklogDrop), each
+// once: its kernel name as JSON key and as the text's label, its value (null
+// and "n/a" when this kernel lacks it; "+N" when `delta`), then "delta"
+// (JSON only). The `counters` event, the Overflow counters table and a
+// --watch round's changes line are all views of it.
+FieldRow counter_fields(const Counters& c, bool delta);
+// A --watch round's counter changes in a line, from counter_fields(d, true):
+// "  ListenOverflows +3 ...", or "  no listen counter changed".
+std::string counter_changes_text(const FieldRow& deltas);
 
 // ---- a --watch interval ----------------------------------------------------
 

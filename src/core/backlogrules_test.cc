@@ -104,9 +104,25 @@ TEST_CASE("sysctl meanings follow the value") {
 }
 
 TEST_CASE("counter changes: only the ones that moved, TCPBacklogDrop apart") {
-  CHECK(counter_changes_text({{"ListenOverflows", 0}}) == "  no listen counter changed");
-  CHECK(counter_changes_text({{"ListenOverflows", 3}, {"ListenDrops", 3}}) == "  ListenOverflows +3  ListenDrops +3");
-  CHECK(counter_changes_text({{"TCPBacklogDrop", 2}}) == "  (TCPBacklogDrop +2: per-socket receive backlog)");
+  auto changes = [](const Counters& d) { return counter_changes_text(counter_fields(d, true)); };
+  CHECK(changes({{"ListenOverflows", 0}}) == "  no listen counter changed");
+  CHECK(changes({{"ListenOverflows", 3}, {"ListenDrops", 3}}) == "  ListenOverflows +3  ListenDrops +3");
+  CHECK(changes({{"TCPBacklogDrop", 2}}) == "  (TCPBacklogDrop +2: per-socket receive backlog)");
+}
+
+TEST_CASE("counter fields: every listen counter once, TCPBacklogDrop last, missing ones null and n/a") {
+  FieldRow f = counter_fields({{"ListenOverflows", 4}, {"TCPBacklogDrop", 1}}, false);
+  auto j = f.to_json();
+  size_t n = listen_counter_names().size();
+  CHECK(j.size() == n + 2);  // the counters, TCPBacklogDrop, delta
+  CHECK(j["ListenOverflows"] == 4);
+  CHECK(j["ListenDrops"].is_null());
+  CHECK(j["delta"] == false);
+  CHECK(f.fields()[n].key == "TCPBacklogDrop");
+  CHECK(f.cells({"ListenOverflows", "ListenDrops", "TCPBacklogDrop"}) == std::vector<std::string>{"4", "n/a", "1"});
+  FieldRow d = counter_fields({{"ListenOverflows", 4}}, true);
+  CHECK(d.cells({"ListenOverflows"}) == std::vector<std::string>{"+4"});
+  CHECK(d.to_json()["delta"] == true);
 }
 
 TEST_CASE("deltas: by cookie; a new listener has no drops delta") {

@@ -47,4 +47,17 @@ const Field* FieldRow::find(std::string_view key) const {
   return nullptr;
 }
 
+std::optional<uint64_t> unsigned_of(const FieldRow& row, std::string_view key) {
+  const Field* f = row.find(key);
+  if (!f || !f->value.is_number_integer()) return std::nullopt;
+  if (f->value.is_number_unsigned()) return f->value.get<uint64_t>();
+  int64_t v = f->value.get<int64_t>();
+  return v < 0 ? std::nullopt : std::optional<uint64_t>(static_cast<uint64_t>(v));
+}
+
+std::string string_of(const FieldRow& row, std::string_view key) {
+  const Field* f = row.find(key);
+  return f && f->value.is_string() ? f->value.get<std::string>() : std::string();
+}
+
 }  // namespace sp

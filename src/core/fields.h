@@ -4,8 +4,13 @@
 // table column it fills, its JSON value and its cell text, side by side —
 // and both forms are views of it: to_json() in insertion order (the order
 // JSON EVENTS documents), cells() in the order of the table's columns.
+// A report shown as a list of name/value lines (limits, counters) reads the
+// same fields one per line (fields()); a third form (metrics) reads their
+// JSON values back (unsigned_of, string_of) instead of deriving them again.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,9 +44,17 @@ class FieldRow {
   std::vector<std::string> cells(const std::vector<std::string>& columns) const;
   // The field with this JSON key, nullptr when none.
   const Field* find(std::string_view key) const;
+  // Every field in insertion order: one line each in a name/value list.
+  const std::vector<Field>& fields() const { return fields_; }
 
  private:
   std::vector<Field> fields_;
 };
+
+// A field's JSON value read back: nullopt when the key is missing, its value
+// null or not a number >= 0.
+std::optional<uint64_t> unsigned_of(const FieldRow& row, std::string_view key);
+// "" when the key is missing or its value not a string.
+std::string string_of(const FieldRow& row, std::string_view key);
 
 }  // namespace sp

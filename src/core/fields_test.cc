@@ -29,3 +29,31 @@ TEST_CASE("nest: an object in JSON, its cells among the row's; null and placehol
   CHECK(gone.to_json() == Json{{"skmem", nullptr}});
   CHECK(gone.cells({"r", "rb"}) == std::vector<std::string>{"-", "-"});
 }
+
+TEST_CASE("fields(): every field in insertion order, for a name/value list") {
+  FieldRow r;
+  r.add("ListenOverflows", "ListenOverflows", 3, "+3").json("delta", true).cell("NOTE", "x");
+  const auto& fs = r.fields();
+  REQUIRE(fs.size() == 3);
+  CHECK(fs[0].column == "ListenOverflows");
+  CHECK(fs[0].text == "+3");
+  CHECK(fs[1].key == "delta");
+  CHECK(fs[1].column.empty());
+  CHECK(fs[2].key.empty());
+}
+
+TEST_CASE("unsigned_of, string_of: a third view reads the JSON values back") {
+  FieldRow r;
+  r.json("queue", 5).json("big", uint64_t{1} << 40).json("neg", -1).json("none", nullptr).json("fill", 2.5);
+  r.json("name", "tcp").json("port", nullptr);
+  CHECK(unsigned_of(r, "queue") == 5u);
+  CHECK(unsigned_of(r, "big") == uint64_t{1} << 40);
+  CHECK_FALSE(unsigned_of(r, "neg").has_value());
+  CHECK_FALSE(unsigned_of(r, "none").has_value());
+  CHECK_FALSE(unsigned_of(r, "fill").has_value());
+  CHECK_FALSE(unsigned_of(r, "missing").has_value());
+  CHECK_FALSE(unsigned_of(r, "name").has_value());
+  CHECK(string_of(r, "name") == "tcp");
+  CHECK(string_of(r, "port").empty());
+  CHECK(string_of(r, "missing").empty());
+}
