@@ -93,8 +93,10 @@ std::string notes_of(const ListenerRow& row, const Snapshot& snap, double thresh
   return join_notes(notes);
 }
 
-// One listener, each field once: the "listener" event (JSON EVENTS) and a
-// row of the Listeners table.
+}  // namespace
+
+// One listener, each field once: the "listener" event (JSON EVENTS), a row
+// of the Listeners table and the labels and values of --openmetrics.
 FieldRow listener_fields(const ListenerRow& row, const Snapshot& snap, double threshold) {
   const SockInfo& s = row.sock;
   bool unix = s.transport == Transport::Unix;
@@ -121,6 +123,8 @@ FieldRow listener_fields(const ListenerRow& row, const Snapshot& snap, double th
   f.cell("NOTE", notes_of(row, snap, threshold));
   return f;
 }
+
+namespace {
 
 const std::vector<Column>& listener_columns() {
   static const std::vector<Column> c = {

@@ -1,7 +1,7 @@
 // What the `backlog` front-end files share: the parsed options, one
 // snapshot of the limits, counters and listeners (each with its SYN queue),
-// the fixed-cadence --watch loop, and the pieces that live in their own
-// files: the SYN-queue columns and fields (backlog_synq.cc), --openmetrics
+// the fixed-cadence --watch loop, the one definition of a listener's fields,
+// and the pieces that live in their own files: the SYN-queue columns and fields (backlog_synq.cc), --openmetrics
 // (backlog_metrics.cc) and --capture (backlog_capture.cc).
 #pragma once
 
@@ -64,6 +64,11 @@ std::optional<int64_t> sysctl_of(const Snapshot& s, std::string_view name);
 // SIGINT). Fixed cadence: each tick is counted from start, not from the
 // last step.
 Status every_interval(const BacklogOptions& o, BacklogClock::time_point start, const std::function<Status()>& step);
+
+// ---- backlog.cc ----
+// One listener, each field once: the "listener" event, its row of the
+// Listeners table and its --openmetrics series all come from it.
+FieldRow listener_fields(const ListenerRow& row, const Snapshot& snap, double threshold);
 
 // ---- backlog_synq.cc: the SYN queue in the table, the notes and JSON ----
 SynLimit syn_limit_of(const ListenerRow& row, const Snapshot& s);
