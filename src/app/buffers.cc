@@ -15,6 +15,7 @@
 #include "app/buffers_live.h"
 #include "core/bufprobe.h"
 #include "core/bufrules.h"
+#include "core/fields.h"
 
 namespace sp::app {
 namespace {
@@ -110,20 +111,27 @@ bool is_byte_sysctl(std::string_view name) {
   return name != "net.ipv4.tcp_moderate_rcvbuf" && name != "net.unix.max_dgram_qlen";
 }
 
-void report_sysctl(Reporter& rep, const SysctlValue& s) {
-  Json value = nullptr;
-  if (s.values) value = s.values->size() == 1 ? Json(s.values->front()) : Json(*s.values);
-  Json fields{{"name", s.name}, {"value", value}};
-  if (!s.values) fields["error"] = s.error;
-  std::string human;
-  if (s.values) {
-    std::string units = is_byte_sysctl(s.name) ? join_values(*s.values, " / ", true) : "";
-    human = fmt::format("  {:<30} {:<22} {:<26} {}", s.name, join_values(*s.values, " ", false), units,
-                        sysctl_meaning(s.name));
-  } else {
-    human = fmt::format("  {:<30} {:<22} {}", s.name, rep.yellow("unavailable"), s.error);
+// One sysctl, each field once: the "sysctl" event and its line of the
+// limits (the values, in bytes where they are sizes, and what it does; or
+// "unavailable" and why).
+FieldRow sysctl_fields(Reporter& rep, const SysctlValue& s) {
+  FieldRow f;
+  f.add("name", "name", s.name, s.name);
+  if (!s.values) {
+    return f.add("value", "value", nullptr, rep.yellow("unavailable")).add("error", "error", s.error, s.error);
   }
-  rep.event("sysctl", std::move(fields), human);
+  Json value = s.values->size() == 1 ? Json(s.values->front()) : Json(*s.values);
+  f.add("value", "value", value, join_values(*s.values, " ", false));
+  f.cell("bytes", is_byte_sysctl(s.name) ? join_values(*s.values, " / ", true) : "");
+  return f.cell("meaning", std::string(sysctl_meaning(s.name)));
+}
+
+void report_sysctl(Reporter& rep, const SysctlValue& s) {
+  FieldRow f = sysctl_fields(rep, s);
+  std::vector<std::string> c = f.cells({"name", "value", "bytes", "meaning", "error"});
+  std::string human = s.values ? fmt::format("  {:<30} {:<22} {:<26} {}", c[0], c[1], c[2], c[3])
+                               : fmt::format("  {:<30} {:<22} {}", c[0], c[1], c[4]);
+  rep.event("sysctl", f.to_json(), human);
 }
 
 void report_limits(Reporter& rep, const BufferLimits& lim) {
@@ -173,32 +181,43 @@ Explained explain(SockKind k, BufDir d, const DirOutcome& o, const BufferLimits&
   return {force_prefix(d, o) + explain_set(d, p, o.effective), tcp_lock_note(k, d, lim, o.effective)};
 }
 
-Json dir_json(const DirOutcome& o, const Explained& e) {
-  Json j{{"requested", o.requested ? Json(*o.requested) : Json(nullptr)}, {"effective", o.effective},
-         {"fresh", o.fresh}, {"reason", e.reason}};
-  if (!e.note.empty()) j["note"] = e.note;
-  if (o.force == ForceOutcome::Allowed) j["force"] = "allowed";
-  if (o.force == ForceOutcome::Refused) j["force"] = "refused";
-  return j;
-}
-
 std::string force_cell(const DirOutcome& o) {
   if (o.force == ForceOutcome::Allowed) return "forced";
   if (o.force == ForceOutcome::Refused) return "force refused";
   return "";
 }
 
-std::string socket_row(const ProbeOutcome& out, bool requested) {
-  if (!requested) {
-    return fmt::format("  {:<12} {:<22} {}", sock_kind_name(out.kind), sized(out.snd.effective),
-                       sized(out.rcv.effective));
-  }
-  auto cell = [](const DirOutcome& o) {
-    std::string s = o.requested ? fmt::format("{} -> {}", *o.requested, sized(o.effective)) : sized(o.effective);
-    std::string f = force_cell(o);
-    return f.empty() ? s : fmt::format("{} [{}]", s, f);
-  };
-  return fmt::format("  {:<12} {:<36} {}", sock_kind_name(out.kind), cell(out.snd), cell(out.rcv));
+// One direction of a probed socket, each field once: the object under
+// "sndbuf"/"rcvbuf" in the `buffers` event and its cell in `column`: the
+// effective size, "REQUESTED -> EFFECTIVE [forced]" when a size was asked.
+FieldRow dir_fields(const DirOutcome& o, const Explained& e, const std::string& column) {
+  std::string cell = o.requested ? fmt::format("{} -> {}", *o.requested, sized(o.effective)) : sized(o.effective);
+  std::string force = force_cell(o);
+  if (!force.empty()) cell = fmt::format("{} [{}]", cell, force);
+  FieldRow f;
+  f.json("requested", o.requested ? Json(*o.requested) : Json(nullptr));
+  f.add("effective", column, o.effective, cell);
+  f.json("fresh", o.fresh).json("reason", e.reason);
+  if (!e.note.empty()) f.json("note", e.note);
+  if (o.force == ForceOutcome::Allowed) f.json("force", "allowed");
+  if (o.force == ForceOutcome::Refused) f.json("force", "refused");
+  return f;
+}
+
+// The probe table's columns; with a request the size columns are wider.
+const std::vector<std::string> kProbeColumns = {"socket", "SO_SNDBUF", "SO_RCVBUF"};
+
+std::string probe_line(const std::vector<std::string>& cells, bool requested) {
+  return fmt::format("  {:<12} {:<{}} {}", cells[0], cells[1], requested ? 36 : 22, cells[2]);
+}
+
+// A probed socket, each field once: the `buffers` event and its table line.
+FieldRow probe_fields(const ProbeOutcome& out, const Explained& snd, const Explained& rcv) {
+  FieldRow f;
+  f.add("socket", "socket", sock_kind_name(out.kind), sock_kind_name(out.kind));
+  f.nest("sndbuf", dir_fields(out.snd, snd, "SO_SNDBUF"), true, "");
+  f.nest("rcvbuf", dir_fields(out.rcv, rcv, "SO_RCVBUF"), true, "");
+  return f;
 }
 
 void report_socket(Reporter& rep, const ProbeOutcome& out, const BufferLimits& lim, const KernelMinima& min,
@@ -209,14 +228,17 @@ void report_socket(Reporter& rep, const ProbeOutcome& out, const BufferLimits& l
   why->add(out.kind, "SO_RCVBUF", rcv.reason);
   why->add(out.kind, "note", snd.note);
   why->add(out.kind, "note", rcv.note);
-  Json fields{{"socket", sock_kind_name(out.kind)}, {"sndbuf", dir_json(out.snd, snd)},
-              {"rcvbuf", dir_json(out.rcv, rcv)}};
-  rep.event("buffers", std::move(fields), socket_row(out, requested));
+  FieldRow f = probe_fields(out, snd, rcv);
+  rep.event("buffers", f.to_json(), probe_line(f.cells(kProbeColumns), requested));
 }
 
+// A socket kind this kernel cannot make: its name and why, in both forms.
 void report_unavailable(Reporter& rep, SockKind k, const Error& err) {
-  rep.event("buffers", Json{{"socket", sock_kind_name(k)}, {"available", false}, {"error", err.message}},
-            fmt::format("  {:<12} {}", sock_kind_name(k), err.message));
+  FieldRow f;
+  f.add("socket", "socket", sock_kind_name(k), sock_kind_name(k)).json("available", false);
+  f.add("error", "error", err.message, err.message);
+  std::vector<std::string> c = f.cells({"socket", "error"});
+  rep.event("buffers", f.to_json(), fmt::format("  {:<12} {}", c[0], c[1]));
 }
 
 std::string table_title(const ProbeRequest& req) {
@@ -239,8 +261,8 @@ Status report_sockets(Reporter& rep, const BufferLimits& lim, const ProbeRequest
   bool requested = req.sndbuf || req.rcvbuf;
   KernelMinima min = measure_minima();
   rep.text("\n" + rep.bold(table_title(req)) + "\n");
-  rep.text(fmt::format("  {:<12} {:<{}} {}\n", "socket", requested ? "SO_SNDBUF requested -> effective" : "SO_SNDBUF",
-                       requested ? 36 : 22, requested ? "SO_RCVBUF requested -> effective" : "SO_RCVBUF"));
+  std::string arrow = requested ? " requested -> effective" : "";
+  rep.text(probe_line({kProbeColumns[0], kProbeColumns[1] + arrow, kProbeColumns[2] + arrow}, requested) + "\n");
   WhyLines why;
   for (SockKind k : kAllSockKinds) {
     if (!family_wanted(k, family)) continue;
