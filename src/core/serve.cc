@@ -207,9 +207,8 @@ class Server {
   Clock::time_point resume_accept_{};
   std::unique_ptr<char[]> discard_buf_;
   Clock::time_point t0_ = Clock::now();
-  Ticker ticker_;
-  uint64_t bytes_in_ = 0, interval_in_at_ = 0;  // every connection's, ever
-  double interval_start_ = 0;
+  IntervalClock<uint64_t> interval_;  // over bytes_in_
+  uint64_t bytes_in_ = 0;              // every connection's, ever
 };
 
 int Server::ctl(int op, int fd, uint32_t events) { return epoll_set(ep_.get(), op, fd, events); }
@@ -228,7 +227,7 @@ Deadline Server::wait_deadline(bool may_accept) const {
   if (opts_.idle_timeout.count() > 0 || opts_.silent_timeout.count() > 0) {
     for (auto& [fd, c] : conns_) deadline = earlier(deadline, idle_end(*c).at);
   }
-  return earlier(deadline, ticker_.deadline());
+  return earlier(deadline, interval_.tick.deadline());
 }
 
 // The sooner of the connection's two quiet limits and its reason (an
@@ -380,12 +379,11 @@ void Server::close_idle() {
 
 // --interval: the bytes every connection brought since the last line.
 void Server::tick(Clock::time_point now) {
-  if (!ticker_.due(now)) return;
-  double end = std::chrono::duration<double>(ticker_.next - t0_).count();
-  if (hooks_.on_interval) hooks_.on_interval({interval_start_, end, bytes_in_ - interval_in_at_, conns_.size()});
-  interval_start_ = end;
-  interval_in_at_ = bytes_in_;
-  ticker_.catch_up(now);
+  auto end = interval_.due(now);
+  if (!end) return;
+  interval_.close(*end, bytes_in_, [&](double start, double stop, uint64_t at) {
+    if (hooks_.on_interval) hooks_.on_interval({start, stop, bytes_in_ - at, conns_.size()});
+  });
 }
 
 Status Server::interrupt_all() {
@@ -399,8 +397,7 @@ Status Server::run() {
   if (!ep_.valid()) return system_error(fmt::format("epoll_create1: {}", errno_text(errno)));
   ctl(EPOLL_CTL_ADD, listen_fd_, EPOLLIN);
   if (interrupt_fd() >= 0) ctl(EPOLL_CTL_ADD, interrupt_fd(), EPOLLIN);
-  ticker_.every = opts_.interval;
-  ticker_.start(t0_);
+  interval_.begin(t0_, opts_.interval);
   for (;;) {
     if (stop_accepting_ && conns_.empty()) return {};
     // Re-arm the listener after a backoff pause or when below --max-conns.

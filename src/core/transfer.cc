@@ -40,19 +40,17 @@ using Clock = std::chrono::steady_clock;
 struct Reporting {
   const TransferHooks& hooks;
   Clock::time_point start;
-  Ticker interval, progress;
-  uint64_t interval_bytes_at = 0;
-  double interval_start = 0;
+  IntervalClock<uint64_t> interval;  // over the bytes moved
+  Ticker progress;
   int tcp_fd;
   uint32_t retrans_at = 0;
 
   Reporting(const TransferHooks& h, const TransferOptions& o, Clock::time_point s, int fd)
       : hooks(h), start(s), tcp_fd(fd) {
-    interval.every = o.interval;
+    interval.begin(s, o.interval);
     progress.every = o.progress_every;
-    interval.start(s);
     progress.start(s);
-    if (interval.every.count() > 0 && tcp_fd >= 0) sample_tcp();
+    if (o.interval.count() > 0 && tcp_fd >= 0) sample_tcp();
   }
   std::optional<IntervalTcp> sample_tcp() {
     if (tcp_fd < 0) return std::nullopt;
@@ -64,16 +62,13 @@ struct Reporting {
     return t;
   }
   void report(double end, uint64_t bytes, std::optional<IntervalTcp> tcp) {
-    if (hooks.on_interval) hooks.on_interval({interval_start, end, bytes - interval_bytes_at, tcp});
-    interval_start = end;
-    interval_bytes_at = bytes;
+    interval.close(end, bytes, [&](double from, double to, uint64_t at) {
+      if (hooks.on_interval) hooks.on_interval({from, to, bytes - at, tcp});
+    });
   }
   void tick(uint64_t bytes) {
     auto now = Clock::now();
-    if (interval.due(now)) {
-      report(std::chrono::duration<double>(interval.next - start).count(), bytes, sample_tcp());
-      interval.catch_up(now);
-    }
+    if (auto end = interval.due(now)) report(*end, bytes, sample_tcp());
     if (progress.due(now)) {
       if (hooks.on_progress) hooks.on_progress(bytes, seconds_since(start));
       progress.catch_up(now);
@@ -82,17 +77,17 @@ struct Reporting {
   // The last, partial interval.
   void finish(uint64_t bytes) {
     double end = seconds_since(start);
-    if (interval.every.count() == 0 || end <= interval_start + 1e-3) return;
+    if (interval.tick.every.count() == 0 || end <= interval.start + 1e-3) return;
     // A last stretch under half an interval in which nothing moved or was
     // retransmitted (the wait for the final acknowledgement) is no line.
     auto tcp = sample_tcp();
-    double half = std::chrono::duration<double>(interval.every).count() / 2;
-    bool empty = bytes == interval_bytes_at && (!tcp || tcp->retrans == 0) && end - interval_start < half;
+    double half = std::chrono::duration<double>(interval.tick.every).count() / 2;
+    bool empty = bytes == interval.at && (!tcp || tcp->retrans == 0) && end - interval.start < half;
     if (!empty) report(end, bytes, tcp);
   }
   // The next report due, at most `cap` from now.
   Deadline deadline(Duration cap) const {
-    return earlier(Clock::now() + cap, earlier(interval.deadline(), progress.deadline()));
+    return earlier(Clock::now() + cap, earlier(interval.tick.deadline(), progress.deadline()));
   }
 };
 

@@ -117,11 +117,11 @@ struct Receiver {
   uint64_t first_ns = 0, last_ns = 0;
   uint32_t drops = 0;
   Clock::time_point last_seen{};
-  Ticker tick;
-  Clock::time_point t0{};
-  UdpCounts at_start;
-  uint32_t drops_at_start = 0;
-  double interval_start = 0;
+  struct Counts {
+    UdpCounts tally;
+    uint32_t drops = 0;
+  };
+  IntervalClock<Counts> clock;  // begins with the first datagram
 
   // The whole batch, also what follows the final datagram (reordered data
   // that overtook nothing: it arrived, so it is counted).
@@ -149,9 +149,7 @@ struct Receiver {
     stream = id;
     st->peer = from;
     first_ns = ns;
-    t0 = Clock::now();
-    tick.every = o.interval;
-    tick.start(t0);
+    clock.begin(Clock::now(), o.interval);
     if (hooks.on_first) hooks.on_first(from);
   }
   // The final datagram: the sender's totals; echoed so the sender can stop.
@@ -164,25 +162,21 @@ struct Receiver {
     send_one_to(fd, head.data(), head.size(), MSG_DONTWAIT, to.sa(), to.len);
   }
   void interval(double end) {
-    UdpCounts now = tally.counts();
-    if (hooks.on_interval && end > interval_start + 1e-3) {
-      hooks.on_interval({interval_start, end, at_start, now, drops_at_start, drops});
-    }
-    at_start = now;
-    drops_at_start = drops;
-    interval_start = end;
+    Counts now{tally.counts(), drops};
+    clock.close(end, now, [&](double start, double stop, const Counts& at) {
+      if (hooks.on_interval) hooks.on_interval({start, stop, at.tally, now.tally, at.drops, now.drops});
+    });
   }
   void tick_at(Clock::time_point now) {
-    if (!stream || !tick.due(now)) return;
-    interval(std::chrono::duration<double>(tick.next - t0).count());
-    tick.catch_up(now);
+    if (!stream) return;
+    if (auto end = clock.due(now)) interval(*end);
   }
   Deadline idle_deadline() const {
     if (!stream || o.idle_timeout.count() == 0) return std::nullopt;
     return last_seen + std::chrono::duration_cast<Clock::duration>(o.idle_timeout);
   }
   void close() {
-    if (stream && o.interval.count() > 0) interval(seconds_since(t0));
+    if (stream && o.interval.count() > 0) interval(clock.elapsed(Clock::now()));
     st->counts = tally.counts();
     st->seconds = last_ns > first_ns ? static_cast<double>(last_ns - first_ns) / 1e9 : 0;
     st->socket_drops = std::max<uint64_t>(drops, socket_drop_count(fd));
@@ -220,7 +214,7 @@ Status receive_all(Receiver& r, RecvBatch& batch) {
       return system_error(fmt::format("recv on {}: {}", r.o.target, errno_text(errno)));
     }
     Deadline idle = r.idle_deadline();
-    auto w = wait_fd(r.fd, POLLIN, earlier(idle, r.tick.every.count() > 0 && r.stream ? r.tick.deadline() : std::nullopt));
+    auto w = wait_fd(r.fd, POLLIN, earlier(idle, r.stream ? r.clock.tick.deadline() : std::nullopt));
     if (!w.ok()) return w.error();
     if (*w == Wake::Interrupted) return interrupted_error();
     if (*w == Wake::Timeout && idle && Clock::now() >= *idle) {

@@ -272,24 +272,19 @@ Ack send_finals(int fd, const UdpSendStats& st, uint16_t stream, bool wait) {
 
 // --interval lines of the sender: counts at the interval's start, deltas out.
 struct SendIntervals {
+  struct Counts {
+    uint64_t datagrams = 0, bytes = 0;
+  };
   const UdpSendHooks& hooks;
-  Clock::time_point t0;
-  Ticker tick;
-  double start = 0;
-  uint64_t datagrams_at = 0, bytes_at = 0;
+  IntervalClock<Counts> clock;
 
   void emit(double end, const UdpSendStats& st) {
-    if (hooks.on_interval && end > start + 1e-3) {
-      hooks.on_interval({start, end, st.datagrams - datagrams_at, st.bytes - bytes_at});
-    }
-    start = end;
-    datagrams_at = st.datagrams;
-    bytes_at = st.bytes;
+    clock.close(end, {st.datagrams, st.bytes}, [&](double start, double stop, const Counts& at) {
+      if (hooks.on_interval) hooks.on_interval({start, stop, st.datagrams - at.datagrams, st.bytes - at.bytes});
+    });
   }
   void tick_at(Clock::time_point now, const UdpSendStats& st) {
-    if (!tick.due(now)) return;
-    emit(std::chrono::duration<double>(tick.next - t0).count(), st);
-    tick.catch_up(now);
+    if (auto end = clock.due(now)) emit(*end, st);
   }
 };
 
@@ -324,16 +319,15 @@ Status udp_send(int fd, Source& src, const UdpSendOptions& o, const UdpSendHooks
   Pacer pacer(o.rate);
   Clock::time_point t0 = Clock::now();
   Deadline end = o.duration.count() > 0 ? Deadline(t0 + o.duration) : std::nullopt;
-  SendIntervals iv{hooks, t0, {}};
-  iv.tick.every = o.interval;
-  iv.tick.start(t0);
+  SendIntervals iv{hooks, {}};
+  iv.clock.begin(t0, o.interval);
   bool eof = false;
   Status result;
   while (result.ok()) {
     auto now = Clock::now();
     iv.tick_at(now, *st);
     if (end && now >= *end) break;
-    Deadline wake = earlier(end, iv.tick.deadline());
+    Deadline wake = earlier(end, iv.clock.tick.deadline());
     if (!batch->empty()) {
       result = sender.step(*batch, wake);
       continue;
