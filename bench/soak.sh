@@ -38,6 +38,10 @@ case $DURATION in
 esac
 
 DIR=$(mktemp -d /tmp/sockprobe-soak.XXXXXX)
+# A copy: a rebuild during the soak (the link removes the file first)
+# must not turn into failed rounds.
+cp "$(command -v "$SP")" "$DIR/sockprobe"
+SP=$DIR/sockprobe
 ECHO_PID="" RECV_PID=""
 cleanup() {
   local p
