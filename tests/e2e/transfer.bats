@@ -174,6 +174,22 @@ json_field() { jq -r "select(.event==\"$2\") | $3" "$1"; }
   [ "$(grep -c '^\[ *[0-9.]*- *[0-9.]* s\]' "$T/r.out")" -ge 3 ]
 }
 
+@test "recv --discard: a slow sender's bytes are in every interval and no stall, though the socket wakes it per 256 KiB" {
+  # SO_RCVLOWAT 256K (transfer.cc wake_for_more): at 200 KiB/s the socket
+  # alone would wake recv after 1.3 s; each interval and stall deadline
+  # reads what is there.
+  start_listener r /dev/null recv --discard --json --interval 200ms --stall-timeout 500ms 127.0.0.1 0
+  run timeout 20 "$SOCKPROBE" send --size 300K --rate 200K -q --no-progress 127.0.0.1 "$PORT"
+  [ "$status" -eq 0 ]
+  bg_wait r 10
+  [ "$BG_STATUS" -eq 0 ] || { show "$T/r.out" "$T/r.err"; false; }
+  [ "$(jq -r 'select(.event == "summary") | .bytes' "$T/r.out")" = 307200 ]
+  # Every interval but the last partial one carried bytes.
+  jq -r 'select(.event == "interval") | .bytes' "$T/r.out" | head -n -1 >"$T/iv"
+  [ "$(wc -l <"$T/iv")" -ge 5 ]
+  ! grep -qx 0 "$T/iv" || { cat "$T/iv"; false; }
+}
+
 @test "a peer that never reads: stall reported as a zero window, exit 3 within stall-timeout + 2 s" {
   py_transfer_peer py deaf
   start=$(date +%s%N)
