@@ -51,7 +51,7 @@ for f in "${faults[@]}"; do
     [ "$(fm_verdict)" = ok ] || bad=1
   done
 done
-echo "# ${#faults[@]} faults x ${#modes[@]} modes in $((SECONDS - start)) s; IPv$([ "$FM_IPV6" = 1 ] && echo 6 || echo 4), size $FM_SIZE, --stall-timeout ${FM_STALL}s, listen --idle-timeout ${FM_IDLE}s, -w ${FM_CONNECT}s, fault at ${FM_AT}s" | tee -a "$table"
+echo "# ${#faults[@]} faults x ${#modes[@]} modes in $((SECONDS - start)) s; IPv$([ "$FM_IPV6" = 1 ] && echo 6 || echo 4), size $FM_SIZE, --stall-timeout ${FM_STALL}s and listen --idle-timeout ${FM_IDLE}s (${FM_STALL_OK}s where the transfer must survive), -w ${FM_CONNECT}s, fault at ${FM_AT}s" | tee -a "$table"
 if [ -n "$out" ]; then
   { printf '| %s |\n' "$(head -1 "$table" | sed 's/\t/ | /g')"
     head -1 "$table" | awk -F'\t' '{ s = "|"; for (i = 1; i < NF; i++) s = s "---|"; print s "---|" }'
