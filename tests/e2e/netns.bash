@@ -31,7 +31,9 @@ NETNS_CLI_ADDR=192.0.2.2
 NETNS_SRV_ADDR6=2001:db8::1
 NETNS_CLI_ADDR6=2001:db8::2
 
-netns_pair() {
+# netns_two: NS_SRV and NS_CLI, made (lo up) and registered for teardown;
+# the one way netns_pair and netsim_pair start.
+netns_two() {
   [ "$(id -u)" = 0 ] || skip "network namespaces need root"
   command -v ip >/dev/null || skip "ip (iproute2) is not installed"
   NS_SRV="sp-srv-$$-$RANDOM"
@@ -42,6 +44,10 @@ netns_pair() {
   SP_NETNS+=("$NS_CLI")
   local ns
   for ns in "$NS_SRV" "$NS_CLI"; do ip -n "$ns" link set lo up; done
+}
+
+netns_pair() {
+  netns_two
   ip -n "$NS_SRV" link add v0 type veth peer name v1 netns "$NS_CLI"
   ip -n "$NS_SRV" addr add "$NETNS_SRV_ADDR/24" dev v0
   ip -n "$NS_CLI" addr add "$NETNS_CLI_ADDR/24" dev v1
@@ -121,17 +127,8 @@ NETSIM_CLI_ADDR6=2001:db8:1::2
 NETSIM_PY="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/netsim.py"
 
 netsim_pair() {
-  [ "$(id -u)" = 0 ] || skip "network namespaces need root"
-  command -v ip >/dev/null || skip "ip (iproute2) is not installed"
   [ -c /dev/net/tun ] || skip "no /dev/net/tun"
-  NS_SRV="sp-srv-$$-$RANDOM"
-  NS_CLI="sp-cli-$$-$RANDOM"
-  ip netns add "$NS_SRV" || skip "cannot create a network namespace"
-  SP_NETNS+=("$NS_SRV")
-  ip netns add "$NS_CLI" || skip "cannot create a network namespace"
-  SP_NETNS+=("$NS_CLI")
-  local ns
-  for ns in "$NS_SRV" "$NS_CLI"; do ip -n "$ns" link set lo up; done
+  netns_two
   ip -n "$NS_SRV" tuntap add dev spt0 mode tun || skip "cannot create a TUN device"
   ip -n "$NS_CLI" tuntap add dev spt1 mode tun || skip "cannot create a TUN device"
   ip -n "$NS_SRV" addr add "$NETSIM_SRV_ADDR" peer "$NETSIM_CLI_ADDR" dev spt0
