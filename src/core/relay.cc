@@ -342,7 +342,6 @@ Status Relay::on_timeout() {
 // that is done wants nothing, so a socket whose peer's EOF was seen and
 // that has nothing to send is left out (its POLLHUP would wake us in a loop).
 Status Relay::loop() {
-  fcntl(net_, F_SETFL, fcntl(net_, F_GETFL) | O_NONBLOCK);
   if (in_ < 0) up_.end_source();
   after_up_progress();
   while (!finished()) {

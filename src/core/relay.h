@@ -1,7 +1,8 @@
 // readwrite: the full-duplex relay between a connected socket and a pair of
 // local fds (stdin/stdout, or a file and a sink). Shared by listen, connect,
-// send and recv. One buffer per direction; the socket is non-blocking so a
-// full send buffer is a poll wait, never a blocked write(); partial writes are
+// send and recv. One buffer per direction; the socket (non-blocking, as every
+// socket is from make_socket or accept4) makes a full send buffer a poll
+// wait, never a blocked write(); partial writes are
 // completed; EOF on input becomes shutdown(SHUT_WR) (a FIN) and reading goes
 // on until the peer closes. SIGINT ends it with ErrorKind::Interrupted and
 // the counts so far in `stats`. Bytes waiting for the socket with no progress

@@ -32,6 +32,9 @@ Pair socket_pair() {
   Pair p;
   p.ours.reset(sv[0]);
   p.theirs.reset(sv[1]);
+  // Ours is the relay's socket: non-blocking, as make_socket and accept4
+  // make every socket the relay is given.
+  REQUIRE(::fcntl(sv[0], F_SETFL, ::fcntl(sv[0], F_GETFL) | O_NONBLOCK) == 0);
   return p;
 }
 

@@ -75,9 +75,9 @@ int try_accept(int listen_fd, Endpoint* peer, int* err) {
 
 Result<Fd> accept_allowed(int listen_fd, const std::vector<Cidr>& allow, const std::vector<Cidr>& deny,
                           AcceptBackoff* backoff, const AcceptHooks& hooks, Endpoint* peer) {
-  // Non-blocking, so a connection that vanished between poll and accept
-  // (ECONNABORTED) cannot leave us blocked in accept().
-  fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+  // The listener is non-blocking (make_socket), so a connection that
+  // vanished between poll and accept (ECONNABORTED) cannot leave us
+  // blocked in accept().
   for (;;) {
     auto w = wait_fd(listen_fd, POLLIN, std::nullopt);
     if (!w.ok()) return w.take_error();
@@ -99,7 +99,6 @@ Result<Fd> accept_allowed(int listen_fd, const std::vector<Cidr>& allow, const s
       if (hooks.on_refused) hooks.on_refused(*peer);
       continue;  // conn closes here
     }
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     return conn;
   }
 }
@@ -392,7 +391,6 @@ Status Server::interrupt_all() {
 }
 
 Status Server::run() {
-  fcntl(listen_fd_, F_SETFL, fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
   ep_.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!ep_.valid()) return system_error(fmt::format("epoll_create1: {}", errno_text(errno)));
   ctl(EPOLL_CTL_ADD, listen_fd_, EPOLLIN);

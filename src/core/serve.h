@@ -44,8 +44,9 @@ struct AcceptHooks {
   std::function<void(const Endpoint& peer)> on_refused;                     // by --allow/--deny
 };
 
-// Waits for and accepts one allowed connection, retrying temporary errors
-// with backoff. Interrupted by SIGINT (ErrorKind::Interrupted).
+// Waits for and accepts one allowed connection (non-blocking, as the
+// listener is), retrying temporary errors with backoff. Interrupted by
+// SIGINT (ErrorKind::Interrupted).
 Result<Fd> accept_allowed(int listen_fd, const std::vector<Cidr>& allow, const std::vector<Cidr>& deny,
                           AcceptBackoff* backoff, const AcceptHooks& hooks, Endpoint* peer);
 

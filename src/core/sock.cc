@@ -32,8 +32,11 @@ namespace {
 
 int socktype(Transport t) { return t == Transport::Udp ? SOCK_DGRAM : SOCK_STREAM; }
 
+// Every socket is non-blocking from birth (and every accepted one, by
+// accept4's SOCK_NONBLOCK): the loops wait in core/wait and take EAGAIN as
+// a value, so no layer flips the mode for the next.
 Result<Fd> make_socket(int family, Transport t) {
-  int fd = ::socket(family, socktype(t) | SOCK_CLOEXEC, 0);
+  int fd = ::socket(family, socktype(t) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     return system_error(fmt::format("socket ({} {}): {}", family == AF_INET6 ? "IPv6" : family == AF_UNIX ? "Unix" : "IPv4",
                                     transport_name(t), errno_text(errno)));
@@ -316,8 +319,6 @@ static std::string timed_out_message(const std::string& target, Duration timeout
 }
 
 Status timeout_connect(int fd, const Endpoint& to, Duration timeout, const std::string& target) {
-  int flags = fcntl(fd, F_GETFL);
-  fcntl(fd, F_SETFL, flags | O_NONBLOCK);
   if (::connect(fd, to.sa(), to.len) == 0) return {};
   if (errno != EINPROGRESS && errno != EAGAIN) {
     return system_error(fmt::format("{}: {}", target, errno_text(errno)));

@@ -97,8 +97,8 @@ struct QueueFill {
 };
 std::optional<QueueFill> listener_queue(int listen_fd);
 
-// Non-blocking connect to one endpoint, waiting at most `timeout` (0: no
-// limit) and waking on SIGINT. The fd is left non-blocking on success.
+// Connect of a non-blocking socket (every socket is, from make_socket) to
+// one endpoint, waiting at most `timeout` (0: no limit), waking on SIGINT.
 Status timeout_connect(int fd, const Endpoint& to, Duration timeout, const std::string& target);
 
 struct Connection {

@@ -284,7 +284,6 @@ Status Transfer::finish(Status st) {
 // a truncated file, exit 0, after a FIN.
 Status send_stream(int net_fd, Source& src, const TransferOptions& opts, const TransferHooks& hooks,
                    TransferStats* stats) {
-  fcntl(net_fd, F_SETFL, fcntl(net_fd, F_GETFL) | O_NONBLOCK);
   SourceReader reader(src);
   FdWriter writer(net_fd);
   Mover mover(path_into_socket(src.direct_fd(), path_policy(opts)), src.direct_fd(), net_fd, &reader, &writer,
@@ -321,7 +320,6 @@ void wake_for_more(int net_fd) {
 // means something else).
 Status recv_stream(int net_fd, Sink& sink, const TransferOptions& opts, const TransferHooks& hooks,
                    TransferStats* stats) {
-  fcntl(net_fd, F_SETFL, fcntl(net_fd, F_GETFL) | O_NONBLOCK);
   bool discard = sink.discards() && !opts.checksum && socket_is_tcp(net_fd);
   FdReader reader(net_fd, {.discard = discard});
   SinkWriter writer(sink);

@@ -75,6 +75,7 @@ struct TransferStats {
   std::optional<std::string> checksum;  // "xxh3-128:HEX" when asked for
 };
 
+// net_fd is non-blocking (as every socket is, from make_socket or accept4).
 // Pushes the source into the socket, then shuts down the write side and
 // waits until the peer's kernel acknowledged every byte (SIOCOUTQ == 0), so
 // the time measured is end to end. Stats are filled even on error. On
