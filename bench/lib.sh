@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared by bench/udp.sh, bench/parallel.sh and bench/recv_keep.sh (source
+# Shared by bench/transfer.sh, relay.sh, udp.sh, parallel.sh and recv_keep.sh (source
 # it after setting DIR and TPID): the one copy of stopping the receiver,
 # finding a free port, waiting for a listener, reading sockprobe's port
 # and /usr/bin/time's CPU, and the median and ratio of the reports.

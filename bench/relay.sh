@@ -20,8 +20,6 @@ RUNS=${RUNS:-3}
 [ -x "$SP" ] || { echo "relay.sh: $SP is not executable (build first or pass the binary)" >&2; exit 2; }
 command -v nc.openbsd >/dev/null || { echo "relay.sh: nc.openbsd is missing (netcat-openbsd)" >&2; exit 2; }
 command -v socat >/dev/null || { echo "relay.sh: socat is missing" >&2; exit 2; }
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 
 dir=$(mktemp -d "$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/sockprobe-bench.XXXXXX")
 server_pid=
@@ -33,18 +31,8 @@ trap cleanup EXIT
 data=$dir/data
 head -c "$((MIB * 1024 * 1024))" /dev/zero >"$data"
 
-free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-# Waits (bounded: 10 s) until something listens on 127.0.0.1:$1.
-wait_listening() {
-  local i
-  for ((i = 0; i < 200; i++)); do
-    ss -ltnH "sport = :$1" | grep -q . && return 0
-    sleep 0.05
-  done
-  echo "relay.sh: nothing listens on port $1 after 10s" >&2
-  return 1
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 now() { date +%s.%N; }
 
@@ -75,7 +63,7 @@ run_once() {
   if [ "$case" = pipe ]; then client="cat \"$data\" | $client"; else client="$client <\"$data\""; fi
   bash -c "$server" &
   server_pid=$!
-  wait_listening "$port"
+  wait_tcp "$port"
   t0=$(now)
   bash -c "$client"
   wait "$server_pid"
@@ -84,8 +72,6 @@ run_once() {
   cpu=$(awk '{ s += $1 + $2 } END { print s + 0 }' "$dir/cpu")
   echo "$(echo "$t1 - $t0" | bc -l) $cpu"
 }
-
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 tools=(sockprobe socat nc)
 declare -A med cpu
@@ -114,7 +100,6 @@ for case in pipe file; do
     printf '%-6s %-10s %10.3f %10.3f %12.0f\n' "$case" "$tool" "$m" "${cpu[$case.$tool]}" "$(echo "$MIB / $m" | bc -l)"
   done
 done
-ratio() { if [ "$(echo "$2 > 0" | bc -l)" = 1 ]; then printf '%.2f' "$(echo "$1 / $2" | bc -l)"; else printf 'n/a'; fi; }
 printf '\nratios, sockprobe / other (< 1: sockprobe is faster or cheaper)\n'
 for case in pipe file; do
   printf '%-6s wall: vs socat -b 262144 %s, vs nc.openbsd %s   cpu: vs socat %s, vs nc %s\n' "$case" \

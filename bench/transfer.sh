@@ -39,17 +39,8 @@ FILE=$DIR/data
 trap 'rm -rf "$DIR"' EXIT
 head -c "$BYTES" /dev/urandom > "$FILE"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# wait_port PORT: until something listens on 127.0.0.1:PORT (at most 5 s).
-wait_port() {
-  local i
-  for i in $(seq 500); do
-    ss -Hltn "sport = :$1" | grep -q LISTEN && return 0
-    sleep 0.01
-  done
-  echo "bench: nothing listens on port $1" >&2
-  return 1
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 now() { date +%s%N; }
 
 # One timed run of a receiver/sender pair; prints "nanoseconds cpu_seconds",
@@ -61,48 +52,46 @@ run_pair() {
   t0=$(now)
   /usr/bin/time -f '%U %S' -o "$DIR/rtime" bash -c "${recv_cmd//PORT/$port}" 2>"$DIR/rerr" &
   rpid=$!
-  wait_port "$port"
+  wait_tcp "$port"
   /usr/bin/time -f '%U %S' -o "$DIR/stime" bash -c "${send_cmd//PORT/$port}"
   wait "$rpid" || { echo "bench: receiver failed: $recv_cmd" >&2; cat "$DIR/rerr" >&2; return 1; }
   t1=$(now)
   echo "$((t1 - t0)) $(cat "$DIR/rtime" "$DIR/stime" | awk '{c += $1 + $2} END {print c}')"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
 declare -A RATE CPU
-measure() {
-  local name=$1 recv_cmd=$2 send_cmd=$3 i runs ns
-  run_pair "$recv_cmd" "$send_cmd" >/dev/null  # warm-up
-  runs=$(for i in $(seq "$RUNS"); do run_pair "$recv_cmd" "$send_cmd"; done)
+# summarize NAME RUNS: the medians of RUNS ("ns cpu" lines) into RATE and
+# CPU, and NAME's line.
+summarize() {
+  local name=$1 runs=$2 ns
   ns=$(awk '{print $1}' <<<"$runs" | median)
   CPU[$name]=$(awk '{print $2}' <<<"$runs" | median)
   RATE[$name]=$(awk -v b="$BYTES" -v ns="$ns" 'BEGIN { printf "%.0f", b / (ns / 1e9) }')
   printf '  %-22s median %8.3f s  %8.1f MB/s  cpu %6.2f s\n' "$name" "$(awk -v ns="$ns" 'BEGIN{print ns/1e9}')" \
     "$(awk -v r="${RATE[$name]}" 'BEGIN{print r/1e6}')" "${CPU[$name]}"
 }
+measure() {
+  local i
+  run_pair "$2" "$3" >/dev/null  # warm-up
+  summarize "$1" "$(for i in $(seq "$RUNS"); do run_pair "$2" "$3"; done)"
+}
 # measure_ab NAME_A RECV_A SEND_A NAME_B RECV_B SEND_B: like measure, but the
 # runs of A and B alternate so both see the same background load.
 measure_ab() {
-  local i a="" b="" ns name runs
+  local i a="" b=""
   run_pair "$2" "$3" >/dev/null
   run_pair "$5" "$6" >/dev/null
   for i in $(seq "$RUNS"); do
     a+="$(run_pair "$2" "$3")"$'\n'
     b+="$(run_pair "$5" "$6")"$'\n'
   done
-  for name in "$1" "$4"; do
-    if [ "$name" = "$1" ]; then runs=${a%$'\n'}; else runs=${b%$'\n'}; fi
-    ns=$(awk '{print $1}' <<<"$runs" | median)
-    CPU[$name]=$(awk '{print $2}' <<<"$runs" | median)
-    RATE[$name]=$(awk -v b="$BYTES" -v ns="$ns" 'BEGIN { printf "%.0f", b / (ns / 1e9) }')
-    printf '  %-22s median %8.3f s  %8.1f MB/s  cpu %6.2f s\n' "$name" "$(awk -v ns="$ns" 'BEGIN{print ns/1e9}')" \
-      "$(awk -v r="${RATE[$name]}" 'BEGIN{print r/1e6}')" "${CPU[$name]}"
-  done
+  summarize "$1" "${a%$'\n'}"
+  summarize "$4" "${b%$'\n'}"
 }
-ratio() { awk -v a="${RATE[$1]}" -v b="${RATE[$2]}" 'BEGIN { printf "%.2f", a / b }'; }
-# CPU ratio: other / sockprobe, so above 1.00 also means sockprobe did better.
-cpu_ratio() { awk -v a="${CPU[$1]}" -v b="${CPU[$2]}" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "n/a" }'; }
+# rate_ratio A B: A's rate over B's. cpu_ratio A B: B's CPU over A's, so
+# above 1.00 also means A (sockprobe) did better.
+rate_ratio() { ratio "${RATE[$1]}" "${RATE[$2]}"; }
+cpu_ratio() { ratio "${CPU[$2]}" "${CPU[$1]}"; }
 
 SP=$SOCKPROBE
 echo "sockprobe transfer benchmark: $SIZE per run, median of $RUNS, $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -119,8 +108,8 @@ if [ "$ONLY" != datapath ]; then
     "$SP send 127.0.0.1 PORT --size $BYTES -q --no-progress"
   measure "iperf3 -n" "iperf3 -s -1 -B 127.0.0.1 -p PORT > /dev/null" "iperf3 -c 127.0.0.1 -p PORT -n $BYTES > /dev/null"
   echo "ratios (sockprobe / other, higher is better)"
-  echo "  file:      vs socat -b 262144 $(ratio sockprobe 'socat -b 262144')   vs nc.openbsd $(ratio sockprobe nc.openbsd)   vs ncat $(ratio sockprobe ncat)"
-  echo "  generated: vs iperf3 -n $(ratio 'sockprobe generated' 'iperf3 -n')"
+  echo "  file:      vs socat -b 262144 $(rate_ratio sockprobe 'socat -b 262144')   vs nc.openbsd $(rate_ratio sockprobe nc.openbsd)   vs ncat $(rate_ratio sockprobe ncat)"
+  echo "  generated: vs iperf3 -n $(rate_ratio 'sockprobe generated' 'iperf3 -n')"
   echo "cpu ratios (other's user+sys / sockprobe's, higher is better)"
   echo "  file:      vs socat -b 262144 $(cpu_ratio sockprobe 'socat -b 262144')   vs nc.openbsd $(cpu_ratio sockprobe nc.openbsd)   vs ncat $(cpu_ratio sockprobe ncat)"
   echo "  generated: vs iperf3 -n $(cpu_ratio 'sockprobe generated' 'iperf3 -n')"
@@ -135,8 +124,8 @@ if [ "$ONLY" != datapath ]; then
   measure "socat pipe" "socat -u -b 262144 TCP-LISTEN:PORT,bind=127.0.0.1,reuseaddr STDOUT | cat > /dev/null" \
     "cat $FILE | socat -u -b 262144 STDIN TCP:127.0.0.1:PORT"
   echo "ratios (sockprobe / other, higher is better)"
-  echo "  file sink: vs socat -b 262144 $(ratio 'sockprobe -o' 'socat >file')   vs nc.openbsd $(ratio 'sockprobe -o' 'nc.openbsd >file')"
-  echo "  pipe:      vs socat -b 262144 $(ratio 'sockprobe pipe' 'socat pipe')   vs nc.openbsd $(ratio 'sockprobe pipe' 'nc.openbsd pipe')"
+  echo "  file sink: vs socat -b 262144 $(rate_ratio 'sockprobe -o' 'socat >file')   vs nc.openbsd $(rate_ratio 'sockprobe -o' 'nc.openbsd >file')"
+  echo "  pipe:      vs socat -b 262144 $(rate_ratio 'sockprobe pipe' 'socat pipe')   vs nc.openbsd $(rate_ratio 'sockprobe pipe' 'nc.openbsd pipe')"
   echo "cpu ratios (other's user+sys / sockprobe's, higher is better)"
   echo "  file sink: vs socat -b 262144 $(cpu_ratio 'sockprobe -o' 'socat >file')   vs nc.openbsd $(cpu_ratio 'sockprobe -o' 'nc.openbsd >file')"
   echo "  pipe:      vs socat -b 262144 $(cpu_ratio 'sockprobe pipe' 'socat pipe')   vs nc.openbsd $(cpu_ratio 'sockprobe pipe' 'nc.openbsd pipe')"
@@ -166,6 +155,6 @@ if [ "$ONLY" != tools ]; then
              "relay null zc=1" "$E1 $SP listen 127.0.0.1 PORT -q </dev/null >/dev/null" "$S"
   echo "zero-copy / copy (rate ratio, higher: zero-copy faster; cpu ratio copy/zero-copy, higher: zero-copy cheaper)"
   for c in 'send file' 'send file>-o' 'send pipe' 'recv file' 'recv pipe' 'relay file' 'relay null'; do
-    printf '  %-12s rate %s   cpu %s\n' "$c" "$(ratio "$c zc=1" "$c zc=0")" "$(cpu_ratio "$c zc=1" "$c zc=0")"
+    printf '  %-12s rate %s   cpu %s\n' "$c" "$(rate_ratio "$c zc=1" "$c zc=0")" "$(cpu_ratio "$c zc=1" "$c zc=0")"
   done
 fi
