@@ -204,12 +204,33 @@ FieldRow dir_fields(const DirOutcome& o, const Explained& e, const std::string& 
   return f;
 }
 
-// The probe table's columns; with a request the size columns are wider.
+// The probe table's columns.
 const std::vector<std::string> kProbeColumns = {"socket", "SO_SNDBUF", "SO_RCVBUF"};
 
-std::string probe_line(const std::vector<std::string>& cells, bool requested) {
-  return fmt::format("  {:<12} {:<{}} {}", cells[0], cells[1], requested ? 36 : 22, cells[2]);
-}
+// The probe table: the header, then one row per socket kind: its three
+// cells, or two (socket, error) when the kernel cannot make it. Each column
+// is as wide as its widest cell: "104857600 -> 209715200 (200 MiB) [forced]"
+// does not push the SO_RCVBUF column out of line (a fixed width did).
+class ProbeTable {
+ public:
+  void row(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
+  std::string render() const {
+    size_t w0 = 0, w1 = 0;
+    for (const auto& r : rows_) {
+      w0 = std::max(w0, r[0].size());
+      if (r.size() == 3) w1 = std::max(w1, r[1].size());
+    }
+    std::string out;
+    for (const auto& r : rows_) {
+      out += r.size() == 3 ? fmt::format("  {:<{}}  {:<{}}  {}\n", r[0], w0, r[1], w1, r[2])
+                           : fmt::format("  {:<{}}  {}\n", r[0], w0, r[1]);
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+};
 
 // A probed socket, each field once: the `buffers` event and its table line.
 FieldRow probe_fields(const ProbeOutcome& out, const Explained& snd, const Explained& rcv) {
@@ -221,7 +242,7 @@ FieldRow probe_fields(const ProbeOutcome& out, const Explained& snd, const Expla
 }
 
 void report_socket(Reporter& rep, const ProbeOutcome& out, const BufferLimits& lim, const KernelMinima& min,
-                   bool requested, WhyLines* why) {
+                   ProbeTable* table, WhyLines* why) {
   Explained snd = explain(out.kind, BufDir::Send, out.snd, lim, min);
   Explained rcv = explain(out.kind, BufDir::Receive, out.rcv, lim, min);
   why->add(out.kind, "SO_SNDBUF", snd.reason);
@@ -229,16 +250,17 @@ void report_socket(Reporter& rep, const ProbeOutcome& out, const BufferLimits& l
   why->add(out.kind, "note", snd.note);
   why->add(out.kind, "note", rcv.note);
   FieldRow f = probe_fields(out, snd, rcv);
-  rep.event("buffers", f.to_json(), probe_line(f.cells(kProbeColumns), requested));
+  rep.event("buffers", f.to_json(), "");
+  table->row(f.cells(kProbeColumns));
 }
 
 // A socket kind this kernel cannot make: its name and why, in both forms.
-void report_unavailable(Reporter& rep, SockKind k, const Error& err) {
+void report_unavailable(Reporter& rep, SockKind k, const Error& err, ProbeTable* table) {
   FieldRow f;
   f.add("socket", "socket", sock_kind_name(k), sock_kind_name(k)).json("available", false);
   f.add("error", "error", err.message, err.message);
-  std::vector<std::string> c = f.cells({"socket", "error"});
-  rep.event("buffers", f.to_json(), fmt::format("  {:<12} {}", c[0], c[1]));
+  rep.event("buffers", f.to_json(), "");
+  table->row(f.cells({"socket", "error"}));
 }
 
 std::string table_title(const ProbeRequest& req) {
@@ -262,18 +284,20 @@ Status report_sockets(Reporter& rep, const BufferLimits& lim, const ProbeRequest
   KernelMinima min = measure_minima();
   rep.text("\n" + rep.bold(table_title(req)) + "\n");
   std::string arrow = requested ? " requested -> effective" : "";
-  rep.text(probe_line({kProbeColumns[0], kProbeColumns[1] + arrow, kProbeColumns[2] + arrow}, requested) + "\n");
+  ProbeTable table;
+  table.row({kProbeColumns[0], kProbeColumns[1] + arrow, kProbeColumns[2] + arrow});
   WhyLines why;
   for (SockKind k : kAllSockKinds) {
     if (!family_wanted(k, family)) continue;
     auto out = probe_socket(k, req);
     if (!out.ok() && out.error().message.find("setsockopt") != std::string::npos) return out.take_error();
     if (!out.ok()) {
-      report_unavailable(rep, k, out.error());
+      report_unavailable(rep, k, out.error(), &table);
       continue;
     }
-    report_socket(rep, *out, lim, min, requested, &why);
+    report_socket(rep, *out, lim, min, &table, &why);
   }
+  rep.text(table.render());
   rep.text("  Why:\n");
   why.print(rep);
   return {};

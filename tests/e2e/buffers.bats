@@ -133,6 +133,45 @@ one() { jq -c --arg e "$2" 'select(.event==$e)' <<<"$1" | head -n 1; }
   ev "$output" udp4 | jq -e '.rcvbuf.reason | test("SO_RCVBUFFORCE refused.*CAP_NET_ADMIN")'
 }
 
+# lined_up TEXT: in the socket table of a human report, every row's
+# SO_SNDBUF and SO_RCVBUF cells start at their header's column (a size
+# cell: a digit after a blank), over at least four socket kinds.
+lined_up() {
+  local header snd rcv line n=0
+  header=$(grep -m1 '^  socket ' <<<"$1") || { echo "no table header in: $1"; return 1; }
+  snd=${header%%SO_SNDBUF*} rcv=${header%%SO_RCVBUF*}
+  snd=${#snd} rcv=${#rcv}
+  while IFS= read -r line; do
+    [[ $line == "  Why:"* ]] && break
+    n=$((n + 1))
+    [[ ${line:snd-1:2} =~ ^\ [0-9]$ && ${line:rcv-1:2} =~ ^\ [0-9]$ ]] ||
+      { printf 'out of line (SO_SNDBUF at %d, SO_RCVBUF at %d):\n%s\n%s\n' "$snd" "$rcv" "$header" "$line"; return 1; }
+  done < <(sed -n '/^  socket /,$p' <<<"$1" | tail -n +2)
+  [ "$n" -ge 4 ] || { echo "only $n rows: $1"; return 1; }
+}
+
+@test "buffers: the socket table's columns line up, with [forced] and [force refused] cells too" {
+  run "$SOCKPROBE" buffers
+  [ "$status" -eq 0 ]
+  lined_up "$output"
+  run "$SOCKPROBE" buffers --set 4000
+  lined_up "$output"
+  [ "$(id -u)" -eq 0 ] || skip "needs root for --force"
+  run "$SOCKPROBE" buffers --set 100M --force
+  [ "$status" -eq 0 ]
+  [[ $output == *"[forced]"* ]]
+  lined_up "$output"
+  command -v setpriv >/dev/null || skip "setpriv missing"
+  dir=$(mktemp -d)
+  chmod 755 "$dir"
+  cp "$SOCKPROBE" "$dir/sockprobe"
+  run setpriv --reuid=nobody --regid=nogroup --clear-groups "$dir/sockprobe" buffers --set 100M --force
+  rm -rf "$dir"
+  [ "$status" -eq 0 ]
+  [[ $output == *"[force refused]"* ]]
+  lined_up "$output"
+}
+
 @test "buffers: other limits inside a private netns" {
   # Measured on 6.18: net.core.{r,w}mem_{default,max} are global, visible but
   # read-only inside a netns; tcp_rmem, tcp_wmem, tcp_moderate_rcvbuf,
