@@ -68,7 +68,7 @@ Result<std::vector<Endpoint>> resolve_target(const std::string& host, uint16_t p
 }
 
 // Completions just after each SYN retransmission time: their total, the
-// JSON list and the text, from one pass.
+// JSON list and the text (core's syn_callout_text), from the same counts.
 struct SynNear {
   uint64_t total = 0;
   Json json = Json::array();
@@ -80,8 +80,8 @@ SynNear syn_near(const std::vector<double>& marks, const std::vector<uint64_t>& 
   for (size_t k = 0; k < counts.size(); ++k) {
     s.total += counts[k];
     s.json.push_back(Json{{"seconds", marks[k]}, {"count", counts[k]}});
-    if (counts[k] > 0) s.text += fmt::format("{}{} near {:g}s", s.text.empty() ? "" : ", ", counts[k], marks[k]);
   }
+  s.text = syn_callout_text(marks, counts);
   return s;
 }
 
@@ -195,15 +195,6 @@ std::string burst_text(const BurstView& v, const std::string& host) {
   return text;
 }
 
-// The call-out when connections completed at SYN retransmission times.
-std::string syn_callout(const SynNear& near) {
-  if (near.total == 0) return "";
-  return fmt::format(
-      "\n  {} connections completed at SYN retransmission times ({}): their SYNs were retransmitted.\n"
-      "  That is the signature of a full listen backlog (see 'sockprobe backlog') or of packet loss.",
-      near.total, near.text);
-}
-
 // The exit status (see burst_report.h): failures before timeouts.
 Status burst_status(const BurstResult& r, uint64_t count) {
   uint64_t failed = r.refused + r.reset + r.other;
@@ -276,7 +267,7 @@ Status run_connect_burst(Reporter& rep, const std::string& host, uint16_t port, 
   Json j = burst_json(v);
   std::string text = burst_text(v, host);
   text += syn_retransmits_report(r, &j);
-  text += syn_callout(v.near);
+  text += v.near.text;
   rep.event("burst", j, text);
   return burst_status(r, opts.count);
 }

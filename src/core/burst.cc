@@ -412,6 +412,20 @@ std::vector<uint64_t> syn_retransmission_clusters(const std::vector<double>& sam
   return out;
 }
 
+std::string syn_callout_text(const std::vector<double>& marks, const std::vector<uint64_t>& counts) {
+  uint64_t total = 0;
+  std::string near;
+  for (size_t k = 0; k < counts.size() && k < marks.size(); ++k) {
+    total += counts[k];
+    if (counts[k] > 0) near += fmt::format("{}{} near {:g}s", near.empty() ? "" : ", ", counts[k], marks[k]);
+  }
+  if (total == 0) return "";
+  return fmt::format(
+      "\n  {} completed at SYN retransmission times ({}): {} retransmitted.\n"
+      "  That is the signature of a full listen backlog (see 'sockprobe backlog') or of packet loss.",
+      counted(total, "connection"), near, total == 1 ? "its SYN was" : "their SYNs were");
+}
+
 uint64_t burst_fd_room(uint64_t fd_limit, uint64_t open_fds) {
   uint64_t used = open_fds + kBurstFdSpare;
   return fd_limit > used ? fd_limit - used : 0;

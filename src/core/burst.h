@@ -93,6 +93,12 @@ std::vector<HistogramBucket> latency_histogram(const std::vector<double>& sample
 // mark + 500 ms): connections whose SYN had to be retransmitted.
 std::vector<uint64_t> syn_retransmission_clusters(const std::vector<double>& samples, const std::vector<double>& marks);
 
+// The burst report's call-out when connections completed at SYN
+// retransmission times (counts from syn_retransmission_clusters over
+// marks): "\n  1 connection completed at SYN retransmission times (1 near
+// 1s): its SYN was retransmitted.\n  That is ..."; "" when none did.
+std::string syn_callout_text(const std::vector<double>& marks, const std::vector<uint64_t>& counts);
+
 // Why connect() said EADDRNOTAVAIL: every local port of
 // net.ipv4.ip_local_port_range ("32768 60999", the sysctl's numbers; empty
 // when unreadable) to this destination is taken, most often by TIME_WAIT

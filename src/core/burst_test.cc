@@ -1,8 +1,9 @@
 // The burst statistics are pure, so they are checked on made-up samples:
-// percentiles, the SYN retransmission schedule, histogram buckets and the
-// clusters that point at retransmitted SYNs; the fd budget and the
-// EADDRNOTAVAIL note likewise. One real burst on loopback under a lowered
-// RLIMIT_NOFILE shows EMFILE backing off instead of failing connections.
+// percentiles, the SYN retransmission schedule, histogram buckets, the
+// clusters that point at retransmitted SYNs and their call-out ("1
+// connection"); the fd budget and the EADDRNOTAVAIL note likewise. One
+// real burst on loopback under a lowered RLIMIT_NOFILE shows EMFILE backing
+// off instead of failing connections.
 #include "core/burst.h"
 
 #include <arpa/inet.h>
@@ -62,6 +63,19 @@ TEST_CASE("SYN retransmission clusters near the marks") {
   CHECK(c == std::vector<uint64_t>{3, 1, 1, 1});
   auto lin = syn_retransmission_clusters({2.04, 2.05, 0.001}, syn_retransmit_times(4, 6));
   CHECK(lin[1] == 2);
+}
+
+TEST_CASE("SYN call-out: '1 connection ... its SYN was', plural otherwise, none when no cluster") {
+  std::vector<double> marks = {1, 3, 7};
+  std::string one = syn_callout_text(marks, {1, 0, 0});
+  CHECK(one.starts_with("\n  1 connection completed at SYN retransmission times (1 near 1s): its SYN was retransmitted.\n"));
+  CHECK(one.find("connections") == std::string::npos);
+  CHECK(one.find("full listen backlog") != std::string::npos);
+  std::string many = syn_callout_text(marks, {2, 0, 1});
+  CHECK(many.starts_with("\n  3 connections completed at SYN retransmission times (2 near 1s, 1 near 7s): "
+                         "their SYNs were retransmitted.\n"));
+  CHECK(syn_callout_text(marks, {0, 0, 0}).empty());
+  CHECK(syn_callout_text(marks, {}).empty());
 }
 
 TEST_CASE("burst_fd_room: the fd limit less what is open and a spare") {
