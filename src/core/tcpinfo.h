@@ -57,7 +57,7 @@ Result<TcpInfo> get_tcp_info(int fd);
 // cwnd, delivery rate in bytes/s, bytes acked/received, and snd_wnd /
 // rcv_wnd when the kernel provides them.
 Json tcp_info_json(const TcpInfo& info);
-// One human line: "rtt 0.05ms/0.02ms, retrans 0, cwnd 10, delivery 1.2 Gbit/s".
+// One human line: "rtt 50us (rttvar 20us), retrans 0, cwnd 10, delivery 1.2 Gbit/s".
 std::string tcp_info_summary(const TcpInfo& info);
 
 }  // namespace sp

@@ -158,6 +158,10 @@ peek_accepted() { "$PY" "$BATS_TEST_DIRNAME/sockpeek.py" "$(bg_pid "$1")" "$PORT
   printf 'a' | timeout 10 nc -N 127.0.0.1 "$PORT" >/dev/null
   bg_wait verbose 10
   grep -Eq '^Closed 127\.0\.0\.1 [0-9]+: 1 in, 0 out, [^,]+, sndbuf [0-9]+, rcvbuf [0-9]+, .*rtt .*retrans [0-9]+, cwnd [0-9]+' "$T/verbose.err"
+  # The two TCP_INFO times are labelled: "rtt 45us (rttvar 22us)", not "45us/22us".
+  grep -Eq '^Closed .*, rtt [0-9.]+(us|ms|s) \(rttvar [0-9.]+(us|ms|s)\), retrans [0-9]+, cwnd [0-9]+' "$T/verbose.err" ||
+    { show "$T/verbose.err"; false; }
+  [ "$(jq -r '.tcp_info.rttvar | type' <<<"$closed")" = number ]
 }
 
 @test "listen: without -k one connection is relayed and the listener exits; with -k it keeps accepting" {
