@@ -32,7 +32,8 @@ struct ConnectFlags {
 
 // -z: one line per port, in the order given (probes run --concurrency at
 // once). Exit: any unresolved or closed -> 1; else any timeout, or a --wait
-// whose deadline passed -> 3. With -q nothing is printed: the status speaks.
+// whose deadline passed -> 3. With -q nothing is printed: the status speaks
+// (with --json the events and the error event are printed as without -q).
 Status scan_ports(Reporter& rep, const std::string& host, const std::vector<uint16_t>& ports,
                   const SocketConfig& cfg, const ScanOptions& opts) {
   int closed = 0, timed_out = 0, unresolved = 0;
@@ -57,8 +58,10 @@ Status scan_ports(Reporter& rep, const std::string& host, const std::vector<uint
     }
   });
   if (!st) return st;
-  // Under -q the summary is not printed either (an empty message).
-  auto say = [&](std::string msg) { return rep.quiet() ? std::string() : msg; };
+  // Under -q the summary is not printed either (an empty message). -q
+  // silences human text only: with --json the error event keeps its message
+  // (a script asked for the events, and "message":"" would tell it nothing).
+  auto say = [&](std::string msg) { return rep.quiet() && !rep.json() ? std::string() : msg; };
   if (unresolved > 0) return system_error(say(resolve_error));
   if (opts.wait && (closed > 0 || timed_out > 0)) {
     return timeout_error(say(fmt::format("{} of {} ports on {} not open after waiting {}", closed + timed_out,

@@ -444,6 +444,19 @@ time.sleep(30)
   [ -z "$output" ] && [ -z "$stderr" ]
 }
 
+@test "connect -z -q --json: -q silences human text only; the error event keeps its message" {
+  hold_port held 127.0.0.1
+  run --separate-stderr "$SOCKPROBE" -q --json connect -z 127.0.0.1 "$HELD"
+  [ "$status" -eq 1 ]
+  [ "$(jq -r 'select(.event == "port") | .state' <<<"$output")" = closed ]
+  [ "$(jq -c 'select(.event == "error") | [.kind, .message, .exit]' <<<"$stderr")" = \
+    "[\"system\",\"1 of 1 ports closed on 127.0.0.1\",1]" ] || { echo "stderr: $stderr"; false; }
+  # The same run without --json still prints nothing at all.
+  run --separate-stderr "$SOCKPROBE" -q connect -z 127.0.0.1 "$HELD"
+  [ "$status" -eq 1 ]
+  [ -z "$output" ] && [ -z "$stderr" ]
+}
+
 @test "-vv says what -v says: there is one verbose level (documented in --help)" {
   local port
   port=$(free_port)
