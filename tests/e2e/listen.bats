@@ -362,6 +362,21 @@ print(s.recv(100).decode())' "$PORT"
   grep -q '^Listening on 0\.0\.0\.0 ' "$T/four.err"
 }
 
+@test "listen HOST:PORT and [V6]:PORT as one argument, as connect takes them" {
+  start_listener hp /dev/null --json listen --echo 127.0.0.1:0
+  [ "$(jq -r 'select(.event == "listening") | "\(.address) \(.port > 0)"' "$T/hp.err")" = "127.0.0.1 true" ]
+  run bash -c 'printf hp | timeout 10 nc -N 127.0.0.1 "$1"' _ "$PORT"
+  [ "$output" = hp ]
+  if ip -6 addr show dev lo 2>/dev/null | grep -q '::1/'; then
+    start_listener v6 /dev/null listen '[::1]:0'
+    grep -q '^Listening on ::1 [0-9]' "$T/v6.err"
+  fi
+  # HOST:PORT fills both spots: a PORT after it is one argument too many.
+  run "$SOCKPROBE" listen 127.0.0.1:0 80
+  [ "$status" -eq 2 ]
+  [[ $output == *"unexpected argument '80'"* ]]
+}
+
 @test "listen: a port in use is exit 1 with the errno; bad values are exit 2" {
   start_listener first /dev/null listen 127.0.0.1 0
   run "$SOCKPROBE" listen 127.0.0.1 "$PORT"

@@ -29,6 +29,23 @@ json_field() { jq -r "select(.event==\"$2\") | $3" "$1"; }
   [ "$(json_field "$T/s.out" summary '.sndbuf > 0')" = true ]
 }
 
+@test "recv HOST:PORT, send --size 1 HOST:PORT, recv --connect HOST:PORT: one argument, as connect takes it" {
+  start_listener r /dev/null recv 127.0.0.1:0 --discard --json
+  [ "$(jq -r 'select(.event == "listening") | .address' "$T/r.err")" = 127.0.0.1 ]
+  run timeout 30 "$SOCKPROBE" send --size 1 "127.0.0.1:$PORT" --json
+  [ "$status" -eq 0 ]
+  [ "$(jq -r 'select(.event == "summary") | .bytes' <<<"$output")" = 1 ]
+  bg_wait r 30
+  [ "$BG_STATUS" -eq 0 ]
+  [ "$(json_field "$T/r.out" summary .bytes)" = 1 ]
+  start_listener s /dev/null send --listen 0 --size 1 --json
+  run timeout 30 "$SOCKPROBE" recv --connect "127.0.0.1:$PORT" --discard --json
+  [ "$status" -eq 0 ]
+  [ "$(jq -r 'select(.event == "summary") | .bytes' <<<"$output")" = 1 ]
+  bg_wait s 30
+  [ "$BG_STATUS" -eq 0 ]
+}
+
 @test "1 GiB file: sockprobe send -> python3 receiver, identical bytes, checksum matches xxh128sum" {
   head -c 1G /dev/urandom > "$T/big"
   py_transfer_peer py recv "$T/got"
