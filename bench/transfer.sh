@@ -13,7 +13,7 @@
 # Data paths (datapath): send from a file or a pipe, recv into a file or a
 # pipe, each with SOCKPROBE_ZEROCOPY=0 (read and write through a buffer) and
 # =1 (sendfile/splice): the measurement behind the choices in
-# src/core/transfer.cc.
+# src/core/mover.cc (its table of measured choices).
 # Wall time covers receiver start to receiver exit, the same for every tool.
 set -euo pipefail
 

@@ -178,7 +178,7 @@ Result<Endpoint> first_allowed_sender(Reporter& rep, int fd, const ListenPlan& p
     peer.len = sizeof peer.addr;
     char probe;
     if (recv_some(fd, &probe, 1, MSG_PEEK, peer.sa(), &peer.len) < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;  // EINTR: a signal other than SIGINT came first
+      if (errno == EAGAIN || errno == EINTR) continue;  // EINTR: SIGINT's (recv_some retries the others); the wait sees it
       return system_error(fmt::format("recvfrom: {}", errno_text(errno)));
     }
     if (peer_allowed(peer, p.allow, p.deny)) return peer;

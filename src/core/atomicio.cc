@@ -1,6 +1,8 @@
 // Partial-write and EINTR loops (see atomicio.h).
 #include "core/atomicio.h"
 
+#include <fcntl.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -64,6 +66,20 @@ ssize_t send_one(int fd, const void* buf, size_t len, int flags) {
 ssize_t send_one_to(int fd, const void* buf, size_t len, int flags, const sockaddr* to, socklen_t to_len) {
   for (;;) {
     ssize_t n = ::sendto(fd, buf, len, flags, to, to_len);
+    if (n >= 0 || errno != EINTR || interrupted()) return n;
+  }
+}
+
+ssize_t splice_some(int from, int to, size_t len, unsigned flags) {
+  for (;;) {
+    ssize_t n = ::splice(from, nullptr, to, nullptr, len, flags);
+    if (n >= 0 || errno != EINTR || interrupted()) return n;
+  }
+}
+
+ssize_t sendfile_some(int to, int from, size_t len) {
+  for (;;) {
+    ssize_t n = ::sendfile(to, from, nullptr, len);
     if (n >= 0 || errno != EINTR || interrupted()) return n;
   }
 }

@@ -31,6 +31,11 @@ ssize_t send_one(int fd, const void* buf, size_t len, int flags);
 // One sendto() retried on EINTR (a reply on an unconnected datagram socket).
 ssize_t send_one_to(int fd, const void* buf, size_t len, int flags, const sockaddr* to, socklen_t to_len);
 
+// One splice()/sendfile() (no offsets: the fds' own positions) retried on
+// EINTR: the zero-copy paths of the mover.
+ssize_t splice_some(int from, int to, size_t len, unsigned flags);
+ssize_t sendfile_some(int to, int from, size_t len);
+
 // sendmmsg/recvmmsg retried on EINTR (UDP measured transfers): the number
 // of datagrams moved, or -1 with errno.
 int send_batch(int fd, mmsghdr* msgs, unsigned count, int flags);

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "core/atomicio.h"
 #include "core/sock.h"
 #include "core/wait.h"
 
@@ -26,9 +27,9 @@ Error socket_error(const AckWaitOptions& o, int err) {
 int drop_incoming(int fd) {
   char scratch[4096];
   for (int i = 0; i < 64; ++i) {
-    ssize_t r = ::recv(fd, scratch, sizeof scratch, MSG_DONTWAIT);
+    ssize_t r = recv_some(fd, scratch, sizeof scratch, MSG_DONTWAIT);
     if (r == 0) return -1;
-    if (r < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : errno;
+    if (r < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : errno;  // EINTR: SIGINT's
   }
   return 0;
 }

@@ -69,9 +69,9 @@ bool refused(int err) { return err == EINVAL || err == ENOSYS || err == EOPNOTSU
 
 ssize_t one_move(Path path, int src, int dst, const Fd* via, size_t max) {
   switch (path) {
-    case Path::SendFile: return ::sendfile(dst, src, nullptr, max);
+    case Path::SendFile: return sendfile_some(dst, src, max);
     case Path::SpliceVia: return splice_via(src, via[1].get(), via[0].get(), dst, max);
-    default: return ::splice(src, nullptr, dst, nullptr, max, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    default: return splice_some(src, dst, max, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
   }
 }
 
@@ -98,34 +98,29 @@ Path path_out_of_socket(int local_fd, const PathPolicy& policy) {
 MoveResult move_zero_copy(Path path, int src, int dst, const Fd* via, size_t max) {
   // Asked only off the fast path (an EOF or an error): one fstat.
   auto from_socket = [&] { return path == Path::SpliceVia || file_type(src) == S_IFSOCK; };
-  for (;;) {
-    ssize_t n = one_move(path, src, dst, via, max);
-    if (n > 0) return {Moved::Bytes, static_cast<size_t>(n)};
-    if (n == 0) {
-      // splice() reports a reset as an EOF (zerocopy.h).
-      if (int err = from_socket() ? error_behind_splice_eof(src) : 0; err != 0) return {Moved::Failed, 0, err, false};
-      return {Moved::Eof};
-    }
-    int err = errno;
-    if (n == -2) return {Moved::Failed, 0, err, true};  // splice_via could not write dst
-    if (err == EINTR) {
-      if (interrupted()) return {Moved::Interrupted};
-      continue;
-    }
-    if (err == EAGAIN) {
-      // A file is always readable, so the socket is full; a pipe or socket
-      // with bytes waiting means the destination is; else the source is empty.
-      // SpliceVia's destination never makes us wait.
-      if (path == Path::SendFile) return {Moved::DestFull};
-      if (path != Path::SpliceVia && readable_bytes(src) > 0) return {Moved::DestFull};
-      return {Moved::SourceEmpty};
-    }
-    if (refused(err)) return {Moved::Refused, 0, err};
-    // Into a socket every error is the socket's (the write); out of one,
-    // EPIPE is our output's reader gone, anything else the socket's read.
-    bool at_dest = from_socket() ? err == EPIPE : true;
-    return {Moved::Failed, 0, err, at_dest};
+  ssize_t n = one_move(path, src, dst, via, max);
+  if (n > 0) return {Moved::Bytes, static_cast<size_t>(n)};
+  if (n == 0) {
+    // splice() reports a reset as an EOF (zerocopy.h).
+    if (int err = from_socket() ? error_behind_splice_eof(src) : 0; err != 0) return {Moved::Failed, 0, err, false};
+    return {Moved::Eof};
   }
+  int err = errno;
+  if (n == -2) return {Moved::Failed, 0, err, true};  // splice_via could not write dst
+  if (err == EINTR) return {Moved::Interrupted};  // atomicio retries all but SIGINT's
+  if (err == EAGAIN) {
+    // A file is always readable, so the socket is full; a pipe or socket
+    // with bytes waiting means the destination is; else the source is empty.
+    // SpliceVia's destination never makes us wait.
+    if (path == Path::SendFile) return {Moved::DestFull};
+    if (path != Path::SpliceVia && readable_bytes(src) > 0) return {Moved::DestFull};
+    return {Moved::SourceEmpty};
+  }
+  if (refused(err)) return {Moved::Refused, 0, err};
+  // Into a socket every error is the socket's (the write); out of one,
+  // EPIPE is our output's reader gone, anything else the socket's read.
+  bool at_dest = from_socket() ? err == EPIPE : true;
+  return {Moved::Failed, 0, err, at_dest};
 }
 
 // The datagrams of other senders are dropped, at most kForeignPerRead per

@@ -385,5 +385,34 @@ TEST_CASE("Mover: EINTR from another signal is retried, not reported") {
   CHECK(r.bytes == 4);
 }
 
+// SIGINT is a value, on both paths: a read blocked on an empty pipe (copy)
+// and a sendfile blocked on a full socket (zero-copy) come back as
+// Moved::Interrupted, not retried and not an error. In a child: SIGINT is
+// one-shot and process-wide.
+TEST_CASE("Mover: SIGINT during a blocked copy read or sendfile is Interrupted") {
+  int rc = testing::in_child([] {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return 9;  // blocking, and nobody writes
+    Fd rd(p[0]), wr(p[1]);
+    Pair s = unix_pair();
+    FdReader reader(rd.get(), {});
+    FdWriter writer(s.a.get());
+    Mover m(Path::Copy, rd.get(), s.a.get(), &reader, &writer, 4096);
+    testing::sigint_soon();
+    return m.step(4096).what == Moved::Interrupted ? 0 : 1;
+  });
+  CHECK(rc == 0);
+  rc = testing::in_child([] {
+    Fd file = memfd_with(1 << 20);
+    Pair s = unix_pair();  // s.b never reads
+    while (::send(s.a.get(), "f", 1, MSG_DONTWAIT) == 1) {
+    }
+    testing::set_blocking(s.a.get());  // full: the next sendfile blocks
+    testing::sigint_soon();
+    return move_zero_copy(Path::SendFile, file.get(), s.a.get(), nullptr, 1 << 20).what == Moved::Interrupted ? 0 : 1;
+  });
+  CHECK(rc == 0);
+}
+
 }  // namespace
 }  // namespace sp

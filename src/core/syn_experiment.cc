@@ -7,7 +7,6 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,11 +18,10 @@
 
 #include <fmt/format.h>
 
-#include "core/deadline.h"
 #include "core/fd.h"
-#include "core/signals.h"
 #include "core/sock.h"
 #include "core/synqueue.h"
+#include "core/wait.h"
 
 namespace sp {
 namespace {
@@ -99,12 +97,10 @@ Status collect_synacks(int tun, uint16_t port, Clock::time_point deadline, std::
       if (n <= 0) break;
       if (auto client = synack_client_port(buf, static_cast<size_t>(n), port)) ++(*seen)[*client];
     }
-    Clock::time_point now = Clock::now();
-    if (now >= deadline) return {};
-    pollfd pfds[2] = {{tun, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}};
-    int n = ::poll(pfds, interrupt_fd() >= 0 ? 2 : 1, poll_timeout_ms(deadline, now));
-    if (interrupted()) return interrupted_error();
-    if (n < 0 && errno != EINTR) return system_error(fmt::format("poll: {}", errno_text(errno)));
+    if (Clock::now() >= deadline) return {};
+    auto w = wait_fd(tun, POLLIN, deadline);
+    if (!w.ok()) return w.take_error();
+    if (*w == Wake::Interrupted) return interrupted_error();
   }
 }
 

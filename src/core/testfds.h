@@ -1,6 +1,8 @@
 // Test support (unit tests only): the real fds the engine's tests run over,
 // made in one place: a socketpair, a pipe, a connected loopback TCP pair,
-// a memfd holding n bytes, and a drain that reads what is there.
+// a memfd holding n bytes, a drain that reads what is there; and for the
+// SIGINT cases (one-shot and process-wide) a child with the handlers
+// installed and a SIGINT sent to it soon.
 #pragma once
 
 #include <arpa/inet.h>
@@ -8,6 +10,7 @@
 #include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <vector>
@@ -15,6 +18,7 @@
 #include <doctest/doctest.h>
 
 #include "core/fd.h"
+#include "core/signals.h"
 
 namespace sp::testing {
 
@@ -57,6 +61,7 @@ inline FdPair tcp_pair(int rcvbuf = 0) {
 }
 
 inline void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+inline void set_blocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK); }
 
 // A memfd of n bytes of `fill`, positioned at its start.
 inline Fd memfd_with(size_t n, char fill = 'm') {
@@ -76,6 +81,31 @@ inline size_t drain(int fd) {
     ssize_t r = ::read(fd, buf.data(), buf.size());
     if (r <= 0) return total;
     total += static_cast<size_t>(r);
+  }
+}
+
+// Runs `body` in a child with the handlers installed; its exit code.
+template <typename F>
+int in_child(F body) {
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    install_signal_handlers();
+    ::_exit(body());
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+// SIGINT to this process 50 ms from now, from a grandchild.
+inline void sigint_soon() {
+  pid_t self = ::getpid();
+  if (::fork() == 0) {
+    ::usleep(50 * 1000);
+    ::kill(self, SIGINT);
+    ::_exit(0);
   }
 }
 

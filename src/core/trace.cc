@@ -7,7 +7,6 @@
 #include "core/trace.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,9 +17,8 @@
 
 #include <fmt/format.h>
 
-#include "core/deadline.h"
 #include "core/procfs.h"
-#include "core/signals.h"
+#include "core/wait.h"
 
 #if SOCKPROBE_HAVE_BPF
 #include <bpf/bpf.h>
@@ -191,17 +189,17 @@ int BpfTrace::on_record(void* self, void* data, size_t size) {
 Status BpfTrace::poll(std::optional<std::chrono::steady_clock::time_point> deadline,
                       const std::function<bool(const TraceRecord&)>& sink) {
   sink_ = &sink;
+  // The ring is drained after every wake, an interrupted one too: what
+  // the kernel recorded before Ctrl-C or the deadline is reported.
   for (;;) {
-    int ms = poll_timeout_ms(deadline, std::chrono::steady_clock::now());
-    pollfd p[2] = {{ring_buffer__epoll_fd(rb_), POLLIN, 0}, {interrupt_fd(), POLLIN, 0}};
-    int n = interrupted() ? 0 : ::poll(p, interrupt_fd() >= 0 ? 2 : 1, ms);
-    if (n < 0 && errno != EINTR) return system_error(fmt::format("poll: {}", errno_text(errno)));
+    auto w = wait_fd(ring_buffer__epoll_fd(rb_), POLLIN, deadline);
+    if (!w.ok()) return w.take_error();
     int got = ring_buffer__consume(rb_);
     if (decode_failed_) return decode_error_;
     if (stopped_) return {};
     if (got < 0 && got != -EINTR) return bpf_error("read the ring buffer", got);
-    if (interrupted()) return interrupted_error();
-    if (ms == 0) return {};
+    if (*w == Wake::Interrupted) return interrupted_error();
+    if (*w == Wake::Timeout) return {};
   }
 }
 

@@ -17,21 +17,16 @@
 
 #include "core/fd.h"
 #include "core/signals.h"
+#include "core/testfds.h"
 
 namespace sp {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct Pipe {
-  Fd r, w;
-};
-
-Pipe make_pipe() {
-  int p[2];
-  REQUIRE(::pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
-  return {Fd(p[0]), Fd(p[1])};
-}
+using testing::FdPair;
+using testing::in_child;
+using testing::pipe_pair;
+using testing::sigint_soon;
 
 void on_alarm(int) {}
 
@@ -51,37 +46,12 @@ void stop_alarm_storm() {
   ::signal(SIGALRM, SIG_IGN);
 }
 
-// Runs `body` in a child with the handlers installed; its exit code.
-template <typename F>
-int in_child(F body) {
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    install_signal_handlers();
-    ::_exit(body());
-  }
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  REQUIRE(WIFEXITED(status));
-  return WEXITSTATUS(status);
-}
-
-// SIGINT to the parent 50 ms from now, from a grandchild.
-void sigint_soon() {
-  pid_t self = ::getpid();
-  if (::fork() == 0) {
-    ::usleep(50 * 1000);
-    ::kill(self, SIGINT);
-    ::_exit(0);
-  }
-}
-
 }  // namespace
 
 TEST_CASE("wait_fds: a readable pipe is Ready with revents filled in; fd -1 is ignored") {
-  Pipe p = make_pipe();
-  REQUIRE(::write(p.w.get(), "x", 1) == 1);
-  pollfd fds[2] = {{-1, POLLIN, 0}, {p.r.get(), POLLIN, 0}};
+  FdPair p = pipe_pair();
+  REQUIRE(::write(p.b.get(), "x", 1) == 1);
+  pollfd fds[2] = {{-1, POLLIN, 0}, {p.a.get(), POLLIN, 0}};
   auto w = wait_fds(fds, WaitClock::now() + 1s);
   REQUIRE(w.ok());
   CHECK(*w == Wake::Ready);
@@ -90,18 +60,18 @@ TEST_CASE("wait_fds: a readable pipe is Ready with revents filled in; fd -1 is i
 }
 
 TEST_CASE("wait_fd: nothing to read is a Timeout at the deadline, not before") {
-  Pipe p = make_pipe();
+  FdPair p = pipe_pair();
   auto start = WaitClock::now();
-  auto w = wait_fd(p.r.get(), POLLIN, start + 30ms);
+  auto w = wait_fd(p.a.get(), POLLIN, start + 30ms);
   REQUIRE(w.ok());
   CHECK(*w == Wake::Timeout);
   CHECK(WaitClock::now() - start >= 30ms);
 }
 
 TEST_CASE("wait_fd: a writer that left is Ready (POLLHUP) even for POLLIN") {
-  Pipe p = make_pipe();
-  p.w.reset();
-  pollfd fds[1] = {{p.r.get(), POLLIN, 0}};
+  FdPair p = pipe_pair();
+  p.b.reset();
+  pollfd fds[1] = {{p.a.get(), POLLIN, 0}};
   auto w = wait_fds(fds, std::nullopt);
   REQUIRE(w.ok());
   CHECK(*w == Wake::Ready);
@@ -110,10 +80,10 @@ TEST_CASE("wait_fd: a writer that left is Ready (POLLHUP) even for POLLIN") {
 
 TEST_CASE("wait_fd: other signals' EINTR is retried and does not shorten the wait") {
   int rc = in_child([] {
-    Pipe p = make_pipe();
+    FdPair p = pipe_pair();
     start_alarm_storm();
     auto start = WaitClock::now();
-    auto w = wait_fd(p.r.get(), POLLIN, start + 60ms);
+    auto w = wait_fd(p.a.get(), POLLIN, start + 60ms);
     bool full = WaitClock::now() - start >= 60ms;
     stop_alarm_storm();
     if (!w.ok()) return 3;
@@ -124,10 +94,10 @@ TEST_CASE("wait_fd: other signals' EINTR is retried and does not shorten the wai
 
 TEST_CASE("wait_fd: SIGINT during the wait is Interrupted, long before the deadline") {
   int rc = in_child([] {
-    Pipe p = make_pipe();
+    FdPair p = pipe_pair();
     sigint_soon();
     auto start = WaitClock::now();
-    auto w = wait_fd(p.r.get(), POLLIN, std::nullopt);
+    auto w = wait_fd(p.a.get(), POLLIN, std::nullopt);
     if (!w.ok()) return 3;
     return *w == Wake::Interrupted && WaitClock::now() - start < 10s ? 0 : 1;
   });
@@ -136,10 +106,10 @@ TEST_CASE("wait_fd: SIGINT during the wait is Interrupted, long before the deadl
 
 TEST_CASE("wait_fd: a SIGINT that came before the wait is not missed, even with an fd ready") {
   int rc = in_child([] {
-    Pipe p = make_pipe();
-    if (::write(p.w.get(), "x", 1) != 1) return 4;
+    FdPair p = pipe_pair();
+    if (::write(p.b.get(), "x", 1) != 1) return 4;
     ::kill(::getpid(), SIGINT);
-    auto w = wait_fd(p.r.get(), POLLIN, std::nullopt);
+    auto w = wait_fd(p.a.get(), POLLIN, std::nullopt);
     if (!w.ok()) return 3;
     return *w == Wake::Interrupted ? 0 : 1;
   });
@@ -148,23 +118,23 @@ TEST_CASE("wait_fd: a SIGINT that came before the wait is not missed, even with 
 
 TEST_CASE("wait_epoll: Ready with the count, Timeout, and Interrupted through the SIGINT pipe") {
   int rc = in_child([] {
-    Pipe p = make_pipe();
+    FdPair p = pipe_pair();
     Fd ep(::epoll_create1(EPOLL_CLOEXEC));
     epoll_event ev = {};
     ev.events = EPOLLIN;
-    ev.data.fd = p.r.get();
-    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, p.r.get(), &ev);
+    ev.data.fd = p.a.get();
+    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, p.a.get(), &ev);
     ev.data.fd = interrupt_fd();
     ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, interrupt_fd(), &ev);
     epoll_event out[4];
     int n = -1;
     auto w = wait_epoll(ep.get(), out, 4, WaitClock::now() + 20ms, &n);
     if (!w.ok() || *w != Wake::Timeout || n != 0) return 1;
-    if (::write(p.w.get(), "x", 1) != 1) return 4;
+    if (::write(p.b.get(), "x", 1) != 1) return 4;
     w = wait_epoll(ep.get(), out, 4, WaitClock::now() + 1s, &n);
-    if (!w.ok() || *w != Wake::Ready || n != 1 || out[0].data.fd != p.r.get()) return 2;
+    if (!w.ok() || *w != Wake::Ready || n != 1 || out[0].data.fd != p.a.get()) return 2;
     char c;
-    if (::read(p.r.get(), &c, 1) != 1) return 4;
+    if (::read(p.a.get(), &c, 1) != 1) return 4;
     sigint_soon();
     w = wait_epoll(ep.get(), out, 4, std::nullopt, &n);
     return w.ok() && *w == Wake::Interrupted ? 0 : 5;
@@ -173,11 +143,11 @@ TEST_CASE("wait_epoll: Ready with the count, Timeout, and Interrupted through th
 }
 
 TEST_CASE("wait_fds: more fds than the stack set holds") {
-  std::vector<Pipe> pipes;
-  for (int i = 0; i < 12; ++i) pipes.push_back(make_pipe());
-  REQUIRE(::write(pipes[11].w.get(), "x", 1) == 1);
+  std::vector<FdPair> pipes;
+  for (int i = 0; i < 12; ++i) pipes.push_back(pipe_pair());
+  REQUIRE(::write(pipes[11].b.get(), "x", 1) == 1);
   std::vector<pollfd> fds;
-  for (auto& p : pipes) fds.push_back({p.r.get(), POLLIN, 0});
+  for (auto& p : pipes) fds.push_back({p.a.get(), POLLIN, 0});
   auto w = wait_fds(fds, WaitClock::now() + 1s);
   REQUIRE(w.ok());
   CHECK(*w == Wake::Ready);

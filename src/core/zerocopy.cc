@@ -1,6 +1,8 @@
 // See zerocopy.h.
 #include "core/zerocopy.h"
 
+#include "core/atomicio.h"
+
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -54,8 +56,10 @@ bool make_via_pipe(Fd ends[2]) {
 }
 
 ssize_t splice_via(int net_fd, int via_in, int via_out, int out, size_t max) {
-  ssize_t n = ::splice(net_fd, nullptr, via_in, nullptr, max, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  ssize_t n = splice_some(net_fd, via_in, max, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
   if (n <= 0) return n;
+  // The bytes in the pipe are taken from the socket: they go to the file
+  // whole, SIGINT or not (a file write does not wait on a peer).
   size_t left = static_cast<size_t>(n);
   while (left > 0) {
     ssize_t w = ::splice(via_out, nullptr, out, nullptr, left, SPLICE_F_MOVE);

@@ -1,7 +1,7 @@
 // Zero-copy building blocks shared by the relay (listen/connect) and the
 // one-way transfers (send/recv): which kind of fd is on the local side, and
 // the splice()/sendfile() moves that skip the user-space buffer. Whether a
-// case uses them is decided by measurement in relay.cc and transfer.cc; the
+// case uses them is decided by measurement, in the table atop mover.cc; the
 // syscalls' quirks (EAGAIN meaning "one of the two sides", pipe sizes) are
 // handled here once.
 #pragma once
