@@ -179,8 +179,9 @@ void report_summary(Reporter& rep, const SummaryFacts& f, bool complete, bool in
   if (f.id) j["id"] = *f.id;
   if (f.stream) j["stream"] = *f.stream;
   if (!f.error.empty()) j["error"] = f.error;
-  std::string text = fmt::format("{}{} {} bytes ({}) in {}: {:.0f} bytes/s ({}){}\n  {} {}, {} {}{}",
-                                 f.stream ? fmt::format("[{:>3}] ", *f.stream) : "", sending ? "Sent" : "Received", f.bytes, human_bytes(f.bytes),
+  std::string text = fmt::format("{}{} {} ({}) in {}: {:.0f} bytes/s ({}){}\n  {} {}, {} {}{}",
+                                 f.stream ? fmt::format("[{:>3}] ", *f.stream) : "", sending ? "Sent" : "Received",
+                                 counted(f.bytes, "byte"), human_bytes(f.bytes),
                                  human_duration(f.seconds), bps, human_bits_per_second(bps),
                                  interrupted ? " (interrupted)" : "", sending ? "to" : "from",
                                  endpoint_words(f.peer), sending ? "sndbuf" : "rcvbuf", f.buffer, tcp);

@@ -46,6 +46,16 @@ json_field() { jq -r "select(.event==\"$2\") | $3" "$1"; }
   [ "$BG_STATUS" -eq 0 ]
 }
 
+@test "the text summary counts in the singular for one byte: 'Sent 1 byte (1 B)', 'Received 1 byte'" {
+  start_listener r /dev/null recv 127.0.0.1 0 --discard
+  run timeout 30 "$SOCKPROBE" send --size 1 127.0.0.1 "$PORT" --no-progress
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"Sent 1 byte (1 B) in "* ]] || { echo "$output"; false; }
+  bg_wait r 30
+  [ "$BG_STATUS" -eq 0 ]
+  cat "$T/r.out" "$T/r.err" | grep -q '^Received 1 byte (1 B) in ' || { cat "$T/r.out" "$T/r.err"; false; }
+}
+
 @test "1 GiB file: sockprobe send -> python3 receiver, identical bytes, checksum matches xxh128sum" {
   head -c 1G /dev/urandom > "$T/big"
   py_transfer_peer py recv "$T/got"
