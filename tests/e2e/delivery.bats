@@ -1,10 +1,11 @@
 #!/usr/bin/env bats
-# The delivery contract (DESIGN.md "Delivery"), issue 9 items 4, 7, 8, 9, 10:
-# recv -o leaves no temporary file on any catchable signal; listen -u
-# filters every datagram and relays only the chosen peer's; listen -U never
-# replaces or removes what is not its own; --max-conns fits the fd limit and
-# says when it is reached; connect bursts respect the fd limit. Foreign
-# peers: python3, socat, nc.
+# The delivery contract (DESIGN.md "Delivery"), issue 9 items 3, 4, 7, 8, 9,
+# 10: an interrupted send resets a foreign receiver; recv -o leaves no
+# temporary file on any catchable signal; listen -u filters every datagram
+# and relays only the chosen peer's; listen -U never replaces or removes
+# what is not its own; --max-conns fits the fd limit (the soft one raised
+# to the hard one) and says when it is reached; connect bursts respect the
+# fd limit. Foreign peers: python3, socat, nc.
 
 bats_require_minimum_version 1.5.0
 
@@ -135,7 +136,7 @@ except socket.timeout:
   local sock=$T/ns.sock
   bg_start py /dev/null ip netns exec "$NS" "$PY" -c "$SP_PY_UNIX_HOLDER" SOCK_STREAM "$sock"
   wait_for_line "$T/py.err" '^bound'
-  ! grep -q " $sock\$" /proc/net/unix  # not visible from here: only a connect finds it
+  run ! grep -q " $sock\$" /proc/net/unix  # not visible from here: only a connect finds it
   run timeout 5 "$SOCKPROBE" listen -U "$sock"
   [ "$status" -eq 1 ]
   [[ $output == *"in use"* ]]
@@ -197,4 +198,121 @@ except socket.timeout:
   kill -TERM "$(bg_pid l3)"
   bg_wait l3 10
   [ ! -e "$sock" ]
+}
+
+# --- item 3: an interrupted send resets a foreign receiver ---------------------
+
+# A python3 receiver on 127.0.0.1 port 0 for one sender: "port N" once
+# bound, "got N" on stderr at each 64 KiB it has read, then how the stream
+# ended: "reset N" (ECONNRESET: the sender aborted), "eof N" (a clean EOF,
+# what a truncated stream must never look like) or "error ..." (at most
+# 30 s without data).
+SP_PY_RESET_RECEIVER='
+import socket, sys
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(1)
+print("port", ls.getsockname()[1], file=sys.stderr, flush=True)
+c, _ = ls.accept()
+c.settimeout(30)
+n, told = 0, 0
+try:
+    while True:
+        b = c.recv(1 << 16)
+        if not b:
+            print("eof", n, file=sys.stderr, flush=True)
+            break
+        n += len(b)
+        if n - told >= 65536:
+            told = n
+            print("got", n, file=sys.stderr, flush=True)
+except ConnectionResetError:
+    print("reset", n, file=sys.stderr, flush=True)
+except OSError as e:
+    print("error", e, file=sys.stderr, flush=True)
+'
+
+@test "delivery 3: send --rate 10M FILE interrupted (SIGINT, exit 130) or SIGTERMed resets a python3 receiver (ECONNRESET, not EOF)" {
+  make_random "$T/f" 8
+  local sig want
+  for sig in INT TERM; do
+    py_start rx "$SP_PY_RESET_RECEIVER"
+    bg_start s /dev/null "$SOCKPROBE" send --rate 10M 127.0.0.1 "$PORT" "$T/f"
+    wait_for_line "$T/rx.err" '^got ' 20
+    kill -s "$sig" "$(bg_pid s)"
+    bg_wait s 10
+    want=$((128 + $(kill -l "$sig")))
+    echo "SIG$sig: send exit $BG_STATUS (want $want); receiver: $(tail -1 "$T/rx.err")" >&2
+    [ "$BG_STATUS" -eq "$want" ]
+    bg_wait rx 10
+    [ "$BG_STATUS" -eq 0 ]
+    grep -Eq '^reset [0-9]+$' "$T/rx.err"
+    run ! grep -q '^eof' "$T/rx.err"
+    # Cut short: 8 MiB at 10 MB/s take 0.8 s, the signal came at the first 64 KiB.
+    [ "$(sed -nE 's/^reset ([0-9]+)$/\1/p' "$T/rx.err")" -lt 8388608 ]
+  done
+}
+
+# --- item 9: the soft open-file limit is raised, --max-conns follows it -------
+
+# N python3 clients to 127.0.0.1 PORT, all held open at once: each connects,
+# sends one byte and (echo) waits for it to come back, at most 20 s for all.
+# Prints "open N" once all are connected and (echo) "echoed K" for those
+# that got their byte back while every one of them was still open; holds
+# them until stdin (a FIFO) ends, then closes them.
+SP_PY_HELD_CLIENTS='
+import select, socket, sys, time
+port, n, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+socks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(n)]
+print("open", len(socks), flush=True)
+for s in socks:
+    s.sendall(b"x")
+if mode == "echo":
+    waiting, deadline = set(socks), time.time() + 20
+    while waiting and time.time() < deadline:
+        ready, _, _ = select.select(list(waiting), [], [], 0.5)
+        for s in ready:
+            if s.recv(1) == b"x":
+                waiting.discard(s)
+    print("echoed", n - len(waiting), flush=True)
+sys.stdin.read()
+for s in socks:
+    s.close()
+'
+
+# limit_of PID SOFT|HARD: that open-file limit of PID now.
+limit_of() { prlimit --pid "$1" --nofile --noheadings --output "$2" | tr -d ' '; }
+
+@test "delivery 9: listen --echo/--discard -k under ulimit -Sn 64 raises it to the hard limit and serves 150 clients at once" {
+  command -v prlimit >/dev/null || skip "no prlimit"
+  local hard mode n=150
+  hard=$(ulimit -Hn)
+  [ "$hard" = unlimited ] || [ "$hard" -ge 400 ] || skip "the hard open-file limit ($hard) is below 400"
+  for mode in echo discard; do
+    bg_start "$mode" /dev/null bash -c 'ulimit -Sn 64 && exec "$0" --json listen --"$1" -k 127.0.0.1 0' "$SOCKPROBE" "$mode"
+    wait_for_line "$T/$mode.err" '"event":"listening"'
+    PORT=$(listening_port "$T/$mode.err")
+    # Started at 64, running at the hard limit.
+    [ "$(limit_of "$(bg_pid "$mode")" HARD)" = "$(limit_of "$(bg_pid "$mode")" SOFT)" ]
+    [ "$(limit_of "$(bg_pid "$mode")" SOFT)" != 64 ]
+    mkfifo "$T/$mode.hold"
+    bg_start "cl-$mode" "$T/$mode.hold" "$PY" -c "$SP_PY_HELD_CLIENTS" "$PORT" "$n" "$mode"
+    exec 5>"$T/$mode.hold"  # the clients' stdin: they hold on until it closes
+    wait_for_line "$T/cl-$mode.out" "^open $n\$" 20
+    if [ "$mode" = echo ]; then
+      # Every one served while all are open: more than 64 less 16 at once.
+      wait_for_line "$T/cl-$mode.out" '^echoed ' 30
+      grep -qx "echoed $n" "$T/cl-$mode.out" || { show "$T/cl-$mode.out" "$T/$mode.err"; false; }
+    else
+      # Each accepted connection is a descriptor of the listener's.
+      wait_at_least "$n" 20 open_fds_of "$(bg_pid "$mode")"
+    fi
+    exec 5>&-
+    bg_wait "cl-$mode" 20
+    [ "$BG_STATUS" -eq 0 ]
+    # The default cap (the hard limit less 16) was never reached: no warning.
+    run ! grep -q 'max-conns' "$T/$mode.err"
+    run ! grep -q 'Too many open files' "$T/$mode.err"
+    bg_stop "$mode"
+  done
 }

@@ -122,6 +122,8 @@ wait_for_line() {
 # wait_for_size FILE BYTES [SECONDS=10]: polls until FILE holds >= BYTES.
 wait_for_size() { wait_at_least "$2" "${3:-10}" file_size "$1"; }
 file_size() { stat -c %s "$1" 2>/dev/null || echo 0; }
+# open_fds_of PID: the descriptors PID has open.
+open_fds_of() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 
 # wait_at_least WANT SECONDS CMD...: polls (every 50 ms) until CMD prints a
 # number >= WANT; says what it last saw if SECONDS pass first.
@@ -431,4 +433,31 @@ elif mode == "recv":
 else:
     threading.Event().wait()
 c.close()
+'
+
+# SLOW_HALF_CLOSER COUNT: a python3 receiver on 127.0.0.1 port 0 that
+# half-closes at once (`listen </dev/null >copy`), then reads 4 KiB every
+# 2 ms through a 4 KiB SO_RCVBUF, writing how many bytes it has read so far
+# at offset 0 of COUNT after every read. Prints "port N", then "done N" at
+# EOF (stderr). The peer of the delivery-1 cases of send and of the relay.
+SLOW_HALF_CLOSER='
+import os, socket, sys, time
+count = sys.argv[1]
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+ls.bind(("127.0.0.1", 0))
+ls.listen(1)
+print("port", ls.getsockname()[1], file=sys.stderr, flush=True)
+c, _ = ls.accept()
+c.shutdown(socket.SHUT_WR)
+fd = os.open(count, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+n = 0
+while True:
+    b = c.recv(4096)
+    if not b:
+        break
+    n += len(b)
+    os.pwrite(fd, b"%12d\n" % n, 0)
+    time.sleep(0.002)
+print("done", n, file=sys.stderr, flush=True)
 '

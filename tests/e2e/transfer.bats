@@ -303,31 +303,6 @@ json_field() { jq -r "select(.event==\"$2\") | $3" "$1"; }
   [ ! -s "$T/r.out" ]
 }
 
-# A receiver that half-closes at once (`listen </dev/null >copy`), then reads
-# slowly through a small receive buffer, writing how many bytes it has read
-# so far into COUNT after every read. Prints "port N", then "done N".
-SLOW_HALF_CLOSER='
-import os, socket, sys, time
-count = sys.argv[1]
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-ls.bind(("127.0.0.1", 0))
-ls.listen(1)
-print("port", ls.getsockname()[1], file=sys.stderr, flush=True)
-c, _ = ls.accept()
-c.shutdown(socket.SHUT_WR)
-fd = os.open(count, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-n = 0
-while True:
-    b = c.recv(4096)
-    if not b:
-        break
-    n += len(b)
-    os.pwrite(fd, b"%12d\n" % n, 0)
-    time.sleep(0.002)
-print("done", n, file=sys.stderr, flush=True)
-'
-
 @test "delivery 1: a receiver that half-closed first does not end send's wait for its acknowledgement" {
   make_random "$T/f" 3
   py_start py "$SLOW_HALF_CLOSER" "$T/count"
