@@ -7,12 +7,17 @@
 #   server   burst-ref client against sockprobe listen --discard -q
 #            vs against the burst-ref server                 (goal >= 0.9)
 #   server-json  the same with listen --discard --json >file (goal >= 0.6)
+#   server-eof   burst-ref client against listen --discard -q vs against
+#            bench/ref/discard-ref.c: burst-ref's server closes at accept,
+#            which a discard server must not (it reads to the client's EOF
+#            first); discard-ref does just that, so this row is sockprobe
+#            against the least the same work costs
 # Each case runs A and B alternately (A B A B ...), so drift in machine load
 # hits both, and prints the median of the per-pair ratios (above 1: sockprobe
 # faster). Rates are connections per second as each client reports them.
 #
 #   bench/burst_ref.sh [SOCKPROBE] [--count 20000] [--concurrency 100] [--pairs 7]
-#                      [--only client|server|server-json]
+#                      [--only client|server|server-json|server-eof]
 set -euo pipefail
 
 SOCKPROBE=./build/src/sockprobe
@@ -26,7 +31,7 @@ while [ $# -gt 0 ]; do
     --concurrency) CONC=$2; shift 2 ;;
     --pairs) PAIRS=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) SOCKPROBE=$1; shift ;;
   esac
 done
@@ -44,6 +49,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cc -O2 -o "$tmp/burst-ref" "$ref_src"
+cc -O2 -o "$tmp/discard-ref" "$here/ref/discard-ref.c"
 REF=$tmp/burst-ref
 
 # start_server NAME CMD...: runs CMD in the background, its output in
@@ -102,7 +108,7 @@ if [ -z "$ONLY" ] || [ "$ONLY" = client ]; then
   pairs client a b
 fi
 
-if [ -z "$ONLY" ] || [ "$ONLY" = server ] || [ "$ONLY" = server-json ]; then
+if [ -z "$ONLY" ] || [ "${ONLY#server}" != "$ONLY" ]; then
   [ -n "${ref_port:-}" ] || { start_server ref-server "$REF" server; ref_port=$PORT; }
   b() { ref_client "$ref_port"; }
   if [ -z "$ONLY" ] || [ "$ONLY" = server ]; then
@@ -116,5 +122,13 @@ if [ -z "$ONLY" ] || [ "$ONLY" = server ] || [ "$ONLY" = server-json ]; then
     sp_json_port=$PORT
     a() { ref_client "$sp_json_port"; }
     pairs server-json a b
+  fi
+  if [ -z "$ONLY" ] || [ "$ONLY" = server-eof ]; then
+    [ -n "${sp_quiet_port:-}" ] || { start_server sp-quiet "$SOCKPROBE" listen --discard -q 127.0.0.1 0; sp_quiet_port=$PORT; }
+    start_server discard-ref "$tmp/discard-ref"
+    eof_ref_port=$PORT
+    a() { ref_client "$sp_quiet_port"; }
+    b() { ref_client "$eof_ref_port"; }
+    pairs server-eof a b
   fi
 fi

@@ -291,7 +291,12 @@ Status Server::accept_batch() {
 // before (14.6k conn/s under strace); accept4, recvfrom and close after,
 // 8 of 2000 needing the epoll set (32.3k conn/s under strace). The
 // getsockopt calls went with socket_state (-q) and the listener's
-// protocol read once.
+// protocol read once. What is left is the reading itself: a discard
+// server waits for the client's FIN, so the client closes first and holds
+// the TIME_WAIT, which costs its next connect() a port search.
+// bench/burst_ref.sh 2026-12-07, load 0.2, 7 pairs: 0.62 of burst-ref's
+// server (it closes at accept, the TIME_WAIT stays with it) and 0.99 of
+// bench/ref/discard-ref.c (accept4, read to EOF, close: the same work).
 void Server::add_connection(Fd fd, const Endpoint& peer) {
   int cfd = fd.get();
   auto owned = std::make_unique<Conn>(cfd, opts_.mode == ServeOptions::Mode::Echo, tcp_, opts_.checksum,
