@@ -46,7 +46,9 @@ Status wait_acknowledged(int fd, const AckWaitOptions& o) {
   StallClock clock(o.stall_timeout);
   int last_outq = -1;
   int wait_ms = 1;
-  bool peer_eof = o.leave_incoming;  // either way: no reading, the socket not polled
+  // Not read, not polled: bytes another reader owns (leave_incoming), or
+  // nothing more to come after the peer's EOF.
+  bool watch_incoming = !o.leave_incoming;
   for (;;) {
     if (int err = pending_socket_error(fd); err != 0) return socket_error(o, err);
     int outq = 0;
@@ -62,13 +64,13 @@ Status wait_acknowledged(int fd, const AckWaitOptions& o) {
       if (o.on_stall) o.on_stall(snap, why);
       if (o.stall_is_error) return timeout_error(o.stall_prefix + why);
     }
-    pollfd p[1] = {{peer_eof ? -1 : fd, POLLIN, 0}};
+    pollfd p[1] = {{watch_incoming ? fd : -1, POLLIN, 0}};
     auto w = wait_fds(p, earlier(now + std::chrono::milliseconds(wait_ms), clock.deadline()));
     if (!w.ok()) return w.take_error();
     if (*w == Wake::Interrupted) return interrupted_error();
     if (*w == Wake::Ready && p[0].revents != 0) {
       int r = drop_incoming(fd);
-      if (r == -1) peer_eof = true;
+      if (r == -1) watch_incoming = false;  // the peer's EOF
       else if (r != 0) return socket_error(o, r);
     }
   }
