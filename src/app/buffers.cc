@@ -305,31 +305,37 @@ Status report_sockets(Reporter& rep, const BufferLimits& lim, const ProbeRequest
 
 // ---- Bandwidth-delay product -------------------------------------------------
 
-Json bdp_json(const BdpAdvice& a) {
-  Json checks = Json::array();
-  for (const auto& c : a.checks) {
-    checks.push_back(Json{{"name", c.name}, {"current", c.current ? Json(*c.current) : Json(nullptr)},
-                          {"needed", c.needed}, {"ok", c.ok()}});
-  }
+// One check of a limit against what the flow needs, each field once: its
+// object in the "checks" array of the `bdp` event and its line of the text.
+FieldRow check_fields(Reporter& rep, const BdpAdvice::Check& c) {
+  std::string verdict = c.ok() ? rep.green("enough") : c.current ? rep.red("too small") : rep.yellow("unknown");
+  FieldRow f;
+  f.add("name", "name", c.name, c.name);
+  f.add("current", "current", c.current ? Json(*c.current) : Json(nullptr),
+        c.current ? sized(*c.current) : "unavailable");
+  f.add("needed", "needed", c.needed, sized(static_cast<int64_t>(c.needed)));
+  return f.add("ok", "verdict", c.ok(), verdict);
+}
+
+std::string check_line(const FieldRow& check) {
+  std::vector<std::string> c = check.cells({"name", "current", "needed", "verdict"});
+  return fmt::format("    {:<24} {:<24} needs {:<24} {}\n", c[0], c[1], c[2], c[3]);
+}
+
+Json bdp_json(const BdpAdvice& a, const std::vector<FieldRow>& checks) {
   Json j{{"rate", a.rate}, {"rtt", a.rtt_seconds}, {"bdp", a.bdp}, {"possible", a.possible}};
   if (a.possible) {
     j["buffer"] = a.buffer;
     j["request"] = a.request;
   }
-  j["checks"] = checks;
+  j["checks"] = Json::array();
+  for (const auto& c : checks) j["checks"].push_back(c.to_json());
   j["sysctl"] = a.sysctl_lines;
   j["ceiling"] = a.autotune_ceiling ? Json(*a.autotune_ceiling) : Json(nullptr);
   return j;
 }
 
-std::string check_line(Reporter& rep, const BdpAdvice::Check& c) {
-  std::string cur = c.current ? sized(*c.current) : "unavailable";
-  std::string verdict = c.ok() ? rep.green("enough") : c.current ? rep.red("too small") : rep.yellow("unknown");
-  return fmt::format("    {:<24} {:<24} needs {:<24} {}\n", c.name, cur, sized(static_cast<int64_t>(c.needed)),
-                     verdict);
-}
-
-std::string bdp_text(Reporter& rep, const BdpAdvice& a) {
+std::string bdp_text(Reporter& rep, const BdpAdvice& a, const std::vector<FieldRow>& checks) {
   std::string t = "\n" + rep.bold("Bandwidth-delay product") + "\n";
   t += fmt::format("  {} x {} = {} bytes ({}) in flight\n", human_bits_per_second(static_cast<double>(a.rate)),
                    human_duration(a.rtt_seconds), a.bdp, human_bytes(a.bdp));
@@ -341,7 +347,7 @@ std::string bdp_text(Reporter& rep, const BdpAdvice& a) {
                    "  of a buffer carries payload (skb overhead; tcp_adv_win_scale / scaling_ratio).\n"
                    "  As a request (SO_RCVBUF/SO_SNDBUF, iperf3 -w) that is {} ({}): the kernel doubles it.\n",
                    a.buffer, human_bytes(a.buffer), a.request, human_bytes(a.request));
-  for (const auto& c : a.checks) t += check_line(rep, c);
+  for (const auto& c : checks) t += check_line(c);
   if (a.autotune_ceiling) {
     t += fmt::format("  With the current tcp_rmem[2]/tcp_wmem[2] one autotuned flow tops out near {} at this RTT.\n",
                      human_bits_per_second(*a.autotune_ceiling));
@@ -355,8 +361,10 @@ std::string bdp_text(Reporter& rep, const BdpAdvice& a) {
 Status report_bdp(Reporter& rep, const BufferLimits& lim, uint64_t rate, Duration rtt) {
   auto a = bdp_advice(rate, rtt, lim);
   if (!a.ok()) return a.take_error();
-  rep.event("bdp", bdp_json(*a), "");
-  rep.text(bdp_text(rep, *a));
+  std::vector<FieldRow> checks;
+  for (const auto& c : a->checks) checks.push_back(check_fields(rep, c));
+  rep.event("bdp", bdp_json(*a, checks), "");
+  rep.text(bdp_text(rep, *a, checks));
   return {};
 }
 

@@ -203,20 +203,19 @@ void report_rows(Reporter& rep, const LiveSnapshot& snap, const PrevRows* prev, 
   if (!notes_text.empty()) rep.text("  Notes:\n" + notes_text);
 }
 
-// "delta" tells the totals (false) from a --watch round's changes (true,
-// over "interval" seconds), as backlog's counters do.
+// The "counters" event and the text table, both from udp_counter_fields
+// (core/bufrules.h): "delta" tells the totals (false) from a --watch round's
+// changes (true, over "interval" seconds), as backlog's counters do.
 void report_udp(Reporter& rep, const std::vector<NamedCounter>& counters, const std::vector<NamedCounter>* before,
                 double interval) {
-  std::vector<NamedCounter> shown = before ? counter_changes(*before, counters) : counters;
-  Json j{{"protocol", "udp"}, {"delta", before != nullptr}};
-  if (before) j["interval"] = interval;
-  for (const auto& c : shown) j[c.name] = c.value ? Json(*c.value) : Json(nullptr);
-  rep.event("counters", std::move(j), "");
+  FieldRow f = udp_counter_fields(before ? counter_changes(*before, counters) : counters,
+                                  before ? std::optional<double>(interval) : std::nullopt);
+  rep.event("counters", f.to_json(), "");
   Table t;
-  for (const auto& c : shown) {  // the meanings in the first report only (see ShownNotes)
-    std::string v = !c.value ? "n/a" : before ? fmt::format("{:+}", *c.value) : std::to_string(*c.value);
-    if (before) t.row({c.name, v});
-    else t.row({c.name, v, std::string(udp_counter_meaning(c.name))});
+  for (const Field& c : f.fields()) {  // the meanings in the first report only (see ShownNotes)
+    if (c.column.empty()) continue;
+    if (before) t.row({c.column, c.text});
+    else t.row({c.column, c.text, std::string(udp_counter_meaning(c.column))});
   }
   rep.text(fmt::format("\n{}\n", rep.bold(before ? "UDP buffer errors this interval"
                                                  : "UDP buffer errors (/proc/net/snmp, snmp6; this namespace, since boot)")));

@@ -310,6 +310,17 @@ std::vector<NamedCounter> counter_changes(const std::vector<NamedCounter>& befor
   return out;
 }
 
+FieldRow udp_counter_fields(const std::vector<NamedCounter>& counters, std::optional<double> interval) {
+  FieldRow f;
+  f.json("protocol", "udp").json("delta", interval.has_value());
+  if (interval) f.json("interval", *interval);
+  for (const auto& c : counters) {
+    std::string text = !c.value ? "n/a" : interval ? fmt::format("{:+}", *c.value) : std::to_string(*c.value);
+    f.add(c.name, c.name, c.value ? nlohmann::ordered_json(*c.value) : nlohmann::ordered_json(nullptr), text);
+  }
+  return f;
+}
+
 
 namespace {
 

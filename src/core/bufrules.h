@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/fields.h"
 #include "core/parse.h"
 #include "core/procfs.h"
 #include "core/sockdiag.h"
@@ -140,6 +141,11 @@ std::vector<NamedCounter> read_udp_counters(const ProcFs& proc);
 // side lacks it).
 std::vector<NamedCounter> counter_changes(const std::vector<NamedCounter>& before,
                                           const std::vector<NamedCounter>& after);
+// The counters, each field once: the "counters" event (protocol "udp";
+// "delta" false for totals, true with "interval" seconds for a --watch
+// round's changes) and a text line per counter (column: its name; text: the
+// value, "+N"/"-N" for a change, "n/a" when the kernel lacks it).
+FieldRow udp_counter_fields(const std::vector<NamedCounter>& counters, std::optional<double> interval);
 
 
 // ---- Live sockets ----------------------------------------------------------

@@ -192,6 +192,18 @@ TEST_CASE("udp_buffer_counters: by name from snmp and snmp6, missing ones nullop
   CHECK(d[3].value == std::nullopt);
 }
 
+TEST_CASE("udp_counter_fields: one field per counter for the event and the lines") {
+  std::vector<NamedCounter> c = {{"UdpRcvbufErrors", 5}, {"Udp6InErrors", std::nullopt}};
+  FieldRow totals = udp_counter_fields(c, std::nullopt);
+  CHECK(totals.to_json().dump() ==
+        R"({"protocol":"udp","delta":false,"UdpRcvbufErrors":5,"Udp6InErrors":null})");
+  CHECK(totals.cells({"UdpRcvbufErrors", "Udp6InErrors"}) == std::vector<std::string>{"5", "n/a"});
+  FieldRow round = udp_counter_fields({{"UdpRcvbufErrors", 3}, {"UdpInErrors", 0}}, 1.5);
+  CHECK(round.to_json().dump() ==
+        R"({"protocol":"udp","delta":true,"interval":1.5,"UdpRcvbufErrors":3,"UdpInErrors":0})");
+  CHECK(round.cells({"UdpRcvbufErrors", "UdpInErrors"}) == std::vector<std::string>{"+3", "+0"});
+}
+
 TEST_CASE("live_notes: drops, full queues, rb/tb against the defaults") {
   BufferLimits lim = fixture("linux-6.18");
   SockInfo s;
