@@ -86,11 +86,7 @@ FieldRow counter_fields(const Counters& c, bool delta) {
   std::vector<std::string> names = listen_counter_names();
   names.push_back(kBacklogDropCounter);
   FieldRow f;
-  for (const auto& name : names) {
-    auto v = counter(c, name);
-    std::string text = !v ? "n/a" : delta ? fmt::format("+{}", *v) : std::to_string(*v);
-    f.add(name, name, v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr), std::move(text));
-  }
+  for (const auto& name : names) f.counter(name, counter(c, name), delta);
   f.json("delta", delta);
   return f;
 }

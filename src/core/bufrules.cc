@@ -314,10 +314,7 @@ FieldRow udp_counter_fields(const std::vector<NamedCounter>& counters, std::opti
   FieldRow f;
   f.json("protocol", "udp").json("delta", interval.has_value());
   if (interval) f.json("interval", *interval);
-  for (const auto& c : counters) {
-    std::string text = !c.value ? "n/a" : interval ? fmt::format("{:+}", *c.value) : std::to_string(*c.value);
-    f.add(c.name, c.name, c.value ? nlohmann::ordered_json(*c.value) : nlohmann::ordered_json(nullptr), text);
-  }
+  for (const auto& c : counters) f.counter(c.name, c.value, interval.has_value());
   return f;
 }
 

@@ -1,11 +1,18 @@
 // One definition per report field (see fields.h).
 #include "core/fields.h"
 
+#include <fmt/format.h>
+
 namespace sp {
 
 FieldRow& FieldRow::add(std::string key, std::string column, nlohmann::ordered_json value, std::string text) {
   fields_.push_back({std::move(key), std::move(column), std::move(value), std::move(text)});
   return *this;
+}
+
+FieldRow& FieldRow::counter(const std::string& name, std::optional<int64_t> value, bool delta) {
+  std::string text = !value ? "n/a" : delta ? fmt::format("{:+}", *value) : std::to_string(*value);
+  return add(name, name, value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr), std::move(text));
 }
 
 FieldRow& FieldRow::nest(std::string key, const FieldRow& inner, bool present, const std::string& absent) {

@@ -34,6 +34,10 @@ class FieldRow {
     return add(std::move(key), "", std::move(value), "");
   }
   FieldRow& cell(std::string column, std::string text) { return add("", std::move(column), nullptr, std::move(text)); }
+  // A kernel counter named `name` in both forms: its value (JSON null and
+  // "n/a" when the kernel has none), as a signed change ("+3", "-1") in a
+  // --watch round's changes, else the total.
+  FieldRow& counter(const std::string& name, std::optional<int64_t> value, bool delta);
   // `inner` as one JSON object under `key`, its cells joining this row's
   // columns. When !present: JSON null, and every one of its cells says
   // `absent` (what the kernel did not send).

@@ -57,3 +57,12 @@ TEST_CASE("unsigned_of, string_of: a third view reads the JSON values back") {
   CHECK(string_of(r, "port").empty());
   CHECK(string_of(r, "missing").empty());
 }
+
+TEST_CASE("counter: total, signed change, and n/a / null when the kernel has none") {
+  FieldRow r;
+  r.counter("Drops", 7, false).counter("Grew", 3, true).counter("Fell", -2, true).counter("Same", 0, true);
+  r.counter("Missing", std::nullopt, true);
+  CHECK(r.to_json().dump() == R"({"Drops":7,"Grew":3,"Fell":-2,"Same":0,"Missing":null})");
+  CHECK(r.cells({"Drops", "Grew", "Fell", "Same", "Missing"}) ==
+        std::vector<std::string>{"7", "+3", "-2", "+0", "n/a"});
+}
