@@ -58,7 +58,7 @@ time.sleep(120)
   "$SOCKPROBE" backlog --openmetrics >"$T/m.prom"
   run -0 promtool check metrics <"$T/m.prom"
   grep -qF "address=\"@sp-om-$PORT\\\"q\\\\b\\n} 1\\nfake_metric 2\"" "$T/m.prom"
-  ! grep -q '^fake_metric' "$T/m.prom"
+  run ! grep -q '^fake_metric' "$T/m.prom"
   # Every line is a comment or a sockprobe sample.
   ! grep -vE '^(# |sockprobe_[a-z_]+(\{.*\})? [0-9]+$)' "$T/m.prom"
 }

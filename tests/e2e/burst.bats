@@ -260,6 +260,9 @@ while True:
 
 @test "EMFILE mid-burst (soft limit lowered under a running burst): fd_backoffs > 0, one warning, every connection made" {
   command -v prlimit >/dev/null || skip "no prlimit"
+  local hard
+  hard=$(ulimit -Hn)
+  [ "$hard" = unlimited ] || [ "$hard" -ge 1024 ] || skip "the hard open-file limit ($hard) is below 1024"
   py_start py "$BURST_GATED_LISTENER" "$T/go"
   bg_start b /dev/null bash -c 'ulimit -n 1024 && exec "$0" --json connect --count 1000 --concurrency 500 -w 20s 127.0.0.1 "$1"' \
     "$SOCKPROBE" "$PORT"
@@ -276,10 +279,6 @@ while True:
   [ "$(jq -r '.refused + .reset + .timeout + .other' <<<"$burst")" = 0 ]
   [ "$(jq -r '.other_errors | length' <<<"$burst")" = 0 ]
   [ "$(jq -r .fd_backoffs <<<"$burst")" -gt 0 ]
-  # Fewer than --concurrency in flight from then on. (Not below 64 for
-  # sure: the kernel checks the limit against the fd number, and a socket
-  # that finished frees a low one while hundreds above 64 are still open.)
-  [ "$(jq -r .in_flight_limit <<<"$burst")" -lt 500 ]
   # Said once, as the EMFILE it was, not counted as failures.
   [ "$(jq -s '[.[] | select(.event == "warning")] | length' "$T/b.out")" -eq 1 ]
   [[ $(jq -r 'select(.event == "warning") | .message' "$T/b.out") == "socket: Too many open files with "*" connections in flight"*"not counted as failures" ]]

@@ -461,3 +461,20 @@ while True:
     time.sleep(0.002)
 print("done", n, file=sys.stderr, flush=True)
 '
+
+# waits_for_ack NAME CMD: runs CMD (a shell command line: $0 is sockprobe,
+# $1 the port, $2 $T/f, 3 MiB, to send) against a SLOW_HALF_CLOSER; at
+# CMD's exit (status 0) the receiver has at most its small receive buffer
+# (4 KiB asked, a few KiB more after doubling) left in its kernel to read,
+# and in the end all of it. $output is CMD's.
+waits_for_ack() {
+  local name=$1 cmd=$2 read_at_exit
+  py_start "$name" "$SLOW_HALF_CLOSER" "$T/$name.count"
+  run timeout 60 bash -c "$cmd" "$SOCKPROBE" "$PORT" "$T/f"
+  read_at_exit=$(tr -d ' ' <"$T/$name.count" 2>/dev/null || echo 0)
+  echo "$name: exit $status, read by the receiver at exit: $read_at_exit of 3145728" >&2
+  [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+  [ $((3145728 - read_at_exit)) -le 65536 ]
+  bg_wait "$name" 60
+  grep -q "^done 3145728$" "$T/$name.err"
+}

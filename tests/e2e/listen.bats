@@ -4,6 +4,8 @@
 # once, --discard, --max-conns, --allow/--deny, surviving EMFILE, Unix/UDP,
 # and a relay stall (--stall-timeout) naming the client.
 
+bats_require_minimum_version 1.5.0
+
 load helpers
 
 setup() { sp_setup; }
@@ -153,7 +155,7 @@ peek_accepted() { "$PY" "$BATS_TEST_DIRNAME/sockpeek.py" "$(bg_pid "$1")" "$PORT
   printf 'a' | timeout 10 nc -N 127.0.0.1 "$PORT" >/dev/null
   bg_wait quiet 10
   grep -q '^Connection from 127\.0\.0\.1 ' "$T/quiet.err"
-  ! grep -q '^Closed' "$T/quiet.err"
+  run ! grep -q '^Closed' "$T/quiet.err"
   start_listener verbose /dev/null -v listen 127.0.0.1 0
   printf 'a' | timeout 10 nc -N 127.0.0.1 "$PORT" >/dev/null
   bg_wait verbose 10
@@ -447,7 +449,7 @@ print(s.recv(100).decode())' "$PORT"
   [ "$BG_STATUS" -eq 130 ]
   [ "$(jq -c 'select(.event == "served") | [.connections, .bytes_in, .bytes_out]' "$T/js.err")" = "[2,1000,1000]" ]
   [ "$(jq -r 'select(.event == "served") | .seconds >= 0' "$T/js.err")" = true ]
-  ! grep -q '"event":"summary"' "$T/js.err"
+  run ! grep -q '"event":"summary"' "$T/js.err"
   [ "$(tail -1 "$T/js.err" | jq -r '[.event, .kind, .exit] | join(" ")')" = "error interrupted 130" ]
 }
 
@@ -578,7 +580,7 @@ term_leaves_no_file() {
   bg_alive dg
   grep -q '^Connection from (unnamed) (' "$T/dg.err"
   [ "$(grep -c 'warning: .*no name.*nothing can be sent back' "$T/dg.err")" -eq 1 ]
-  ! grep -Eq 'Invalid argument|not connected|Destination address' "$T/dg.err"
+  run ! grep -Eq 'Invalid argument|not connected|Destination address' "$T/dg.err"
   # A client bound to a name gets standard input back.
   printf 'reply' >"$T/in"
   start_listener named "$T/in" listen -u -U "$T/n.sock"

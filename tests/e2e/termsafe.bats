@@ -57,19 +57,19 @@ time.sleep(60)
   "$SOCKPROBE" backlog --pid "$pid" >"$T/backlog.out" 2>&1 || true
   grep -qF "@$EVIL_TEXT" "$T/backlog.out" || { show "$T/backlog.out"; false; }
   grep -qF 'cmd\033[2J\007' "$T/backlog.out"
-  ! has_raw_escape "$T/backlog.out"
+  run ! has_raw_escape "$T/backlog.out"
 
   # The listener is full (1 waiting of max 1 = 100%): the check fails naming it.
   run -4 "$SOCKPROBE" backlog --pid "$pid" --check
   [[ $output == *"@$EVIL_TEXT"* ]]
   printf '%s' "$output" >"$T/check.out"
-  ! has_raw_escape "$T/check.out"
+  run ! has_raw_escape "$T/check.out"
 
   "$SOCKPROBE" buffers --pid "$pid" >"$T/buffers.out" 2>&1 || true
   "$SOCKPROBE" buffers --all >>"$T/buffers.out" 2>&1 || true
   grep -qF "@$EVIL_TEXT" "$T/buffers.out" || { show "$T/buffers.out"; false; }
   grep -qF 'cmd\033[2J\007' "$T/buffers.out"
-  ! has_raw_escape "$T/buffers.out"
+  run ! has_raw_escape "$T/buffers.out"
 
   # JSON: the exact bytes.
   run -0 "$SOCKPROBE" --json backlog --pid "$pid"
