@@ -269,7 +269,7 @@ while True:
   # All 500 sockets open (two connected, the rest waiting on their SYNs).
   wait_at_least 500 20 open_fds_of "$(bg_pid b)"
   prlimit --pid "$(bg_pid b)" --nofile=64:1024
-  [ "$(prlimit --pid "$(bg_pid b)" --nofile --noheadings --output SOFT | tr -d " ")" = 64 ]
+  [ "$(limit_of "$(bg_pid b)" SOFT)" = 64 ]
   touch "$T/go"
   bg_wait b 60
   show "$T/b.out" "$T/b.err"

@@ -281,9 +281,6 @@ for s in socks:
     s.close()
 '
 
-# limit_of PID SOFT|HARD: that open-file limit of PID now.
-limit_of() { prlimit --pid "$1" --nofile --noheadings --output "$2" | tr -d ' '; }
-
 @test "delivery 9: listen --echo/--discard -k under ulimit -Sn 64 raises it to the hard limit and serves 150 clients at once" {
   command -v prlimit >/dev/null || skip "no prlimit"
   local hard mode base n=150

@@ -124,6 +124,8 @@ wait_for_size() { wait_at_least "$2" "${3:-10}" file_size "$1"; }
 file_size() { stat -c %s "$1" 2>/dev/null || echo 0; }
 # open_fds_of PID: the descriptors PID has open.
 open_fds_of() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+# limit_of PID SOFT|HARD: that open-file limit of PID now.
+limit_of() { prlimit --pid "$1" --nofile --noheadings --output "$2" | tr -d ' '; }
 
 # wait_at_least WANT SECONDS CMD...: polls (every 50 ms) until CMD prints a
 # number >= WANT; says what it last saw if SECONDS pass first.
